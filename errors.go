@@ -1,0 +1,43 @@
+package memvec
+
+import "errors"
+
+// The errors below are the sentinels of the contract. Every error the package
+// returns for one of these conditions wraps the sentinel together with what
+// went wrong and where (the file's path, the offending field), so match them
+// with errors.Is, never by comparing strings. System errors (ENOSPC, EACCES,
+// ...) are wrapped as well, so errors.Is finds them too.
+var (
+	// ErrUnsupportedType reports an element type that is not plain data: it
+	// holds a pointer, string, slice, map, channel, func, interface,
+	// unsafe.Pointer or uintptr somewhere inside. The message names the
+	// offending field path, as in "memvec: Rec.Tags[0].Name is a string".
+	ErrUnsupportedType = errors.New("unsupported element type")
+
+	// ErrTypeMismatch reports an existing region that was written for another
+	// element layout (size, alignment, field kinds or offsets). A type with
+	// the same layout under another name is accepted.
+	ErrTypeMismatch = errors.New("element type mismatch")
+
+	// ErrCorrupt reports an existing region that is not a memvec region, or
+	// whose header contradicts itself or the region's size. The message says
+	// which field is wrong.
+	ErrCorrupt = errors.New("corrupt region")
+
+	// ErrLocked reports that another handle, in this process or another,
+	// holds the file's lock, and that it was not released within the
+	// LockTimeout (by default the open fails at once).
+	ErrLocked = errors.New("file is locked by another handle")
+
+	// ErrReadOnly reports a mutator called on a read-only vector or memory.
+	// Mutators without an error result panic with a message instead.
+	ErrReadOnly = errors.New("read-only")
+
+	// ErrClosed reports a vector or memory used after Close.
+	ErrClosed = errors.New("closed")
+
+	// ErrUnaligned reports a user-supplied Memory whose Bytes do not start at
+	// an 8-byte aligned address (the header's length is an atomic uint64) or
+	// at the alignment of the element type, whichever is larger.
+	ErrUnaligned = errors.New("region is not aligned")
+)

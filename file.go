@@ -1,0 +1,110 @@
+package memvec
+
+import "fmt"
+
+// File is a file mapped shared into memory: a Memory whose bytes are the
+// file's bytes, so that a vector stored in it survives the process.
+//
+// OpenFile locks the file with an advisory lock (flock on Unix): exclusive
+// for a writer, shared for ReadOnly. Every handle that cooperates through
+// the lock (every memvec in this process or another on this host) is kept
+// out while it is held; a program that ignores the lock is not. flock is per
+// host: do not share a file over NFS.
+//
+// Growth reserves the disk blocks it maps before the mapping covers them
+// (fallocate where the platform has it), so that a full disk is an error
+// from Resize, and so from Push or Grow, rather than a SIGBUS on a later
+// write. A failed Resize leaves the file and the mapping unchanged.
+//
+// A File is not safe for concurrent use; it is meant to be used by one
+// vector.
+type File struct {
+	osFile      fileHandle // the open, locked file
+	path        string
+	b           []byte // the mapping; len(b) is the file's size
+	mapped      int    // bytes mapped, a page multiple
+	readOnly    bool
+	sizeChanged bool // since the last Sync: fsync is needed too
+	closed      bool
+}
+
+// OpenFile opens the file at path, creating it if missing (with the Mode
+// option's permissions, 0644 by default) unless ReadOnly is given, locks it,
+// and maps it. An empty file maps nothing until it grows; New makes it an
+// empty vector.
+//
+// It returns an error wrapping ErrLocked if another handle holds the lock
+// past the LockTimeout (by default it does not wait), and the system's error
+// (fs.ErrNotExist, fs.ErrPermission, ENOSPC, ...) wrapped with the path
+// otherwise. Opening costs O(1) whatever the file's size: nothing is read.
+func OpenFile(path string, opts ...Option) (*File, error) {
+	return openFile(path, buildOptions(opts))
+}
+
+// Bytes returns the mapped file; len(Bytes()) is the file's size. It returns
+// nil after Close.
+func (f *File) Bytes() []byte { return f.b }
+
+// Name returns the path the file was opened with.
+func (f *File) Name() string { return f.path }
+
+// ReadOnly reports whether the file was opened with ReadOnly.
+func (f *File) ReadOnly() bool { return f.readOnly }
+
+// Resize sets the file's size to size bytes and maps all of it, keeping the
+// common prefix; new bytes are zero. Growing reserves the new disk blocks
+// first. It returns ErrReadOnly, ErrClosed, or the system's error (ENOSPC
+// for a full disk) wrapped with the path, and then the file and its mapping
+// are unchanged.
+func (f *File) Resize(size int) error {
+	switch {
+	case f.closed:
+		return fmt.Errorf("memvec: resize %s: %w", f.path, ErrClosed)
+	case f.readOnly:
+		return fmt.Errorf("memvec: resize %s: %w", f.path, ErrReadOnly)
+	case size < 0:
+		return fmt.Errorf("memvec: resize %s to negative size %d", f.path, size)
+	case size == len(f.b):
+		return nil
+	}
+	if err := f.resize(size); err != nil {
+		return fmt.Errorf("memvec: resize %s from %d to %d bytes: %w", f.path, len(f.b), size, err)
+	}
+	f.sizeChanged = true
+	return nil
+}
+
+// Sync writes the mapped bytes that changed to the disk and waits for them
+// (msync), and, if the file's size changed since the last Sync, makes the
+// size durable too (fsync). Its cost follows the bytes changed, not the
+// file's size. It returns ErrClosed after Close and does nothing for a
+// read-only file.
+func (f *File) Sync() error {
+	switch {
+	case f.closed:
+		return fmt.Errorf("memvec: sync %s: %w", f.path, ErrClosed)
+	case f.readOnly:
+		return nil
+	}
+	if err := f.sync(); err != nil {
+		return fmt.Errorf("memvec: sync %s: %w", f.path, err)
+	}
+	return nil
+}
+
+// Close unmaps the file, releases the lock and closes the file, in that
+// order. It does not sync: the bytes written are in the operating system's
+// cache and reach the disk in time, also if the process exits or crashes,
+// but only Sync makes them survive a power loss. A second Close returns nil.
+func (f *File) Close() error {
+	if f.closed {
+		return nil
+	}
+	f.closed = true
+	err := f.close()
+	f.b, f.mapped = nil, 0
+	if err != nil {
+		return fmt.Errorf("memvec: close %s: %w", f.path, err)
+	}
+	return nil
+}

@@ -1,0 +1,22 @@
+//go:build !(darwin || dragonfly || freebsd || linux || netbsd || openbsd || solaris)
+
+package memvec
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+)
+
+// fileHandle is the open file behind a File; there is none here.
+type fileHandle = struct{}
+
+// openFile fails: file-backed vectors need a mapping and lock backend for
+// this platform, which does not exist yet (Windows is planned).
+func openFile(path string, o options) (*File, error) {
+	return nil, fmt.Errorf("memvec: open %s: file-backed vectors are not supported on %s yet: %w", path, runtime.GOOS, errors.ErrUnsupported)
+}
+
+func (f *File) resize(size int) error { return errors.ErrUnsupported }
+func (f *File) sync() error           { return errors.ErrUnsupported }
+func (f *File) close() error          { return nil }

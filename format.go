@@ -1,0 +1,183 @@
+package memvec
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"sync/atomic"
+	"unsafe"
+)
+
+// The header occupies the first headerSize bytes of every region; FORMAT.md
+// documents it byte by byte. All integers are in the byte order of the
+// machine that created the region, which the byte-order mark records.
+//
+//	off size field
+//	  0   8 magic "\x89MEMVEC\n"
+//	  8   4 byte-order mark 0x01020304
+//	 12   4 format version (1)
+//	 16   8 element size in bytes
+//	 24   4 element alignment in bytes
+//	 28   4 offset of element 0 from the start of the region
+//	 32   8 layout fingerprint
+//	 40   8 length: the number of elements (atomic)
+//	 48  12 reserved, zero
+//	 60   4 CRC-32C of bytes 0-39 and 48-59
+const (
+	headerSize    = 64
+	formatVersion = 1
+	byteOrderMark = 0x01020304
+
+	offMagic       = 0
+	offBOM         = 8
+	offVersion     = 12
+	offElemSize    = 16
+	offElemAlign   = 24
+	offDataOffset  = 28
+	offFingerprint = 32
+	offLength      = 40
+	offReserved    = 48
+	offChecksum    = 60
+)
+
+// magic opens every region. Like PNG's, its first byte has the high bit set
+// and its last is a newline, so a 7-bit or line-ending conversion shows.
+var magic = [8]byte{0x89, 'M', 'E', 'M', 'V', 'E', 'C', '\n'}
+
+// castagnoli is the CRC-32C table; the header checksum uses it.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// header is a decoded header. The length is not part of it: it lives in the
+// region and is read and written atomically through lengthWord.
+type header struct {
+	elemSize    uint64
+	elemAlign   uint32
+	dataOffset  uint32
+	fingerprint uint64
+}
+
+// dataOffsetFor returns where element 0 starts for a layout: right after the
+// header, rounded up to the element's alignment.
+func dataOffsetFor(l *layout) uint32 {
+	a := uint32(l.align)
+	return (headerSize + a - 1) / a * a
+}
+
+// headerChecksum returns the CRC-32C of the header bytes it covers: all but
+// the length (which changes on every push) and the checksum itself.
+func headerChecksum(b []byte) uint32 {
+	c := crc32.Update(0, castagnoli, b[:offLength])
+	return crc32.Update(c, castagnoli, b[offReserved:offChecksum])
+}
+
+// writeHeader writes a new header for l with length 0 into b, which must be
+// at least headerSize bytes. The magic is written last, so a region whose
+// creation was interrupted still reads as new (all zero) or as complete.
+func writeHeader(b []byte, l *layout) {
+	ne := binary.NativeEndian
+	clear(b[:headerSize])
+	ne.PutUint32(b[offBOM:], byteOrderMark)
+	ne.PutUint32(b[offVersion:], formatVersion)
+	ne.PutUint64(b[offElemSize:], uint64(l.size))
+	ne.PutUint32(b[offElemAlign:], uint32(l.align))
+	ne.PutUint32(b[offDataOffset:], dataOffsetFor(l))
+	ne.PutUint64(b[offFingerprint:], l.fingerprint)
+	copy(b[offMagic:], magic[:])
+	ne.PutUint32(b[offChecksum:], headerChecksum(b))
+}
+
+// isBlank reports whether b's header bytes are all zero: a region whose
+// creation stopped before its header was written, treated as new.
+func isBlank(b []byte) bool {
+	for _, c := range b[:headerSize] {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// corrupt returns an error wrapping ErrCorrupt with the detail.
+func corrupt(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, args...))
+}
+
+// readHeader validates the header at the start of b against l and returns
+// the length it records. Every inconsistency is an error wrapping ErrCorrupt
+// (or ErrTypeMismatch for another element layout) that says which field is
+// wrong; nothing in b is written.
+func readHeader(b []byte, l *layout) (length int, err error) {
+	if len(b) < headerSize {
+		return 0, corrupt("region is %d bytes, shorter than the %d-byte header", len(b), headerSize)
+	}
+	if [8]byte(b[:8]) != magic {
+		return 0, corrupt("not a memvec region: magic is %q, want %q", b[:8], magic[:])
+	}
+	ne := binary.NativeEndian
+	switch bom := ne.Uint32(b[offBOM:]); bom {
+	case byteOrderMark:
+	case 0x04030201:
+		return 0, corrupt("region was written with the other byte order (mark %#08x); this machine is %s", bom, endianName())
+	default:
+		return 0, corrupt("bad byte-order mark %#08x", bom)
+	}
+	if v := ne.Uint32(b[offVersion:]); v != formatVersion {
+		return 0, corrupt("format version %d, this library reads version %d", v, formatVersion)
+	}
+	if got, want := ne.Uint32(b[offChecksum:]), headerChecksum(b); got != want {
+		return 0, corrupt("header checksum is %#08x, header hashes to %#08x", got, want)
+	}
+	h := header{
+		elemSize:    ne.Uint64(b[offElemSize:]),
+		elemAlign:   ne.Uint32(b[offElemAlign:]),
+		dataOffset:  ne.Uint32(b[offDataOffset:]),
+		fingerprint: ne.Uint64(b[offFingerprint:]),
+	}
+	switch {
+	case h.elemAlign == 0 || h.elemAlign&(h.elemAlign-1) != 0 || h.elemAlign > 4096:
+		return 0, corrupt("element alignment %d is not a power of two up to 4096", h.elemAlign)
+	case h.elemSize%uint64(h.elemAlign) != 0:
+		return 0, corrupt("element size %d is not a multiple of its alignment %d", h.elemSize, h.elemAlign)
+	case h.dataOffset < headerSize || h.dataOffset%h.elemAlign != 0:
+		return 0, corrupt("data offset %d is inside the header or not aligned to %d", h.dataOffset, h.elemAlign)
+	case uint64(h.dataOffset) > uint64(len(b)):
+		return 0, corrupt("data offset %d is past the end of the %d-byte region", h.dataOffset, len(b))
+	}
+	for _, r := range b[offReserved:offChecksum] {
+		if r != 0 {
+			return 0, corrupt("reserved header bytes are not zero")
+		}
+	}
+	if h.elemSize != uint64(l.size) || h.elemAlign != uint32(l.align) || h.fingerprint != l.fingerprint {
+		return 0, fmt.Errorf("%w: region holds elements of %d bytes, align %d, fingerprint %#016x; the element type is %s",
+			ErrTypeMismatch, h.elemSize, h.elemAlign, h.fingerprint, l.desc)
+	}
+	n := atomic.LoadUint64((*uint64)(unsafe.Pointer(&b[offLength])))
+	if max := capacityOf(len(b), int(h.dataOffset), l.size); n > uint64(max) {
+		return 0, corrupt("header counts %d elements, the %d-byte region holds at most %d", n, len(b), max)
+	}
+	return int(n), nil
+}
+
+// capacityOf returns how many elements of size bytes fit in a region of
+// regionSize bytes whose data starts at dataOffset. Zero-size elements take
+// no room: any count up to math.MaxInt fits.
+func capacityOf(regionSize, dataOffset int, size uintptr) int {
+	if regionSize < dataOffset {
+		return 0
+	}
+	if size == 0 {
+		return math.MaxInt
+	}
+	return (regionSize - dataOffset) / int(size)
+}
+
+// endianName names this machine's byte order.
+func endianName() string {
+	var x uint16 = 1
+	if *(*byte)(unsafe.Pointer(&x)) == 1 {
+		return "little-endian"
+	}
+	return "big-endian"
+}

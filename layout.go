@@ -1,0 +1,192 @@
+package memvec
+
+import (
+	"fmt"
+	"hash"
+	"hash/fnv"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// layout describes an element type as the file format sees it: the flat
+// sequence of primitive fields (kind, size, offset) plus the total size and
+// alignment. Names never matter, so struct{ X, Y, Z float64 } and [3]float64
+// have the same layout, and so do int and int64 on 64-bit platforms.
+type layout struct {
+	size        uintptr
+	align       uintptr
+	fingerprint uint64
+	desc        string // human-readable, for error messages
+}
+
+// run is a stretch of count primitives of one kind laid end to end from off.
+// Consecutive fields of one kind that touch are merged into one run, which is
+// what makes a struct of three float64 and a [3]float64 compare equal, and
+// keeps the description of a [1 << 20]float64 short.
+type run struct {
+	kind  string // "i64", "f32", "bool", ...
+	width uintptr
+	off   uintptr
+	count uintptr
+}
+
+// layoutBuilder merges runs as they come and hashes each finished one, so
+// that checking a type needs constant memory whatever its size.
+type layoutBuilder struct {
+	pending run
+	h       hash.Hash64
+	desc    strings.Builder
+	n       int // finished runs
+}
+
+// add appends r, merging it into the pending run when it continues it: the
+// same kind, starting right where the pending one ends.
+func (b *layoutBuilder) add(r run) {
+	p := &b.pending
+	if p.count > 0 && p.kind == r.kind && p.off+p.count*p.width == r.off {
+		p.count += r.count
+		return
+	}
+	b.finish()
+	b.pending = r
+}
+
+// finish hashes the pending run and describes it (the description stops
+// after a dozen runs).
+func (b *layoutBuilder) finish() {
+	r := b.pending
+	if r.count == 0 {
+		return
+	}
+	fmt.Fprintf(b.h, "%s@%d*%d;", r.kind, r.off, r.count)
+	switch {
+	case b.n < 12:
+		if b.n > 0 {
+			b.desc.WriteString(" ")
+		}
+		b.desc.WriteString(r.kind)
+		if r.count > 1 {
+			fmt.Fprintf(&b.desc, "[%d]", r.count)
+		}
+		fmt.Fprintf(&b.desc, "@%d", r.off)
+	case b.n == 12:
+		b.desc.WriteString(" ...")
+	}
+	b.n++
+	b.pending = run{}
+}
+
+// layouts caches the result of checking a type.
+var layouts sync.Map // reflect.Type -> layoutResult
+
+type layoutResult struct {
+	l   *layout
+	err error
+}
+
+// layoutFor returns the layout of T, checking once per type (the result is
+// cached) that T is plain data. It returns an error wrapping
+// ErrUnsupportedType that names the offending field path otherwise.
+func layoutFor[T any]() (*layout, error) {
+	t := reflect.TypeFor[T]()
+	if r, ok := layouts.Load(t); ok {
+		r := r.(layoutResult)
+		return r.l, r.err
+	}
+	l, err := computeLayout(t)
+	layouts.Store(t, layoutResult{l, err})
+	return l, err
+}
+
+// computeLayout checks t and fingerprints it. Its cost is proportional to the
+// number of primitive fields, except that an array of primitives counts once.
+func computeLayout(t reflect.Type) (*layout, error) {
+	root := t.Name()
+	if root == "" {
+		root = t.String()
+	}
+	b := &layoutBuilder{h: fnv.New64a()}
+	fmt.Fprintf(b.h, "size=%d;align=%d;", t.Size(), t.Align())
+	if err := b.flatten(t, 0, root); err != nil {
+		return nil, err
+	}
+	b.finish()
+	return &layout{
+		size:        t.Size(),
+		align:       uintptr(t.Align()),
+		fingerprint: b.h.Sum64(),
+		desc:        fmt.Sprintf("%d bytes, align %d, fingerprint %#016x: {%s}", t.Size(), t.Align(), b.h.Sum64(), b.desc.String()),
+	}, nil
+}
+
+// primitiveKinds names every kind that is plain data. int and uint are named
+// by their size, so they match int64/uint64 (or the 32-bit ones) exactly.
+var primitiveKinds = map[reflect.Kind]string{
+	reflect.Bool: "bool",
+	reflect.Int:  "i", reflect.Int8: "i", reflect.Int16: "i", reflect.Int32: "i", reflect.Int64: "i",
+	reflect.Uint: "u", reflect.Uint8: "u", reflect.Uint16: "u", reflect.Uint32: "u", reflect.Uint64: "u",
+	reflect.Float32: "f", reflect.Float64: "f",
+	reflect.Complex64: "c", reflect.Complex128: "c",
+}
+
+// refused says, for each kind that is not plain data, how the error names it.
+var refused = map[reflect.Kind]string{
+	reflect.Uintptr:       "a uintptr",
+	reflect.Pointer:       "a pointer",
+	reflect.UnsafePointer: "an unsafe.Pointer",
+	reflect.String:        "a string",
+	reflect.Slice:         "a slice",
+	reflect.Map:           "a map",
+	reflect.Chan:          "a channel",
+	reflect.Func:          "a func",
+	reflect.Interface:     "an interface",
+}
+
+// flatten adds the primitive runs of t, placed at off. path is the field
+// path for error messages ("Rec.Tags[0].Name").
+func (b *layoutBuilder) flatten(t reflect.Type, off uintptr, path string) error {
+	if what, ok := refused[t.Kind()]; ok {
+		return fmt.Errorf("memvec: %s is %s: %w", path, what, ErrUnsupportedType)
+	}
+	if name, ok := primitiveKinds[t.Kind()]; ok {
+		if name != "bool" {
+			name += strconv.Itoa(int(t.Size()) * 8)
+		}
+		b.add(run{kind: name, width: t.Size(), off: off, count: 1})
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Array:
+		n, e := uintptr(t.Len()), t.Elem()
+		if _, ok := primitiveKinds[e.Kind()]; ok && n > 0 {
+			// An array of primitives is one run: no walk per element.
+			if err := b.flatten(e, off, path+"[0]"); err != nil {
+				return err
+			}
+			b.pending.count += n - 1
+			return nil
+		}
+		if n == 0 || e.Size() == 0 {
+			// Nothing is stored, but the element type must still be plain
+			// data: [0]*int is refused like *int.
+			return (&layoutBuilder{h: fnv.New64a()}).flatten(e, off, path+"[0]")
+		}
+		for i := uintptr(0); i < n; i++ {
+			if err := b.flatten(e, off+i*e.Size(), path+"["+strconv.FormatUint(uint64(i), 10)+"]"); err != nil {
+				return err
+			}
+		}
+		return nil
+	case reflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if err := b.flatten(f.Type, off+f.Offset, path+"."+f.Name); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("memvec: %s is a %s: %w", path, t.Kind(), ErrUnsupportedType)
+}

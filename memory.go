@@ -1,0 +1,50 @@
+package memvec
+
+// Memory is a contiguous, resizable region of bytes that a MemVec stores into.
+//
+// The vector keeps its header (format, element layout, length) at the start
+// of the region, so every Memory persists and validates the same way. The
+// package ships two: *File, a shared mapping of a file, and *Anon, an
+// anonymous private mapping. A user can write another (a heap []byte, a
+// shared-memory segment) and hand it to New.
+//
+// A Memory is used by one vector at a time and need not be safe for
+// concurrent use.
+type Memory interface {
+	// Bytes returns the whole region; len(Bytes()) is its size in bytes.
+	// It is called after New and after every Resize, never on the hot path.
+	// The slice must start at an address aligned to 8 bytes (and to the
+	// element type's alignment).
+	Bytes() []byte
+
+	// Resize grows or shrinks the region to size bytes, keeping the common
+	// prefix. Bytes beyond the old size read as zero. When it fails the
+	// region must be unchanged.
+	Resize(size int) error
+
+	// Sync makes written bytes durable. It is a no-op where there is nothing
+	// to do.
+	Sync() error
+
+	// Close releases the region (and, for files, the lock). A second Close
+	// returns nil.
+	Close() error
+}
+
+// readOnlyMemory is implemented by a Memory whose region must not be written.
+// *File opened with ReadOnly implements it; so may a user's Memory.
+type readOnlyMemory interface {
+	ReadOnly() bool
+}
+
+// isReadOnly reports whether mem says its region must not be written.
+func isReadOnly(mem Memory) bool {
+	ro, ok := mem.(readOnlyMemory)
+	return ok && ro.ReadOnly()
+}
+
+// namedMemory is implemented by a Memory that can name itself in errors
+// (*File returns its path).
+type namedMemory interface {
+	Name() string
+}

@@ -1,0 +1,568 @@
+// Package memvec provides MemVec, a slice-like vector of plain-data elements
+// that live in a memory-mapped region instead of the Go heap.
+//
+// The region comes from a Memory. Two are shipped: File, a shared mapping of
+// a file guarded by an advisory lock, whose vector survives restarts and
+// opens in O(1) with no decoding; and Anon, an anonymous private mapping for
+// vectors of hundreds of millions of elements that the garbage collector
+// never scans. Any other Memory (a heap []byte, a shared-memory segment)
+// works through New.
+//
+// The vector keeps a 64-byte header at the start of the region: a magic
+// number, format version, byte-order mark, the element size, alignment and
+// layout fingerprint, and the length. Opening an existing region validates
+// all of it, so a file is never read as elements of another type
+// (ErrTypeMismatch) and a damaged one is reported (ErrCorrupt), never
+// trusted. FORMAT.md in the repository documents the format byte by byte.
+//
+// # Element types
+//
+// T must be plain data: booleans, integers, floats, complex numbers, and
+// arrays and structs made only of those. Pointers, strings, slices, maps,
+// channels, funcs, interfaces, unsafe.Pointer and uintptr are refused with
+// ErrUnsupportedType: the garbage collector does not scan mapped memory, and
+// such values mean nothing after a restart.
+//
+// # Concurrency
+//
+// A MemVec is not safe for concurrent use: like a slice, it needs one writer
+// at a time, and readers must not run beside a writer. A File's lock keeps
+// other handles, in this process or another, from opening it for writing
+// at the same time.
+//
+// # Views
+//
+// Slice, the iterators and pointers such as &v.Slice()[i] point into the
+// region itself. They are valid until the next call that changes the
+// capacity (Push, Append or Insert past the capacity, Grow, Clip), which may
+// move the region, and never after Close. Writing through a view of a
+// read-only vector faults.
+package memvec
+
+import (
+	"fmt"
+	"iter"
+	"math"
+	"os"
+	"sync/atomic"
+	"unsafe"
+)
+
+// MemVec is a vector of elements of type T stored in a Memory. Create one
+// with Make (anonymous memory), Open (a file) or New (any Memory).
+//
+// Its methods follow the built-in slice and the slices package: indices out
+// of range panic, and failures of the system (no memory, a full disk) are
+// returned as errors. See the package documentation for which types T may
+// be and how long views stay valid.
+type MemVec[T any] struct {
+	// s holds the elements in place: len(s) is the length and cap(s) the
+	// capacity. For a read-only vector cap(s) == len(s), so that Push finds
+	// no room and takes the slow path, which refuses.
+	s []T
+	// length is the header's length word inside the region. It is stored
+	// after the elements it counts are written, so that a crash never
+	// leaves it ahead of them. Nil for a read-only vector without a header.
+	length *atomic.Uint64
+
+	mem        Memory
+	layout     *layout
+	dataOffset int
+	readOnly   bool
+	closed     bool
+}
+
+// pageSize is the unit of growth: regions are sized in whole pages.
+var pageSize = os.Getpagesize()
+
+// growthStep bounds how much a region grows at once: it doubles until it is
+// this large, and grows by this much after that, so that a big file does not
+// reserve gigabytes of disk it may never use.
+const growthStep = 1 << 30
+
+// New returns a vector stored in mem. An empty region (or one whose header
+// is all zero) becomes a new, empty vector: New writes a header and, if the
+// region is smaller than a page, resizes it to one page. An existing region
+// is validated: New returns an error wrapping ErrCorrupt if it is not a
+// memvec region or its header is inconsistent, and ErrTypeMismatch if it was
+// written for another element layout. A read-only mem (one with a ReadOnly
+// method that returns true) is never written.
+//
+// New does not close mem when it fails. It costs O(1) (the type check is
+// done once per type and cached).
+func New[T any](mem Memory) (*MemVec[T], error) {
+	l, err := layoutFor[T]()
+	if err != nil {
+		return nil, err
+	}
+	v := &MemVec[T]{mem: mem, layout: l, readOnly: isReadOnly(mem), dataOffset: int(dataOffsetFor(l))}
+	b := mem.Bytes()
+	if err := checkAligned(b, l); err != nil {
+		return nil, v.wrap("open", err)
+	}
+	n := 0
+	switch {
+	case v.readOnly && (len(b) == 0 || len(b) >= headerSize && isBlank(b)):
+		// A new vector that nobody may write: empty, without a header.
+		return v, nil
+	case len(b) == 0 || len(b) >= headerSize && isBlank(b):
+		if len(b) < pageSize {
+			if err := mem.Resize(pageSize); err != nil {
+				return nil, v.wrap("create", err)
+			}
+			b = mem.Bytes()
+			if err := checkAligned(b, l); err != nil {
+				return nil, v.wrap("create", err)
+			}
+		}
+		writeHeader(b, l)
+	default:
+		if n, err = readHeader(b, l); err != nil {
+			return nil, v.wrap("open", err)
+		}
+		v.dataOffset = int(binaryDataOffset(b))
+	}
+	v.attach(b, n)
+	return v, nil
+}
+
+// Make returns an empty vector in anonymous memory (see Anon) with room for
+// capacity elements. It panics if capacity is negative, like make. It
+// returns ErrUnsupportedType for a T that is not plain data and the system's
+// error if the memory cannot be mapped. The memory is reserved, not touched:
+// pages count against the process's RSS only when written.
+func Make[T any](capacity int) (*MemVec[T], error) {
+	if capacity < 0 {
+		panic("memvec: Make: negative capacity")
+	}
+	l, err := layoutFor[T]()
+	if err != nil {
+		return nil, err
+	}
+	size, err := regionSize(int(dataOffsetFor(l)), capacity, l.size)
+	if err != nil {
+		return nil, err
+	}
+	mem, err := NewAnon(roundUp(size, pageSize))
+	if err != nil {
+		return nil, err
+	}
+	v, err := New[T](mem)
+	if err != nil {
+		mem.Close()
+		return nil, err
+	}
+	return v, nil
+}
+
+// Open opens the vector stored in the file at path, creating the file if it
+// is missing (unless ReadOnly is given): OpenFile followed by New. It closes
+// the file, releasing its lock, if New fails. Opening costs O(1) whatever the
+// file's size: nothing is read until used.
+func Open[T any](path string, opts ...Option) (*MemVec[T], error) {
+	if _, err := layoutFor[T](); err != nil {
+		return nil, err
+	}
+	f, err := OpenFile(path, opts...)
+	if err != nil {
+		return nil, err
+	}
+	v, err := New[T](f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return v, nil
+}
+
+// attach points the vector at region b holding n elements: the typed view
+// and the length word. It runs after New and after every resize, never on
+// the hot path.
+func (v *MemVec[T]) attach(b []byte, n int) {
+	base := unsafe.Pointer(unsafe.SliceData(b))
+	v.length = (*atomic.Uint64)(unsafe.Add(base, offLength))
+	c := capacityOf(len(b), v.dataOffset, v.layout.size)
+	if v.readOnly {
+		c = n
+	}
+	v.s = unsafe.Slice((*T)(unsafe.Add(base, v.dataOffset)), c)[:n]
+}
+
+// wrap adds the operation and the region's name to an error from the memory
+// or the format.
+func (v *MemVec[T]) wrap(op string, err error) error {
+	name := "region"
+	if nm, ok := v.mem.(namedMemory); ok {
+		name = nm.Name()
+	}
+	return fmt.Errorf("memvec: %s %s: %w", op, name, err)
+}
+
+// checkAligned returns an error wrapping ErrUnaligned unless b starts at an
+// address aligned for the header's atomic length and for the elements.
+func checkAligned(b []byte, l *layout) error {
+	a := max(uintptr(8), l.align)
+	if p := uintptr(unsafe.Pointer(unsafe.SliceData(b))); len(b) > 0 && p%a != 0 {
+		return fmt.Errorf("%w: region starts at %#x, need a multiple of %d", ErrUnaligned, p, a)
+	}
+	return nil
+}
+
+// binaryDataOffset reads the data offset of a validated header.
+func binaryDataOffset(b []byte) uint32 {
+	return *(*uint32)(unsafe.Pointer(&b[offDataOffset]))
+}
+
+// regionSize returns the bytes a region needs for n elements of size bytes
+// after dataOffset, or an error if that overflows an int.
+func regionSize(dataOffset, n int, size uintptr) (int, error) {
+	if size > 0 && n > (math.MaxInt-dataOffset-pageSize)/int(size) {
+		return 0, fmt.Errorf("memvec: %d elements of %d bytes do not fit in an int", n, size)
+	}
+	return dataOffset + n*int(size), nil
+}
+
+// roundUp rounds n up to a multiple of unit, a power of two.
+func roundUp(n, unit int) int { return (n + unit - 1) &^ (unit - 1) }
+
+// Len returns the number of elements. It returns 0 after Close.
+func (v *MemVec[T]) Len() int { return len(v.s) }
+
+// Cap returns how many elements the vector holds before it must resize its
+// memory. It returns 0 after Close. For a read-only vector it is the
+// capacity of the region, though nothing can be added.
+func (v *MemVec[T]) Cap() int {
+	if v.readOnly && !v.closed {
+		return max(len(v.s), capacityOf(len(v.mem.Bytes()), v.dataOffset, v.layout.size))
+	}
+	return cap(v.s)
+}
+
+// Push appends x. The element is written before the length, so a crash
+// never leaves the length counting it unwritten. Push is amortized O(1): it
+// resizes the memory only when the capacity is used up (see Grow for the
+// growth policy). It returns ErrReadOnly, ErrClosed, or the memory's error
+// when it cannot grow (a full disk, no memory); the vector is then unchanged.
+func (v *MemVec[T]) Push(x T) error {
+	if n := len(v.s); n < cap(v.s) {
+		v.s = v.s[:n+1]
+		v.s[n] = x
+		v.length.Store(uint64(n + 1))
+		return nil
+	}
+	return v.pushSlow(x)
+}
+
+// pushSlow grows the memory and pushes x.
+func (v *MemVec[T]) pushSlow(x T) error {
+	if err := v.reserve(len(v.s) + 1); err != nil {
+		return err
+	}
+	return v.Push(x)
+}
+
+// Append appends xs, in one resize at most. All of xs are written before the
+// length, so a crash leaves either none or all of them counted. It is
+// O(len(xs)) amortized, and fails as Push does.
+func (v *MemVec[T]) Append(xs ...T) error {
+	n := len(v.s)
+	if n+len(xs) > cap(v.s) || n+len(xs) < n {
+		xs = v.detach(xs)
+		if err := v.reserve(n + len(xs)); err != nil {
+			return err
+		}
+	}
+	if len(xs) == 0 {
+		return nil
+	}
+	v.s = v.s[:n+len(xs)]
+	copy(v.s[n:], xs)
+	v.length.Store(uint64(len(v.s)))
+	return nil
+}
+
+// detach returns xs, or a copy of it on the heap if it points into the
+// region, where a resize could move it or a shift overwrite it.
+func (v *MemVec[T]) detach(xs []T) []T {
+	if len(xs) == 0 || cap(v.s) == 0 || v.layout.size == 0 {
+		return xs
+	}
+	lo := uintptr(unsafe.Pointer(unsafe.SliceData(v.s)))
+	hi := lo + uintptr(cap(v.s))*v.layout.size
+	if p := uintptr(unsafe.Pointer(unsafe.SliceData(xs))); p >= lo && p < hi {
+		return append([]T(nil), xs...)
+	}
+	return xs
+}
+
+// Pop removes and returns the last element, and false if the vector is
+// empty (or closed). It panics on a read-only vector. It is O(1).
+func (v *MemVec[T]) Pop() (T, bool) {
+	v.mustWrite("Pop")
+	n := len(v.s)
+	if n == 0 {
+		var zero T
+		return zero, false
+	}
+	x := v.s[n-1]
+	v.setLen(n - 1)
+	return x, true
+}
+
+// Insert inserts xs at index i, moving the elements from i on up to make
+// room. It panics if i < 0 or i > Len(). It is O(Len()-i + len(xs)) and
+// grows the memory at most once. Insert rewrites elements in place: a crash
+// in the middle may leave the elements after i shifted or duplicated (the
+// length stays consistent). It returns ErrReadOnly, ErrClosed or the
+// memory's error, and the vector is then unchanged.
+func (v *MemVec[T]) Insert(i int, xs ...T) error {
+	if err := v.writable(); err != nil {
+		return err
+	}
+	n := len(v.s)
+	if i < 0 || i > n {
+		panic(fmt.Sprintf("memvec: Insert index %d out of range [0:%d]", i, n))
+	}
+	if len(xs) == 0 {
+		return nil
+	}
+	xs = v.detach(xs) // xs may point into the region: copy it before moving anything
+	if err := v.reserve(n + len(xs)); err != nil {
+		return err
+	}
+	s := v.s[:n+len(xs)]
+	copy(s[i+len(xs):], s[i:n])
+	copy(s[i:], xs)
+	v.s = s
+	v.length.Store(uint64(len(s)))
+	return nil
+}
+
+// Remove removes and returns the element at index i, moving the ones after
+// it down: the order is kept. It panics if i is out of range or the vector
+// is read-only. It is O(Len()-i). Like Insert, it is not atomic under a
+// crash.
+func (v *MemVec[T]) Remove(i int) T {
+	v.mustWrite("Remove")
+	x := v.s[i]
+	copy(v.s[i:], v.s[i+1:])
+	v.setLen(len(v.s) - 1)
+	return x
+}
+
+// SwapRemove removes and returns the element at index i, moving the last
+// element into its place: O(1), but the order is not kept. It panics if i is
+// out of range or the vector is read-only.
+func (v *MemVec[T]) SwapRemove(i int) T {
+	v.mustWrite("SwapRemove")
+	x := v.s[i]
+	last := len(v.s) - 1
+	v.s[i] = v.s[last]
+	v.setLen(last)
+	return x
+}
+
+// Index returns the element at index i. It panics if i is out of range. It
+// is O(1) and, like indexing a slice, does not allocate.
+func (v *MemVec[T]) Index(i int) T { return v.s[i] }
+
+// Set sets the element at index i to x. It panics if i is out of range or
+// the vector is read-only. It is O(1).
+func (v *MemVec[T]) Set(i int, x T) {
+	if v.readOnly {
+		v.mustWrite("Set")
+	}
+	v.s[i] = x
+}
+
+// Slice returns the elements in place, with len and cap equal to Len(): an
+// append to it copies to the heap rather than writing past the length.
+// Writes through it change the vector (and fault on a read-only one). It
+// stays valid until the capacity changes or the vector is closed (see the
+// package documentation). O(1).
+func (v *MemVec[T]) Slice() []T { return v.s[:len(v.s):len(v.s)] }
+
+// All returns an iterator over the indices and elements, in order. It reads
+// the vector as it goes: elements pushed during the iteration are visited,
+// and it stops early if the vector shrinks or is closed.
+func (v *MemVec[T]) All() iter.Seq2[int, T] {
+	return func(yield func(int, T) bool) {
+		for i := 0; i < len(v.s); i++ {
+			if !yield(i, v.s[i]) {
+				return
+			}
+		}
+	}
+}
+
+// Values returns an iterator over the elements, in order, like All without
+// the indices.
+func (v *MemVec[T]) Values() iter.Seq[T] {
+	return func(yield func(T) bool) {
+		for i := 0; i < len(v.s); i++ {
+			if !yield(v.s[i]) {
+				return
+			}
+		}
+	}
+}
+
+// Backward returns an iterator over the indices and elements from the last
+// to the first. If the vector shrinks during the iteration, it goes on from
+// the new last element.
+func (v *MemVec[T]) Backward() iter.Seq2[int, T] {
+	return func(yield func(int, T) bool) {
+		for i := len(v.s) - 1; i >= 0; i-- {
+			if i >= len(v.s) {
+				i = len(v.s)
+				continue
+			}
+			if !yield(i, v.s[i]) {
+				return
+			}
+		}
+	}
+}
+
+// Grow makes room for n more elements, so that the next n pushes do not
+// resize the memory. It panics if n is negative. It returns ErrReadOnly,
+// ErrClosed or the memory's error (and the vector is then unchanged).
+//
+// The growth policy, for Grow and for pushes past the capacity: the region
+// doubles in size until it is 1 GiB, and grows by 1 GiB at a time after
+// that, in whole pages, or more when more is asked for. Pushing n elements
+// therefore resizes the memory O(log n) times while small and once per GiB
+// after; the File backend reserves the disk blocks of each step.
+func (v *MemVec[T]) Grow(n int) error {
+	if n < 0 {
+		panic("memvec: Grow: negative count")
+	}
+	if err := v.writable(); err != nil {
+		return err
+	}
+	if len(v.s)+n < len(v.s) {
+		return fmt.Errorf("memvec: Grow by %d overflows int", n)
+	}
+	return v.reserve(len(v.s) + n)
+}
+
+// Clip shrinks the memory so that the capacity is Len(), handing the spare
+// bytes back (for a file, truncating it). It returns ErrReadOnly, ErrClosed
+// or the memory's error.
+func (v *MemVec[T]) Clip() error {
+	if err := v.writable(); err != nil {
+		return err
+	}
+	size, err := regionSize(v.dataOffset, len(v.s), v.layout.size)
+	if err != nil {
+		return err
+	}
+	return v.resize(size)
+}
+
+// Truncate shortens the vector to its first n elements. It panics if n < 0
+// or n > Len(), or if the vector is read-only. It is O(1): the capacity and
+// the bytes of the removed elements stay.
+func (v *MemVec[T]) Truncate(n int) {
+	v.mustWrite("Truncate")
+	if n < 0 || n > len(v.s) {
+		panic(fmt.Sprintf("memvec: Truncate length %d out of range [0:%d]", n, len(v.s)))
+	}
+	v.setLen(n)
+}
+
+// Clear removes all elements, keeping the capacity. It panics if the vector
+// is read-only. O(1).
+func (v *MemVec[T]) Clear() { v.Truncate(0) }
+
+// Sync makes the elements and the length durable (for a File: msync, and
+// fsync after the file's size changed), so that they survive a power loss.
+// Its cost follows the bytes written since the last Sync, not the size of
+// the vector. It returns ErrClosed after Close and is a no-op for memory
+// with nothing to make durable.
+func (v *MemVec[T]) Sync() error {
+	if v.closed {
+		return fmt.Errorf("memvec: Sync: %w", ErrClosed)
+	}
+	if err := v.mem.Sync(); err != nil {
+		return v.wrap("sync", err)
+	}
+	return nil
+}
+
+// Close releases the memory (for a File: the mapping and the lock). The
+// capacity is kept: a file keeps its spare bytes for the next pushes; call
+// Clip first to trim it. After Close, Len and Cap return 0 and the mutators
+// that return an error return ErrClosed; every view taken before is invalid.
+// A second Close returns nil.
+func (v *MemVec[T]) Close() error {
+	if v.closed {
+		return nil
+	}
+	v.closed = true
+	v.s, v.length = nil, nil
+	if err := v.mem.Close(); err != nil {
+		return v.wrap("close", err)
+	}
+	return nil
+}
+
+// setLen shortens the vector to n and records it in the header.
+func (v *MemVec[T]) setLen(n int) {
+	v.s = v.s[:n]
+	v.length.Store(uint64(n))
+}
+
+// writable returns ErrClosed or ErrReadOnly when the vector cannot change.
+func (v *MemVec[T]) writable() error {
+	switch {
+	case v.closed:
+		return fmt.Errorf("memvec: %w", ErrClosed)
+	case v.readOnly:
+		return v.wrap("write", ErrReadOnly)
+	}
+	return nil
+}
+
+// mustWrite panics if the vector is read-only, for the mutators that have
+// no error to return.
+func (v *MemVec[T]) mustWrite(op string) {
+	if v.readOnly && !v.closed {
+		panic("memvec: " + op + " on a read-only vector")
+	}
+}
+
+// reserve makes the capacity at least n, growing the memory by the policy
+// documented on Grow.
+func (v *MemVec[T]) reserve(n int) error {
+	if err := v.writable(); err != nil {
+		return err
+	}
+	if n <= cap(v.s) {
+		return nil
+	}
+	want, err := regionSize(v.dataOffset, n, v.layout.size)
+	if err != nil {
+		return err
+	}
+	have := len(v.mem.Bytes())
+	next := have + min(have, growthStep)
+	if next < have { // overflow
+		next = want
+	}
+	return v.resize(roundUp(max(want, next), pageSize))
+}
+
+// resize resizes the memory to size bytes and re-attaches the view. On
+// failure the memory, and so the vector, is unchanged.
+func (v *MemVec[T]) resize(size int) error {
+	if err := v.mem.Resize(size); err != nil {
+		return v.wrap("resize", err)
+	}
+	b := v.mem.Bytes()
+	if err := checkAligned(b, v.layout); err != nil {
+		return v.wrap("resize", err)
+	}
+	v.attach(b, len(v.s))
+	return nil
+}

@@ -1,0 +1,29 @@
+package memvec
+
+import (
+	"errors"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// reserveBlocks allocates the disk blocks of bytes [off, off+n) of osf,
+// extending the file if they lie past its end, so that writing them through
+// the mapping can never fail for want of space: a full disk is ENOSPC here,
+// not a SIGBUS later. Linux does it with fallocate, which allocates without
+// writing. Filesystems without fallocate get a zero byte written into every
+// block instead.
+func reserveBlocks(osf *os.File, off, n int64) error {
+	for {
+		err := unix.Fallocate(int(osf.Fd()), 0, off, n)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.ENOSYS):
+			return writeBlocks(osf, off, n)
+		}
+		return err
+	}
+}
