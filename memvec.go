@@ -430,7 +430,8 @@ func (v *MemVec[T]) Backward() iter.Seq2[int, T] {
 //
 // The growth policy, for Grow and for pushes past the capacity: the region
 // doubles in size until it is 1 GiB, and grows by 1 GiB at a time after
-// that, in whole pages, or more when more is asked for. Pushing n elements
+// that, in whole pages, or more when more is asked for; when that step does
+// not fit (a full disk, no memory), just the room asked for. Pushing n elements
 // therefore resizes the memory O(log n) times while small and once per GiB
 // after; the File backend reserves the disk blocks of each step.
 func (v *MemVec[T]) Grow(n int) error {
@@ -473,7 +474,10 @@ func (v *MemVec[T]) Truncate(n int) {
 
 // Clear removes all elements, keeping the capacity. It panics if the vector
 // is read-only. O(1).
-func (v *MemVec[T]) Clear() { v.Truncate(0) }
+func (v *MemVec[T]) Clear() {
+	v.mustWrite("Clear")
+	v.setLen(0)
+}
 
 // Sync makes the elements and the length durable (for a File: msync, and
 // fsync after the file's size changed), so that they survive a power loss.
@@ -546,11 +550,20 @@ func (v *MemVec[T]) reserve(n int) error {
 		return err
 	}
 	have := len(v.mem.Bytes())
-	next := have + min(have, growthStep)
-	if next < have { // overflow
+	next := roundUp(max(want, have+min(have, growthStep)), pageSize)
+	if next < want { // overflow
 		next = want
 	}
-	return v.resize(roundUp(max(want, next), pageSize))
+	err = v.resize(next)
+	if err != nil && next > roundUp(want, pageSize) {
+		// The policy's step did not fit (a full disk, no memory): the
+		// room asked for may still fit, so that the disk fills up to its
+		// last page before Push fails.
+		if v.resize(roundUp(want, pageSize)) == nil {
+			return nil
+		}
+	}
+	return err
 }
 
 // resize resizes the memory to size bytes and re-attaches the view. On

@@ -1,7 +1,10 @@
 package memvec
 
 import (
+	"io/fs"
+	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -25,4 +28,314 @@ func openVec[T any](t testing.TB, path string, opts ...Option) *MemVec[T] {
 	require.NoError(t, err)
 	t.Cleanup(func() { v.Close() })
 	return v
+}
+
+// backends opens a new, empty vector of points on each shipped backend, so
+// that a test can run as a subtest per backend.
+var backends = []struct {
+	name string
+	open func(t *testing.T) *MemVec[point]
+}{
+	{"anon", func(t *testing.T) *MemVec[point] {
+		v, err := Make[point](0)
+		require.NoError(t, err)
+		t.Cleanup(func() { v.Close() })
+		return v
+	}},
+	{"file", func(t *testing.T) *MemVec[point] { return openVec[point](t, vecPath(t)) }},
+}
+
+// pt returns a point whose coordinates all derive from i, so that a wrong
+// or torn element shows.
+func pt(i int) point { return point{float64(i), float64(i) * 2, -float64(i)} }
+
+// pts returns pt(i) for each i in is.
+func pts(is ...int) []point {
+	out := make([]point, len(is))
+	for k, i := range is {
+		out[k] = pt(i)
+	}
+	return out
+}
+
+// filled returns a vector of the backend holding pt(0) ... pt(n-1).
+func filled(t *testing.T, open func(*testing.T) *MemVec[point], n int) *MemVec[point] {
+	v := open(t)
+	for i := range n {
+		require.NoError(t, v.Push(pt(i)))
+	}
+	return v
+}
+
+// TestMethods specifies every method as a table of cases: a vector of n
+// elements pt(0..n-1), an operation, and the elements (and result) after.
+func TestMethods(t *testing.T) {
+	tests := []struct {
+		name  string
+		n     int
+		op    func(v *MemVec[point]) any // its result, compared to want
+		want  any
+		after []point
+	}{
+		{"Push onto empty", 0, func(v *MemVec[point]) any { return v.Push(pt(7)) }, nil, pts(7)},
+		{"Push appends", 2, func(v *MemVec[point]) any { return v.Push(pt(9)) }, nil, pts(0, 1, 9)},
+		{"Append several", 1, func(v *MemVec[point]) any { return v.Append(pt(5), pt(6)) }, nil, pts(0, 5, 6)},
+		{"Append nothing", 2, func(v *MemVec[point]) any { return v.Append() }, nil, pts(0, 1)},
+		{"Append own elements", 3, func(v *MemVec[point]) any { return v.Append(v.Slice()...) }, nil, pts(0, 1, 2, 0, 1, 2)},
+		{"Pop returns last", 3, func(v *MemVec[point]) any { x, ok := v.Pop(); return []any{x, ok} }, []any{pt(2), true}, pts(0, 1)},
+		{"Pop on empty", 0, func(v *MemVec[point]) any { x, ok := v.Pop(); return []any{x, ok} }, []any{point{}, false}, pts()},
+		{"Insert at front", 3, func(v *MemVec[point]) any { return v.Insert(0, pt(8)) }, nil, pts(8, 0, 1, 2)},
+		{"Insert in middle", 3, func(v *MemVec[point]) any { return v.Insert(1, pt(8), pt(9)) }, nil, pts(0, 8, 9, 1, 2)},
+		{"Insert at end", 2, func(v *MemVec[point]) any { return v.Insert(2, pt(8)) }, nil, pts(0, 1, 8)},
+		{"Insert nothing", 2, func(v *MemVec[point]) any { return v.Insert(1) }, nil, pts(0, 1)},
+		{"Insert own elements", 3, func(v *MemVec[point]) any { return v.Insert(1, v.Slice()[1:]...) }, nil, pts(0, 1, 2, 1, 2)},
+		{"Remove keeps order", 4, func(v *MemVec[point]) any { return v.Remove(1) }, pt(1), pts(0, 2, 3)},
+		{"Remove last", 2, func(v *MemVec[point]) any { return v.Remove(1) }, pt(1), pts(0)},
+		{"SwapRemove moves last", 4, func(v *MemVec[point]) any { return v.SwapRemove(0) }, pt(0), pts(3, 1, 2)},
+		{"SwapRemove last", 3, func(v *MemVec[point]) any { return v.SwapRemove(2) }, pt(2), pts(0, 1)},
+		{"Index", 3, func(v *MemVec[point]) any { return v.Index(2) }, pt(2), pts(0, 1, 2)},
+		{"Set", 3, func(v *MemVec[point]) any { v.Set(1, pt(7)); return nil }, nil, pts(0, 7, 2)},
+		{"Len", 3, func(v *MemVec[point]) any { return v.Len() }, 3, pts(0, 1, 2)},
+		{"Truncate", 4, func(v *MemVec[point]) any { v.Truncate(1); return nil }, nil, pts(0)},
+		{"Truncate to Len", 2, func(v *MemVec[point]) any { v.Truncate(2); return nil }, nil, pts(0, 1)},
+		{"Clear", 3, func(v *MemVec[point]) any { v.Clear(); return nil }, nil, pts()},
+		{"Grow keeps elements", 2, func(v *MemVec[point]) any { return v.Grow(1000) }, nil, pts(0, 1)},
+		{"Clip keeps elements", 2, func(v *MemVec[point]) any { return v.Clip() }, nil, pts(0, 1)},
+		{"Sync", 2, func(v *MemVec[point]) any { return v.Sync() }, nil, pts(0, 1)},
+		{"Slice aliases", 2, func(v *MemVec[point]) any { v.Slice()[0] = pt(5); return nil }, nil, pts(5, 1)},
+		{"Slice is clipped", 2, func(v *MemVec[point]) any { s := v.Slice(); return cap(s) }, 2, pts(0, 1)},
+	}
+	for _, be := range backends {
+		for _, tt := range tests {
+			t.Run(be.name+"/"+tt.name, func(t *testing.T) {
+				v := filled(t, be.open, tt.n)
+				require.Equal(t, tt.want, tt.op(v))
+				require.Equal(t, tt.after, slices.AppendSeq([]point{}, v.Values()))
+				require.Equal(t, len(tt.after), v.Len())
+				require.LessOrEqual(t, v.Len(), v.Cap())
+			})
+		}
+	}
+}
+
+// TestPanics specifies the calls that panic, as slices do for out-of-range
+// indices, and the mutators without an error result on a read-only vector.
+func TestPanics(t *testing.T) {
+	tests := []struct {
+		name string
+		n    int
+		op   func(v *MemVec[point])
+	}{
+		{"Index -1", 3, func(v *MemVec[point]) { v.Index(-1) }},
+		{"Index Len", 3, func(v *MemVec[point]) { v.Index(3) }},
+		{"Index past capacity", 3, func(v *MemVec[point]) { v.Index(v.Cap()) }},
+		{"Set -1", 3, func(v *MemVec[point]) { v.Set(-1, pt(0)) }},
+		{"Set Len", 3, func(v *MemVec[point]) { v.Set(3, pt(0)) }},
+		{"Insert -1", 3, func(v *MemVec[point]) { v.Insert(-1, pt(0)) }},
+		{"Insert Len+1", 3, func(v *MemVec[point]) { v.Insert(4, pt(0)) }},
+		{"Remove -1", 3, func(v *MemVec[point]) { v.Remove(-1) }},
+		{"Remove Len", 3, func(v *MemVec[point]) { v.Remove(3) }},
+		{"Remove on empty", 0, func(v *MemVec[point]) { v.Remove(0) }},
+		{"SwapRemove Len", 3, func(v *MemVec[point]) { v.SwapRemove(3) }},
+		{"SwapRemove on empty", 0, func(v *MemVec[point]) { v.SwapRemove(0) }},
+		{"Truncate -1", 3, func(v *MemVec[point]) { v.Truncate(-1) }},
+		{"Truncate Len+1", 3, func(v *MemVec[point]) { v.Truncate(4) }},
+		{"Grow -1", 3, func(v *MemVec[point]) { v.Grow(-1) }},
+	}
+	for _, be := range backends {
+		for _, tt := range tests {
+			t.Run(be.name+"/"+tt.name, func(t *testing.T) {
+				v := filled(t, be.open, tt.n)
+				require.Panics(t, func() { tt.op(v) })
+				require.Equal(t, pts(seq(tt.n)...), v.Slice(), "a panicking call must leave the vector unchanged")
+			})
+		}
+	}
+	t.Run("Make negative", func(t *testing.T) {
+		require.PanicsWithValue(t, "memvec: Make: negative capacity", func() { Make[point](-1) })
+	})
+}
+
+// seq returns 0, 1, ..., n-1.
+func seq(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// TestReadOnly specifies a vector opened with ReadOnly: it reads what was
+// written, its mutators with an error result return ErrReadOnly, the others
+// panic saying the vector is read-only, and the file is never changed.
+func TestReadOnly(t *testing.T) {
+	path := vecPath(t)
+	w := openVec[point](t, path)
+	require.NoError(t, w.Append(pts(0, 1, 2)...))
+	require.NoError(t, w.Close())
+	before, err := os.ReadFile(path)
+	require.NoError(t, err)
+
+	v := openVec[point](t, path, ReadOnly())
+	require.Equal(t, pts(0, 1, 2), v.Slice())
+	require.GreaterOrEqual(t, v.Cap(), 3)
+
+	for name, op := range map[string]func() error{
+		"Push":   func() error { return v.Push(pt(9)) },
+		"Append": func() error { return v.Append(pt(9)) },
+		"Insert": func() error { return v.Insert(0, pt(9)) },
+		"Grow":   func() error { return v.Grow(10) },
+		"Clip":   func() error { return v.Clip() },
+	} {
+		require.ErrorIs(t, op(), ErrReadOnly, name)
+	}
+	for name, op := range map[string]func(){
+		"Pop":        func() { v.Pop() },
+		"Remove":     func() { v.Remove(0) },
+		"SwapRemove": func() { v.SwapRemove(0) },
+		"Set":        func() { v.Set(0, pt(9)) },
+		"Truncate":   func() { v.Truncate(0) },
+		"Clear":      func() { v.Clear() },
+	} {
+		require.PanicsWithValue(t, "memvec: "+name+" on a read-only vector", op, name)
+	}
+	require.NoError(t, v.Sync())
+	require.Equal(t, pts(0, 1, 2), v.Slice())
+	require.NoError(t, v.Close())
+	after, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, before, after, "a read-only vector must not change its file")
+}
+
+// TestReadOnlyMissingFile: ReadOnly never creates a file.
+func TestReadOnlyMissingFile(t *testing.T) {
+	path := vecPath(t)
+	_, err := Open[point](path, ReadOnly())
+	require.ErrorIs(t, err, fs.ErrNotExist)
+	require.NoFileExists(t, path)
+}
+
+// TestClosed specifies a vector after Close.
+func TestClosed(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			v := filled(t, be.open, 3)
+			require.NoError(t, v.Close())
+			require.NoError(t, v.Close(), "a second Close returns nil")
+			require.Zero(t, v.Len())
+			require.Zero(t, v.Cap())
+			for name, err := range map[string]error{
+				"Push": v.Push(pt(1)), "Append": v.Append(pt(1)), "Insert": v.Insert(0, pt(1)),
+				"Grow": v.Grow(1), "Clip": v.Clip(), "Sync": v.Sync(),
+			} {
+				require.ErrorIs(t, err, ErrClosed, name)
+			}
+			_, ok := v.Pop()
+			require.False(t, ok)
+			require.Empty(t, v.Slice())
+			require.Empty(t, slices.Collect(v.Values()))
+			require.Panics(t, func() { v.Index(0) })
+		})
+	}
+}
+
+// TestIterators specifies All, Values and Backward, including stopping
+// early.
+func TestIterators(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			v := filled(t, be.open, 5)
+			var idx []int
+			var got []point
+			for i, x := range v.All() {
+				idx, got = append(idx, i), append(got, x)
+			}
+			require.Equal(t, seq(5), idx)
+			require.Equal(t, pts(seq(5)...), got)
+			require.Equal(t, pts(seq(5)...), slices.Collect(v.Values()))
+
+			idx, got = nil, nil
+			for i, x := range v.Backward() {
+				idx, got = append(idx, i), append(got, x)
+			}
+			require.Equal(t, []int{4, 3, 2, 1, 0}, idx)
+			require.Equal(t, pts(4, 3, 2, 1, 0), got)
+
+			n := 0
+			for range v.All() {
+				if n++; n == 2 {
+					break
+				}
+			}
+			require.Equal(t, 2, n)
+			for range v.Backward() {
+				v.Truncate(v.Len() - 1) // shrinking under Backward goes on from the new last element
+			}
+			require.Zero(t, v.Len())
+		})
+	}
+}
+
+// TestZeroSizeElements: struct{} works on both backends and persists its
+// length.
+func TestZeroSizeElements(t *testing.T) {
+	v, err := Make[struct{}](0)
+	require.NoError(t, err)
+	defer v.Close()
+	for range 1000 {
+		require.NoError(t, v.Push(struct{}{}))
+	}
+	require.Equal(t, 1000, v.Len())
+	_, ok := v.Pop()
+	require.True(t, ok)
+
+	path := vecPath(t)
+	f := openVec[struct{}](t, path)
+	require.NoError(t, f.Append(make([]struct{}, 77)...))
+	require.NoError(t, f.Close())
+	g := openVec[[0]byte](t, path) // the same (empty) layout under another name
+	require.Equal(t, 77, g.Len())
+}
+
+// TestGrowthPolicy: Grow gives room without further resizes, capacity
+// doubles while small, and Clip brings it down to Len.
+func TestGrowthPolicy(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			v := filled(t, be.open, 10)
+			require.NoError(t, v.Grow(100000))
+			c := v.Cap()
+			require.GreaterOrEqual(t, c, 100010)
+			for i := 10; i < c; i++ {
+				require.NoError(t, v.Push(pt(i)))
+			}
+			require.Equal(t, c, v.Cap(), "Grow(n) must make the next n pushes resize nothing")
+			require.NoError(t, v.Push(pt(c)))
+			require.GreaterOrEqual(t, v.Cap(), 2*c-1, "past the capacity, a small region doubles")
+			require.NoError(t, v.Clip())
+			require.Equal(t, v.Len(), v.Cap())
+			require.Equal(t, pt(c), v.Index(c))
+			require.Equal(t, pt(5), v.Index(5))
+		})
+	}
+}
+
+// TestCloseKeepsCapacity: Close does not trim; Clip does, and the file's
+// size follows.
+func TestCloseKeepsCapacity(t *testing.T) {
+	path := vecPath(t)
+	v := openVec[point](t, path)
+	require.NoError(t, v.Grow(1000))
+	require.NoError(t, v.Push(pt(1)))
+	c := v.Cap()
+	require.NoError(t, v.Close())
+	v = openVec[point](t, path)
+	require.Equal(t, c, v.Cap())
+	require.NoError(t, v.Clip())
+	require.NoError(t, v.Close())
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	require.EqualValues(t, headerSize+24, fi.Size())
+	v = openVec[point](t, path)
+	require.Equal(t, pts(1), v.Slice())
 }
