@@ -22,10 +22,7 @@ func writeBlocks(osf *os.File, off, n int64) error {
 		}
 	}
 	var b [1]byte
-	for at := off - off%block; at < end; at += block {
-		if at < off {
-			at = off
-		}
+	for at := off; at < end; at = (at/block + 1) * block { // off, then each block boundary
 		if at < fi.Size() {
 			if _, err := osf.ReadAt(b[:], at); err != nil {
 				return err

@@ -25,6 +25,7 @@ type File struct {
 	mapped      int    // bytes mapped, a page multiple
 	readOnly    bool
 	sizeChanged bool // since the last Sync: fsync is needed too
+	dirSync     bool // the file may be new: Sync fsyncs its directory once
 	closed      bool
 }
 
@@ -76,7 +77,8 @@ func (f *File) Resize(size int) error {
 
 // Sync writes the mapped bytes that changed to the disk and waits for them
 // (msync), and, if the file's size changed since the last Sync, makes the
-// size durable too (fsync). Its cost follows the bytes changed, not the
+// size durable too (fsync); the first Sync of a file that was new (or empty)
+// when opened also syncs its directory, so that the file's name survives. Its cost follows the bytes changed, not the
 // file's size. It returns ErrClosed after Close and does nothing for a
 // read-only file.
 func (f *File) Sync() error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -45,13 +46,11 @@ func openFile(path string, o options) (_ *File, err error) {
 	if size > math.MaxInt {
 		return nil, fmt.Errorf("memvec: open %s: %d bytes do not fit in this platform's address space", path, size)
 	}
-	f := &File{osFile: osf, path: path, readOnly: o.readOnly}
+	// An empty file may be new: its directory entry becomes durable with
+	// the first Sync.
+	f := &File{osFile: osf, path: path, readOnly: o.readOnly, dirSync: size == 0}
 	if size > 0 && !o.readOnly {
-		// A file written by memvec has all its blocks; one copied sparse
-		// or made by another tool may have holes, and a write into a
-		// hole on a full disk is a SIGBUS. Back them now, while a full
-		// disk is still an error. Cheap when there are none.
-		if err := reserveBlocks(osf, 0, size); err != nil {
+		if err := backHoles(osf, size); err != nil {
 			return nil, fmt.Errorf("memvec: open %s: reserve disk blocks: %w", path, err)
 		}
 	}
@@ -79,7 +78,10 @@ func (f *File) resize(size int) error {
 		if err := f.remap(size); err != nil {
 			return err
 		}
-		return f.osFile.Truncate(int64(size))
+		if err := f.osFile.Truncate(int64(size)); err != nil {
+			return errors.Join(err, f.remap(old)) // the file is still old bytes long
+		}
+		return nil
 	}
 	if err := reserveBlocks(f.osFile, int64(old), int64(size-old)); err != nil {
 		// The reservation may have extended the file part of the way.
@@ -120,6 +122,20 @@ func (f *File) sync() error {
 			return err
 		}
 		f.sizeChanged = false
+	}
+	if f.dirSync {
+		// A new file survives a power loss only once the directory that
+		// names it does.
+		dir, err := os.Open(filepath.Dir(f.path))
+		if err != nil {
+			return err
+		}
+		err = dir.Sync()
+		dir.Close()
+		if err != nil {
+			return err
+		}
+		f.dirSync = false
 	}
 	return nil
 }

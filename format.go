@@ -49,7 +49,7 @@ var magic = [8]byte{0x89, 'M', 'E', 'M', 'V', 'E', 'C', '\n'}
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // header is a decoded header. The length is not part of it: it lives in the
-// region and is read and written atomically through lengthWord.
+// region and is read and written atomically (MemVec.length points at it).
 type header struct {
 	elemSize    uint64
 	elemAlign   uint32
@@ -83,8 +83,11 @@ func writeHeader(b []byte, l *layout) {
 	ne.PutUint32(b[offElemAlign:], uint32(l.align))
 	ne.PutUint32(b[offDataOffset:], dataOffsetFor(l))
 	ne.PutUint64(b[offFingerprint:], l.fingerprint)
+	var withMagic [headerSize]byte // the checksum covers the magic, which is written last
+	copy(withMagic[:], b[:headerSize])
+	copy(withMagic[offMagic:], magic[:])
+	ne.PutUint32(b[offChecksum:], headerChecksum(withMagic[:]))
 	copy(b[offMagic:], magic[:])
-	ne.PutUint32(b[offChecksum:], headerChecksum(b))
 }
 
 // isBlank reports whether b's header bytes are all zero: a region whose

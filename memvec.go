@@ -266,14 +266,16 @@ func (v *MemVec[T]) pushSlow(x T) error {
 // O(len(xs)) amortized, and fails as Push does.
 func (v *MemVec[T]) Append(xs ...T) error {
 	n := len(v.s)
-	if n+len(xs) > cap(v.s) || n+len(xs) < n {
+	switch {
+	case len(xs) == 0:
+		return v.writable()
+	case n+len(xs) < n:
+		return fmt.Errorf("memvec: Append of %d elements to %d overflows int", len(xs), n)
+	case n+len(xs) > cap(v.s):
 		xs = v.detach(xs)
 		if err := v.reserve(n + len(xs)); err != nil {
 			return err
 		}
-	}
-	if len(xs) == 0 {
-		return nil
 	}
 	v.s = v.s[:n+len(xs)]
 	copy(v.s[n:], xs)
@@ -325,6 +327,9 @@ func (v *MemVec[T]) Insert(i int, xs ...T) error {
 	}
 	if len(xs) == 0 {
 		return nil
+	}
+	if n+len(xs) < n {
+		return fmt.Errorf("memvec: Insert of %d elements into %d overflows int", len(xs), n)
 	}
 	xs = v.detach(xs) // xs may point into the region: copy it before moving anything
 	if err := v.reserve(n + len(xs)); err != nil {
@@ -511,10 +516,13 @@ func (v *MemVec[T]) Close() error {
 	return nil
 }
 
-// setLen shortens the vector to n and records it in the header.
+// setLen shortens the vector to n and records it in the header. On a closed
+// vector (whose length is 0, so n is 0) there is nothing to record.
 func (v *MemVec[T]) setLen(n int) {
 	v.s = v.s[:n]
-	v.length.Store(uint64(n))
+	if v.length != nil {
+		v.length.Store(uint64(n))
+	}
 }
 
 // writable returns ErrClosed or ErrReadOnly when the vector cannot change.
@@ -570,6 +578,11 @@ func (v *MemVec[T]) reserve(n int) error {
 // failure the memory, and so the vector, is unchanged.
 func (v *MemVec[T]) resize(size int) error {
 	if err := v.mem.Resize(size); err != nil {
+		// A Memory must leave the region as it was; attach again all the
+		// same, so that the view never outlives a mapping that did change.
+		if b := v.mem.Bytes(); checkAligned(b, v.layout) == nil && len(b) >= v.dataOffset {
+			v.attach(b, min(len(v.s), capacityOf(len(b), v.dataOffset, v.layout.size)))
+		}
 		return v.wrap("resize", err)
 	}
 	b := v.mem.Bytes()

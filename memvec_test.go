@@ -20,7 +20,7 @@ func vecPath(t testing.TB) string {
 	return filepath.Join(t.TempDir(), "test.vec")
 }
 
-// openFile opens a vector file, failing the test on error, and closes it
+// openVec opens a vector file, failing the test on error, and closes it
 // when the test ends.
 func openVec[T any](t testing.TB, path string, opts ...Option) *MemVec[T] {
 	t.Helper()
@@ -181,11 +181,12 @@ func TestReadOnly(t *testing.T) {
 	require.GreaterOrEqual(t, v.Cap(), 3)
 
 	for name, op := range map[string]func() error{
-		"Push":   func() error { return v.Push(pt(9)) },
-		"Append": func() error { return v.Append(pt(9)) },
-		"Insert": func() error { return v.Insert(0, pt(9)) },
-		"Grow":   func() error { return v.Grow(10) },
-		"Clip":   func() error { return v.Clip() },
+		"Push":           func() error { return v.Push(pt(9)) },
+		"Append":         func() error { return v.Append(pt(9)) },
+		"Insert":         func() error { return v.Insert(0, pt(9)) },
+		"Grow":           func() error { return v.Grow(10) },
+		"Clip":           func() error { return v.Clip() },
+		"Append nothing": func() error { return v.Append() },
 	} {
 		require.ErrorIs(t, op(), ErrReadOnly, name)
 	}
@@ -227,9 +228,13 @@ func TestClosed(t *testing.T) {
 			for name, err := range map[string]error{
 				"Push": v.Push(pt(1)), "Append": v.Append(pt(1)), "Insert": v.Insert(0, pt(1)),
 				"Grow": v.Grow(1), "Clip": v.Clip(), "Sync": v.Sync(),
+				"Append nothing": v.Append(), "Insert nothing": v.Insert(0),
 			} {
 				require.ErrorIs(t, err, ErrClosed, name)
 			}
+			require.NotPanics(t, v.Clear)
+			require.NotPanics(t, func() { v.Truncate(0) })
+			require.Panics(t, func() { v.Truncate(1) })
 			_, ok := v.Pop()
 			require.False(t, ok)
 			require.Empty(t, v.Slice())

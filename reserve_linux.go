@@ -27,3 +27,12 @@ func reserveBlocks(osf *os.File, off, n int64) error {
 		return err
 	}
 }
+
+// backHoles allocates blocks for any holes in the first size bytes of osf.
+// A file written by memvec has all its blocks, but one copied sparse or made
+// by another tool may have holes, and a write into a hole on a full disk is
+// a SIGBUS. fallocate over allocated blocks only walks the extent map, so
+// this costs microseconds, not a read of the file.
+func backHoles(osf *os.File, size int64) error {
+	return reserveBlocks(osf, 0, size)
+}
