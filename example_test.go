@@ -1,0 +1,313 @@
+package memvec_test
+
+import (
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"time"
+	"unsafe"
+
+	"github.com/memvec/memvec"
+)
+
+// Point is the element type of most examples: plain data, 24 bytes.
+type Point struct{ X, Y, Z float64 }
+
+func ExampleMake() {
+	// An anonymous vector: off the Go heap, gone when closed.
+	v, err := memvec.Make[Point](1000)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+
+	for i := range 3 {
+		if err := v.Push(Point{X: float64(i), Y: float64(i * i)}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	fmt.Println(v.Len(), v.Cap() >= 1000)
+	fmt.Println(v.Index(2))
+	// Output:
+	// 3 true
+	// {2 4 0}
+}
+
+func ExampleOpen() {
+	dir, err := os.MkdirTemp("", "memvec-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "points.vec")
+
+	// The first Open creates the file.
+	v, err := memvec.Open[Point](path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := v.Append(Point{1, 2, 3}, Point{4, 5, 6}); err != nil {
+		log.Fatal(err)
+	}
+	if err := v.Sync(); err != nil { // durable across a power loss, not only a crash
+		log.Fatal(err)
+	}
+	if err := v.Close(); err != nil {
+		log.Fatal(err)
+	}
+
+	// Reopening finds the elements in place: nothing is decoded.
+	v, err = memvec.Open[Point](path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+	fmt.Println(v.Len(), v.Slice())
+	// Output:
+	// 2 [{1 2 3} {4 5 6}]
+}
+
+// Open refuses a file written for another element layout. A type with the
+// same layout under another name ([3]float64 for Point) is accepted.
+func ExampleOpen_typeMismatch() {
+	dir, err := os.MkdirTemp("", "memvec-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "points.vec")
+
+	v, err := memvec.Open[Point](path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := v.Push(Point{1, 2, 3}); err != nil {
+		log.Fatal(err)
+	}
+	if err := v.Close(); err != nil {
+		log.Fatal(err)
+	}
+
+	_, err = memvec.Open[[3]float32](path)
+	fmt.Println(errors.Is(err, memvec.ErrTypeMismatch))
+
+	same, err := memvec.Open[[3]float64](path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer same.Close()
+	fmt.Println(same.Index(0))
+	// Output:
+	// true
+	// [1 2 3]
+}
+
+func ExampleReadOnly() {
+	dir, err := os.MkdirTemp("", "memvec-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "counts.vec")
+
+	w, err := memvec.Open[int64](path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := w.Append(10, 20, 30); err != nil {
+		log.Fatal(err)
+	}
+	if err := w.Close(); err != nil { // release the exclusive lock
+		log.Fatal(err)
+	}
+
+	// Any number of readers may hold the shared lock at once.
+	r1, err := memvec.Open[int64](path, memvec.ReadOnly())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r1.Close()
+	r2, err := memvec.Open[int64](path, memvec.ReadOnly())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r2.Close()
+	fmt.Println(r1.Slice(), r2.Len())
+
+	// Mutators that return an error refuse; the others panic.
+	err = r1.Push(40)
+	fmt.Println(errors.Is(err, memvec.ErrReadOnly))
+
+	// A writer is kept out while the readers hold the file.
+	_, err = memvec.Open[int64](path)
+	fmt.Println(errors.Is(err, memvec.ErrLocked))
+	// Output:
+	// [10 20 30] 3
+	// true
+	// true
+}
+
+// By default an Open fails at once when another handle holds the lock;
+// LockTimeout makes it wait, up to a limit.
+func ExampleLockTimeout() {
+	dir, err := os.MkdirTemp("", "memvec-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "log.vec")
+
+	v, err := memvec.Open[int64](path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+
+	// The lock belongs to the open file, so a second Open in the same
+	// process is kept out like another process would be.
+	_, err = memvec.Open[int64](path, memvec.LockTimeout(20*time.Millisecond))
+	fmt.Println(errors.Is(err, memvec.ErrLocked))
+	// Output:
+	// true
+}
+
+func ExampleMake_unsupportedType() {
+	// Pointers, strings, slices, maps, ... mean nothing outside this
+	// process, and the garbage collector does not scan mapped memory.
+	type Reading struct {
+		Sensor string
+		Value  float64
+	}
+	_, err := memvec.Make[Reading](10)
+	fmt.Println(errors.Is(err, memvec.ErrUnsupportedType))
+	fmt.Println(err)
+	// Output:
+	// true
+	// memvec: Reading.Sensor is a string: unsupported element type
+}
+
+func ExampleMemVec_All() {
+	v, err := memvec.Make[rune](0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+	if err := v.Append('a', 'b', 'c'); err != nil {
+		log.Fatal(err)
+	}
+
+	for i, r := range v.All() {
+		fmt.Printf("%d:%c\n", i, r)
+	}
+	for i, r := range v.Backward() {
+		fmt.Printf("%d:%c\n", i, r)
+	}
+	for r := range v.Values() {
+		fmt.Printf("%c", r)
+	}
+	fmt.Println()
+	// Output:
+	// 0:a
+	// 1:b
+	// 2:c
+	// 2:c
+	// 1:b
+	// 0:a
+	// abc
+}
+
+func ExampleMemVec_Insert() {
+	v, err := memvec.Make[int](0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+	if err := v.Append(1, 2, 5); err != nil {
+		log.Fatal(err)
+	}
+	if err := v.Insert(2, 3, 4); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(v.Slice())
+	// Output:
+	// [1 2 3 4 5]
+}
+
+func ExampleMemVec_Remove() {
+	v, err := memvec.Make[int](0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+	if err := v.Append(10, 20, 30, 40, 50); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(v.Remove(1), v.Slice()) // keeps the order: O(Len()-i)
+	fmt.Println(v.SwapRemove(0), v.Slice())
+	x, ok := v.Pop()
+	fmt.Println(x, ok, v.Slice())
+	// Output:
+	// 20 [10 30 40 50]
+	// 10 [50 30 40]
+	// 40 true [50 30]
+}
+
+func ExampleMemVec_Slice() {
+	v, err := memvec.Make[Point](0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+	if err := v.Append(Point{X: 1}, Point{X: 2}); err != nil {
+		log.Fatal(err)
+	}
+
+	// Slice and pointers into it write the region in place. They are valid
+	// until the capacity changes (a push past Cap, Grow, Clip) or Close.
+	p := &v.Slice()[1]
+	p.Y = 7
+	fmt.Println(v.Index(1))
+	// Output:
+	// {2 7 0}
+}
+
+// heapMemory is a Memory on the Go heap, to show what New asks of one: a
+// region that keeps its prefix when resized and reads as zero beyond it. Its
+// backing array is a []uint64, so the region starts 8-byte aligned.
+type heapMemory struct {
+	words []uint64
+	size  int
+}
+
+func (m *heapMemory) Bytes() []byte {
+	if m.size == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(m.words))), m.size)
+}
+
+func (m *heapMemory) Resize(size int) error {
+	words := make([]uint64, (size+7)/8)
+	copy(words, m.words)
+	m.words, m.size = words, size
+	return nil
+}
+
+func (m *heapMemory) Sync() error  { return nil }
+func (m *heapMemory) Close() error { m.words, m.size = nil, 0; return nil }
+
+func ExampleNew() {
+	v, err := memvec.New[float32](&heapMemory{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+	if err := v.Append(1.5, 2.5); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(v.Slice())
+	// Output:
+	// [1.5 2.5]
+}
