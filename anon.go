@@ -11,24 +11,33 @@ import (
 // when the process exits.
 //
 // Anon maps its pages private rather than shared: a shared anonymous mapping
-// is backed by a tmpfs object of fixed size, so growing it with mremap maps
-// pages past the object's end, which fault; a private one grows freely.
-// On Linux it grows with mremap, which moves page-table entries instead of
-// copying the data; elsewhere it maps a new region and copies.
+// is backed by a tmpfs object of fixed size, whose pages past its end fault
+// when the mapping grows; a private one grows freely.
+//
+// On Unix, Anon reserves address space up front (see Reserve) and grows by
+// making the next reserved pages accessible: the region never moves and
+// growth copies nothing. Past the reservation it moves to a new one twice as
+// large (on Linux by mremap, which moves page-table entries instead of
+// copying; elsewhere by copying). On other platforms it is a block of the Go
+// heap that growth copies and moves.
 type Anon struct {
-	b      []byte // the region; len(b) is its size, mapped its mapped length
-	mapped int
-	closed bool
+	b        []byte // the region: len(b) is its size
+	base     *byte  // start of the reservation
+	mapped   int    // bytes accessible from base, a page multiple
+	reserved int    // bytes of address space held from base
+	reserve  int    // the Reserve option: what the first reservation asks for
+	closed   bool
 }
 
 // NewAnon returns anonymous memory of size bytes, all zero. A size of 0 maps
-// nothing until the first Resize. It returns the system's error (such as
-// ENOMEM) if the memory cannot be mapped.
-func NewAnon(size int) (*Anon, error) {
+// nothing until the first Resize. Of the options, only Reserve applies. It
+// returns the system's error (such as ENOMEM) if the memory cannot be
+// mapped.
+func NewAnon(size int, opts ...Option) (*Anon, error) {
 	if size < 0 {
 		return nil, fmt.Errorf("memvec: NewAnon: negative size %d", size)
 	}
-	a := &Anon{}
+	a := &Anon{reserve: buildOptions(opts).reserve}
 	if err := a.Resize(size); err != nil {
 		return nil, err
 	}
@@ -39,9 +48,9 @@ func NewAnon(size int) (*Anon, error) {
 func (a *Anon) Bytes() []byte { return a.b }
 
 // Resize grows or shrinks the region to size bytes, keeping the common
-// prefix; new bytes are zero. It returns ErrClosed after Close and the
-// system's error if the memory cannot be mapped, and the region is then
-// unchanged.
+// prefix; new bytes are zero. Within the reservation the region stays where
+// it is. It returns ErrClosed after Close and the system's error if the
+// memory cannot be mapped, and the region is then unchanged.
 func (a *Anon) Resize(size int) error {
 	switch {
 	case a.closed:
@@ -49,17 +58,17 @@ func (a *Anon) Resize(size int) error {
 	case size < 0:
 		return fmt.Errorf("memvec: resize anonymous memory to negative size %d", size)
 	}
+	old := len(a.b)
 	if m := roundUp(size, pageSize); m != a.mapped {
-		p, err := anonRemap(unsafe.SliceData(a.b), a.mapped, m)
-		if err != nil {
-			return fmt.Errorf("memvec: resize anonymous memory from %d to %d bytes: %w", a.mapped, m, err)
+		if err := a.remap(m); err != nil {
+			return fmt.Errorf("memvec: resize anonymous memory from %d to %d bytes: %w", old, size, err)
 		}
-		a.b, a.mapped = unsafe.Slice(p, m), m
 	}
-	if size < len(a.b) {
-		clear(a.b[size:]) // the rest of the last page: zero again if it grows
+	full := unsafe.Slice(a.base, a.mapped)
+	if size < old {
+		clear(full[size:min(old, a.mapped)]) // zero again, should it grow back
 	}
-	a.b = a.b[:size]
+	a.b = full[:size:size]
 	if size == 0 {
 		a.b = nil
 	}
@@ -75,15 +84,15 @@ func (a *Anon) Sync() error {
 	return nil
 }
 
-// Close unmaps the memory. Every slice of it becomes invalid. A second Close
-// returns nil.
+// Close unmaps the memory and its reservation. Every slice of it becomes
+// invalid. A second Close returns nil.
 func (a *Anon) Close() error {
 	if a.closed {
 		return nil
 	}
 	a.closed = true
-	_, err := anonRemap(unsafe.SliceData(a.b), a.mapped, 0)
-	a.b, a.mapped = nil, 0
+	err := a.free()
+	a.b, a.base, a.mapped, a.reserved = nil, nil, 0, 0
 	if err != nil {
 		return fmt.Errorf("memvec: unmap anonymous memory: %w", err)
 	}

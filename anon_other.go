@@ -4,21 +4,22 @@ package memvec
 
 import "unsafe"
 
-// anonRemap changes an anonymous region at p from old to size bytes (both
-// page multiples; old 0 means none, size 0 frees) and returns its address.
+// remap gives the region m accessible bytes (a page multiple).
 //
 // On platforms without a mapping backend yet (Windows until it gets a
 // pagefile-backed section, Plan 9, WebAssembly) the region is a []uint64 on
-// the Go heap, 8-byte aligned, and growth copies. It works, but it is not off
-// the heap: the collector sees its size, though it never scans it.
-func anonRemap(p *byte, old, size int) (*byte, error) {
-	if size == 0 {
-		return nil, nil
+// the Go heap, 8-byte aligned, and every resize copies it to a new address:
+// views do not survive growth here. It works, but it is not off the heap:
+// the collector counts its size, though it never scans it.
+func (a *Anon) remap(m int) error {
+	var p *byte
+	if m > 0 {
+		p = (*byte)(unsafe.Pointer(unsafe.SliceData(make([]uint64, m/8))))
+		copy(unsafe.Slice(p, m), unsafe.Slice(a.base, min(a.mapped, m)))
 	}
-	words := make([]uint64, size/8)
-	q := (*byte)(unsafe.Pointer(unsafe.SliceData(words)))
-	if old > 0 {
-		copy(unsafe.Slice(q, size), unsafe.Slice(p, min(old, size)))
-	}
-	return q, nil
+	a.base, a.mapped, a.reserved = p, m, m
+	return nil
 }
+
+// free lets the collector have the block.
+func (a *Anon) free() error { return nil }

@@ -11,7 +11,14 @@ import "fmt"
 // out while it is held; a program that ignores the lock is not. flock is per
 // host: do not share a file over NFS.
 //
-// Growth reserves the disk blocks it maps before the mapping covers them
+// A writable File maps not just the file but the address space the file may
+// grow into (see Reserve), shared, at once. Growth then only extends the
+// file: the mapping is already there, so it neither moves nor changes, views
+// stay valid, and the mapping stays one piece however often it grows. Pages
+// past the end of the file are never handed out. Past the reservation the
+// file is mapped anew at twice the size, and views taken before move.
+//
+// Growth reserves the disk blocks before the file's end covers them
 // (fallocate where the platform has it), so that a full disk is an error
 // from Resize, and so from Push or Grow, rather than a SIGBUS on a later
 // write. A failed Resize leaves the file and the mapping unchanged.
@@ -21,8 +28,10 @@ import "fmt"
 type File struct {
 	osFile      fileHandle // the open, locked file
 	path        string
-	b           []byte // the mapping; len(b) is the file's size
-	mapped      int    // bytes mapped, a page multiple
+	b           []byte // the mapped file: len(b) is the file's size
+	base        *byte  // start of the mapping
+	mapped      int    // bytes mapped from base, a page multiple: past the end of the file when writable
+	reserve     int    // the Reserve option
 	readOnly    bool
 	sizeChanged bool // since the last Sync: fsync is needed too
 	dirSync     bool // the file may be new: Sync fsyncs its directory once
@@ -104,7 +113,7 @@ func (f *File) Close() error {
 	}
 	f.closed = true
 	err := f.close()
-	f.b, f.mapped = nil, 0
+	f.b, f.base, f.mapped = nil, nil, 0
 	if err != nil {
 		return fmt.Errorf("memvec: close %s: %w", f.path, err)
 	}

@@ -48,15 +48,16 @@ func openFile(path string, o options) (_ *File, err error) {
 	}
 	// An empty file may be new: its directory entry becomes durable with
 	// the first Sync.
-	f := &File{osFile: osf, path: path, readOnly: o.readOnly, dirSync: size == 0}
+	f := &File{osFile: osf, path: path, readOnly: o.readOnly, reserve: o.reserve, dirSync: size == 0}
 	if size > 0 && !o.readOnly {
 		if err := backHoles(osf, size); err != nil {
 			return nil, fmt.Errorf("memvec: open %s: reserve disk blocks: %w", path, err)
 		}
 	}
-	if err := f.remap(int(size)); err != nil {
+	if err := f.cover(int(size)); err != nil {
 		return nil, fmt.Errorf("memvec: map %s: %w", path, err)
 	}
+	f.setSize(int(size))
 	return f, nil
 }
 
@@ -68,52 +69,69 @@ func (f *File) prot() int {
 	return unix.PROT_READ | unix.PROT_WRITE
 }
 
-// resize changes the file's size and mapping. Growth reserves the blocks
-// (which also extends the file) before the mapping covers them; shrinking
-// unmaps the tail before truncating, so no mapped page is ever past the end
-// of the file. On failure both are as they were.
+// resize changes the file's size. Growth reserves the blocks (which also
+// extends the file) and only then, if the file outgrows its mapping, maps
+// it anew; shrinking only truncates: the pages past the new end stay
+// mapped but are never handed out. On failure both are as they were.
 func (f *File) resize(size int) error {
 	old := len(f.b)
 	if size < old {
-		if err := f.remap(size); err != nil {
+		if err := f.osFile.Truncate(int64(size)); err != nil {
 			return err
 		}
-		if err := f.osFile.Truncate(int64(size)); err != nil {
-			return errors.Join(err, f.remap(old)) // the file is still old bytes long
-		}
+		f.setSize(size)
 		return nil
 	}
 	if err := reserveBlocks(f.osFile, int64(old), int64(size-old)); err != nil {
 		// The reservation may have extended the file part of the way.
 		return errors.Join(err, f.osFile.Truncate(int64(old)))
 	}
-	if err := f.remap(size); err != nil {
+	if err := f.cover(size); err != nil {
 		return errors.Join(err, f.osFile.Truncate(int64(old)))
 	}
+	f.setSize(size)
 	return nil
 }
 
-// remap makes the mapping cover size bytes of the file.
-func (f *File) remap(size int) error {
-	m := roundUp(size, pageSize)
-	if m != f.mapped {
-		p, err := fileRemap(f.osFile, unsafe.SliceData(f.b), f.mapped, m, f.prot())
-		if err != nil {
-			return err
-		}
-		f.b, f.mapped = unsafe.Slice(p, m), m
+// cover makes sure the mapping covers size bytes. A writable file is mapped
+// with its reservation, so that it grows into the mapping it has; when it
+// outgrows it, the file is mapped anew at twice the size (or just size, if
+// the system refuses the address space) and the old mapping goes: the only
+// time a File's region moves. A read-only file is mapped at its size.
+func (f *File) cover(size int) error {
+	need := roundUp(size, pageSize)
+	if need <= f.mapped {
+		return nil
 	}
-	f.b = f.b[:size]
+	r := need
+	if !f.readOnly {
+		r = reservationSize(need, f.reserve, f.mapped)
+	}
+	p, err := mapFile(f.osFile, r, f.prot())
+	if err != nil && r > need {
+		r = need
+		p, err = mapFile(f.osFile, r, f.prot())
+	}
+	if err != nil {
+		return err
+	}
+	releaseAddressSpace(f.base, f.mapped)
+	f.base, f.mapped = p, r
+	return nil
+}
+
+// setSize makes Bytes the first size bytes of the mapping.
+func (f *File) setSize(size int) {
+	f.b = unsafe.Slice(f.base, f.mapped)[:size:size]
 	if size == 0 {
 		f.b = nil
 	}
-	return nil
 }
 
 // sync flushes the mapping and, after a size change, the file's metadata.
 func (f *File) sync() error {
-	if f.mapped > 0 {
-		if err := unix.Msync(unsafe.Slice(unsafe.SliceData(f.b), f.mapped), unix.MS_SYNC); err != nil {
+	if len(f.b) > 0 {
+		if err := unix.Msync(unsafe.Slice(f.base, roundUp(len(f.b), pageSize)), unix.MS_SYNC); err != nil {
 			return err
 		}
 	}
@@ -142,14 +160,12 @@ func (f *File) sync() error {
 
 // close unmaps the file and closes it, which releases the lock.
 func (f *File) close() error {
-	var err error
-	if f.mapped > 0 {
-		err = unix.MunmapPtr(unsafe.Pointer(unsafe.SliceData(f.b)), uintptr(f.mapped))
-	}
-	return errors.Join(err, f.osFile.Close())
+	return errors.Join(releaseAddressSpace(f.base, f.mapped), f.osFile.Close())
 }
 
-// mapFile maps size bytes (a page multiple) of the file shared.
+// mapFile maps size bytes (a page multiple) of the file shared. The mapping
+// may reach past the end of the file: POSIX allows it, and only touching
+// those pages faults, which the File never lets happen.
 func mapFile(osf *os.File, size int, prot int) (*byte, error) {
 	p, err := unix.MmapPtr(int(osf.Fd()), 0, nil, uintptr(size), prot, unix.MAP_SHARED)
 	return (*byte)(p), err

@@ -90,10 +90,16 @@ func writeHeader(b []byte, l *layout) {
 	copy(b[offMagic:], magic[:])
 }
 
-// isBlank reports whether b's header bytes are all zero: a region whose
-// creation stopped before its header was written, treated as new.
+// isBlank reports whether b is what a creation stopped between sizing the
+// region (to one page) and writing its header leaves: at most a page, all
+// zero. Such a region is new. A larger one with a zero header is not: it
+// may hold elements whose header was lost, which a new vector would
+// overwrite, so readHeader reports it as corrupt.
 func isBlank(b []byte) bool {
-	for _, c := range b[:headerSize] {
+	if len(b) < headerSize || len(b) > pageSize {
+		return false
+	}
+	for _, c := range b {
 		if c != 0 {
 			return false
 		}
@@ -113,6 +119,9 @@ func corrupt(format string, args ...any) error {
 func readHeader(b []byte, l *layout) (length int, err error) {
 	if len(b) < headerSize {
 		return 0, corrupt("region is %d bytes, shorter than the %d-byte header", len(b), headerSize)
+	}
+	if [headerSize]byte(b[:headerSize]) == [headerSize]byte{} {
+		return 0, corrupt("header is all zero, but the region is %d bytes, more than a new one: its header may have been lost", len(b))
 	}
 	if [8]byte(b[:8]) != magic {
 		return 0, corrupt("not a memvec region: magic is %q, want %q", b[:8], magic[:])

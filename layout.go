@@ -33,10 +33,13 @@ type run struct {
 }
 
 // layoutBuilder merges runs as they come and hashes each finished one, so
-// that checking a type needs constant memory whatever its size.
+// that checking a type needs constant memory whatever its size. A builder
+// with runs set collects the finished runs instead (an array's element).
 type layoutBuilder struct {
 	pending run
 	h       hash.Hash64
+	runs    *[]run
+	buf     []byte
 	desc    strings.Builder
 	n       int // finished runs
 }
@@ -60,7 +63,15 @@ func (b *layoutBuilder) finish() {
 	if r.count == 0 {
 		return
 	}
-	fmt.Fprintf(b.h, "%s@%d*%d;", r.kind, r.off, r.count)
+	b.pending = run{}
+	if b.runs != nil {
+		*b.runs = append(*b.runs, r)
+		return
+	}
+	b.buf = append(append(b.buf[:0], r.kind...), '@') // "kind@off*count;"
+	b.buf = append(strconv.AppendUint(b.buf, uint64(r.off), 10), '*')
+	b.buf = append(strconv.AppendUint(b.buf, uint64(r.count), 10), ';')
+	b.h.Write(b.buf)
 	switch {
 	case b.n < 12:
 		if b.n > 0 {
@@ -75,7 +86,6 @@ func (b *layoutBuilder) finish() {
 		b.desc.WriteString(" ...")
 	}
 	b.n++
-	b.pending = run{}
 }
 
 // layouts caches the result of checking a type.
@@ -168,14 +178,26 @@ func (b *layoutBuilder) flatten(t reflect.Type, off uintptr, path string) error 
 			b.pending.count += n - 1
 			return nil
 		}
-		if n == 0 || e.Size() == 0 {
-			// Nothing is stored, but the element type must still be plain
-			// data: [0]*int is refused like *int.
-			return (&layoutBuilder{h: fnv.New64a()}).flatten(e, off, path+"[0]")
+		// Check the element type once (even if nothing is stored: [0]*int
+		// is refused like *int), collecting its runs, then lay them out
+		// for every element: no walk of the type per element.
+		var elem []run
+		sub := &layoutBuilder{runs: &elem}
+		if err := sub.flatten(e, 0, path+"[0]"); err != nil {
+			return err
+		}
+		sub.finish()
+		if len(elem) == 1 && elem[0].count*elem[0].width == e.Size() {
+			r := elem[0] // a dense element: the array is one run
+			r.off += off
+			r.count *= n
+			b.add(r)
+			return nil
 		}
 		for i := uintptr(0); i < n; i++ {
-			if err := b.flatten(e, off+i*e.Size(), path+"["+strconv.FormatUint(uint64(i), 10)+"]"); err != nil {
-				return err
+			for _, r := range elem {
+				r.off += off + i*e.Size()
+				b.add(r)
 			}
 		}
 		return nil

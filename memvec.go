@@ -33,10 +33,16 @@
 // # Views
 //
 // Slice, the iterators and pointers such as &v.Slice()[i] point into the
-// region itself. They are valid until the next call that changes the
-// capacity (Push, Append or Insert past the capacity, Grow, Clip), which may
-// move the region, and never after Close. Writing through a view of a
-// read-only vector faults.
+// region itself, and stay valid until Close, also across growth: on Unix a
+// region reserves address space when it is created (DefaultReserve, 64 GiB
+// on 64-bit platforms; see the Reserve option) and grows in place inside it,
+// never moving. Exactly two things move a region, invalidating every view
+// taken before: growth past its reservation (the region moves to one twice
+// as large), and, on platforms without Unix mappings, any growth. Elements
+// past Len that a Truncate, Pop or Clip dropped may go on being read through
+// an old view; after Clip, the bytes past the new end may fault. Reading or
+// writing a view after Close faults, and so does writing through a view of a
+// read-only vector: a fault is not a panic and cannot be recovered.
 package memvec
 
 import (
@@ -80,9 +86,10 @@ var pageSize = os.Getpagesize()
 // reserve gigabytes of disk it may never use.
 const growthStep = 1 << 30
 
-// New returns a vector stored in mem. An empty region (or one whose header
-// is all zero) becomes a new, empty vector: New writes a header and, if the
-// region is smaller than a page, resizes it to one page. An existing region
+// New returns a vector stored in mem. An empty region becomes a new, empty
+// vector: New resizes it to one page and writes a header. So does a region
+// of at most one page that is all zero (what a creation interrupted before
+// its header leaves); a larger region must hold a header. An existing region
 // is validated: New returns an error wrapping ErrCorrupt if it is not a
 // memvec region or its header is inconsistent, and ErrTypeMismatch if it was
 // written for another element layout. A read-only mem (one with a ReadOnly
@@ -102,10 +109,10 @@ func New[T any](mem Memory) (*MemVec[T], error) {
 	}
 	n := 0
 	switch {
-	case v.readOnly && (len(b) == 0 || len(b) >= headerSize && isBlank(b)):
+	case v.readOnly && (len(b) == 0 || isBlank(b)):
 		// A new vector that nobody may write: empty, without a header.
 		return v, nil
-	case len(b) == 0 || len(b) >= headerSize && isBlank(b):
+	case len(b) == 0 || isBlank(b):
 		if len(b) < pageSize {
 			if err := mem.Resize(pageSize); err != nil {
 				return nil, v.wrap("create", err)
@@ -130,24 +137,23 @@ func New[T any](mem Memory) (*MemVec[T], error) {
 // capacity elements. It panics if capacity is negative, like make. It
 // returns ErrUnsupportedType for a T that is not plain data and the system's
 // error if the memory cannot be mapped. The memory is reserved, not touched:
-// pages count against the process's RSS only when written.
-func Make[T any](capacity int) (*MemVec[T], error) {
+// pages count against the process's RSS only when written. Of the options,
+// only Reserve applies.
+func Make[T any](capacity int, opts ...Option) (*MemVec[T], error) {
 	if capacity < 0 {
 		panic("memvec: Make: negative capacity")
 	}
-	l, err := layoutFor[T]()
-	if err != nil {
+	if _, err := layoutFor[T](); err != nil {
 		return nil, err
 	}
-	size, err := regionSize(int(dataOffsetFor(l)), capacity, l.size)
-	if err != nil {
-		return nil, err
-	}
-	mem, err := NewAnon(roundUp(size, pageSize))
+	mem, err := NewAnon(0, opts...)
 	if err != nil {
 		return nil, err
 	}
 	v, err := New[T](mem)
+	if err == nil {
+		err = v.Grow(capacity)
+	}
 	if err != nil {
 		mem.Close()
 		return nil, err
@@ -383,8 +389,8 @@ func (v *MemVec[T]) Set(i int, x T) {
 // Slice returns the elements in place, with len and cap equal to Len(): an
 // append to it copies to the heap rather than writing past the length.
 // Writes through it change the vector (and fault on a read-only one). It
-// stays valid until the capacity changes or the vector is closed (see the
-// package documentation). O(1).
+// stays valid across growth until Close, unless the region outgrows its
+// reservation (see the package documentation). O(1).
 func (v *MemVec[T]) Slice() []T { return v.s[:len(v.s):len(v.s)] }
 
 // All returns an iterator over the indices and elements, in order. It reads
@@ -549,6 +555,9 @@ func (v *MemVec[T]) mustWrite(op string) {
 func (v *MemVec[T]) reserve(n int) error {
 	if err := v.writable(); err != nil {
 		return err
+	}
+	if n < 0 { // the length plus what is added overflowed: zero-size elements only
+		return fmt.Errorf("memvec: %d elements plus more overflow int", len(v.s))
 	}
 	if n <= cap(v.s) {
 		return nil

@@ -1,0 +1,19 @@
+package memvec
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// mapNoReserve keeps a reservation out of the kernel's commit accounting:
+// only the pages made accessible and written count.
+const mapNoReserve = unix.MAP_NORESERVE
+
+// moveAnonPages moves the n accessible bytes at from to the start of the
+// reservation at to, with mremap: the page-table entries move, the data is
+// not copied.
+func moveAnonPages(from, to *byte, n int) error {
+	_, err := unix.MremapPtr(unsafe.Pointer(from), uintptr(n), unsafe.Pointer(to), uintptr(n), unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED)
+	return err
+}

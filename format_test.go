@@ -1,0 +1,865 @@
+package memvec
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"runtime/debug"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// samplePoint is the i-th element the format tests store.
+func samplePoint(i int) point { return point{float64(i), float64(i) / 2, -float64(i)} }
+
+// validFile returns the bytes of a vector file of n points, as Open, Append
+// and Close leave it.
+func validFile(t testing.TB, n int) []byte {
+	t.Helper()
+	path := vecPath(t)
+	v, err := Open[point](path)
+	require.NoError(t, err)
+	for i := range n {
+		require.NoError(t, v.Push(samplePoint(i)))
+	}
+	require.NoError(t, v.Close())
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return b
+}
+
+// writeVecFile writes data to a new file in a fresh temporary directory and
+// returns its path.
+func writeVecFile(t testing.TB, data []byte) string {
+	t.Helper()
+	path := vecPath(t)
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+	return path
+}
+
+// requireFileBytes fails the test unless the file at path holds want.
+func requireFileBytes(t testing.TB, path string, want []byte, why string) {
+	t.Helper()
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	if !bytes.Equal(got, want) {
+		at := 0
+		for at < min(len(got), len(want)) && got[at] == want[at] {
+			at++
+		}
+		require.FailNowf(t, why, "file is %d bytes, was %d; first difference at byte %d", len(got), len(want), at)
+	}
+}
+
+// withHeader returns a copy of b with edit applied to its header and the
+// header checksum recomputed, so that only the edited field is wrong.
+func withHeader(b []byte, edit func(h []byte)) []byte {
+	c := bytes.Clone(b)
+	edit(c[:headerSize])
+	binary.NativeEndian.PutUint32(c[offChecksum:], headerChecksum(c))
+	return c
+}
+
+// otherEndian is the byte order this machine does not use.
+func otherEndian() binary.ByteOrder {
+	if endianName() == "little-endian" {
+		return binary.BigEndian
+	}
+	return binary.LittleEndian
+}
+
+// requireFormatError fails the test unless err is one of the errors the
+// contract allows for bad input: ErrCorrupt or ErrTypeMismatch.
+func requireFormatError(t testing.TB, err error) {
+	t.Helper()
+	require.Error(t, err)
+	require.False(t, errors.Is(err, ErrUnaligned), "ErrUnaligned for a mapped file (mappings are page-aligned): %v", err)
+	require.True(t, errors.Is(err, ErrCorrupt) || errors.Is(err, ErrTypeMismatch),
+		"bad input must give ErrCorrupt or ErrTypeMismatch, got: %v", err)
+	require.True(t, strings.HasPrefix(err.Error(), "memvec: "), "message: %v", err)
+}
+
+// pointBytes returns a copy of the bytes of s, to compare elements bit for
+// bit (random bytes make NaNs, which never compare equal).
+func pointBytes(s []point) []byte {
+	return bytes.Clone(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), len(s)*int(unsafe.Sizeof(point{}))))
+}
+
+// requireReadable checks what any open vector promises: Len <= Cap, and
+// every element readable through Slice, Index and the iterators, which agree
+// bit for bit.
+func requireReadable(t testing.TB, v *MemVec[point]) {
+	t.Helper()
+	n := v.Len()
+	require.GreaterOrEqual(t, n, 0)
+	require.LessOrEqual(t, n, v.Cap())
+	s := v.Slice()
+	require.Len(t, s, n)
+	same := func(a, b point) bool {
+		return math.Float64bits(a.X) == math.Float64bits(b.X) &&
+			math.Float64bits(a.Y) == math.Float64bits(b.Y) &&
+			math.Float64bits(a.Z) == math.Float64bits(b.Z)
+	}
+	count := 0
+	for i, p := range v.All() {
+		require.Equal(t, count, i)
+		require.True(t, same(p, s[i]) && same(p, v.Index(i)), "element %d reads differently", i)
+		count++
+	}
+	require.Equal(t, n, count)
+	for i, p := range v.Backward() {
+		require.True(t, same(p, s[i]), "element %d reads differently backward", i)
+		count--
+	}
+	require.Zero(t, count)
+}
+
+// checkOpenOutcome writes data to a file and opens it as a vector of point,
+// read-only and then read-write. Each open must either fail with ErrCorrupt
+// or ErrTypeMismatch, leaving the file's bytes as they were, or give a
+// consistent vector: Len <= Cap, every element readable, Push works (when
+// writable), and a reopen after Close sees the pushed element after the
+// old ones. Both opens must agree. It reports the read-write open's error.
+func checkOpenOutcome(t testing.TB, data []byte) error {
+	t.Helper()
+	path := writeVecFile(t, data)
+	blank := len(data) == 0 || len(data) >= headerSize && isBlank(data)
+
+	ro, roErr := Open[point](path, ReadOnly())
+	if roErr == nil {
+		defer ro.Close() // a no-op after the Close below; closes it if a check fails
+		requireReadable(t, ro)
+		require.ErrorIs(t, ro.Push(point{}), ErrReadOnly)
+		require.NoError(t, ro.Close())
+	} else {
+		requireFormatError(t, roErr)
+	}
+	requireFileBytes(t, path, data, "a read-only open never writes")
+
+	v, err := Open[point](path)
+	if err != nil {
+		requireFormatError(t, err)
+		require.Error(t, roErr, "the read-write open failed (%v) but the read-only one did not", err)
+		require.Equal(t, errors.Is(roErr, ErrCorrupt), errors.Is(err, ErrCorrupt), "read-only: %v\nread-write: %v", roErr, err)
+		requireFileBytes(t, path, data, "a failed open changes nothing")
+		return err
+	}
+	defer v.Close()
+	require.NoError(t, roErr, "the read-only open failed but the read-write one did not")
+	if !blank {
+		requireFileBytes(t, path, data, "opening an existing vector writes nothing")
+	}
+	n := v.Len()
+	requireReadable(t, v)
+	old := pointBytes(v.Slice())
+	p := point{1.5, -2.5, 3.5}
+	require.NoError(t, v.Push(p))
+	require.Equal(t, n+1, v.Len())
+	require.NoError(t, v.Close())
+
+	w, err := Open[point](path)
+	require.NoError(t, err, "reopen after a push")
+	defer w.Close()
+	require.Equal(t, n+1, w.Len())
+	requireReadable(t, w)
+	require.Equal(t, old, pointBytes(w.Slice()[:n]), "the old elements are kept")
+	require.Equal(t, p, w.Index(n))
+	require.NoError(t, w.Close())
+	return nil
+}
+
+func TestOpenEmptyFileIsNewVector(t *testing.T) {
+	path := writeVecFile(t, nil)
+	v := openVec[point](t, path)
+	assert.Equal(t, 0, v.Len())
+	require.NoError(t, v.Push(samplePoint(1)))
+	require.NoError(t, v.Close())
+
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(b), headerSize)
+	assert.Equal(t, magic[:], b[:8], "a header was written")
+	v = openVec[point](t, path)
+	assert.Equal(t, []point{samplePoint(1)}, v.Slice())
+}
+
+// TestOpenZeroFileLargerThanAPageIsCorrupt: a file of zeros past one page is
+// not what an interrupted create leaves; it is refused, unchanged.
+func TestOpenZeroFileLargerThanAPageIsCorrupt(t *testing.T) {
+	data := make([]byte, 3*pageSize)
+	path := writeVecFile(t, data)
+	_, err := Open[point](path)
+	require.ErrorIs(t, err, ErrCorrupt)
+	after, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, data, after)
+}
+
+func TestOpenBlankFileIsNewVector(t *testing.T) {
+	for _, size := range []int{headerSize, 100, pageSize - 1, pageSize} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			path := writeVecFile(t, make([]byte, size))
+			v := openVec[point](t, path)
+			assert.Equal(t, 0, v.Len())
+			assert.GreaterOrEqual(t, v.Cap(), capacityOf(size, headerSize, 24))
+			require.NoError(t, v.Append(samplePoint(1), samplePoint(2)))
+			require.NoError(t, v.Close())
+
+			v = openVec[point](t, path)
+			assert.Equal(t, []point{samplePoint(1), samplePoint(2)}, v.Slice())
+		})
+	}
+}
+
+func TestOpenReadOnlyBlankFileWritesNothing(t *testing.T) {
+	for _, size := range []int{0, headerSize, pageSize} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			data := make([]byte, size)
+			path := writeVecFile(t, data)
+			v := openVec[point](t, path, ReadOnly())
+			assert.Equal(t, 0, v.Len())
+			assert.Empty(t, v.Slice())
+			for range v.All() {
+				t.Fatal("an empty vector has no elements")
+			}
+			assert.ErrorIs(t, v.Push(point{}), ErrReadOnly)
+			assert.ErrorIs(t, v.Grow(1), ErrReadOnly)
+			assert.Panics(t, func() { v.Pop() })
+			require.NoError(t, v.Close())
+			requireFileBytes(t, path, data, "a read-only open writes nothing")
+		})
+	}
+}
+
+func TestOpenRejectsGarbage(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	random := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		return b
+	}
+	exe, err := os.ReadFile(os.Args[0])
+	require.NoError(t, err)
+
+	oneHeaderByte := make([]byte, pageSize)
+	oneHeaderByte[headerSize-1] = 1
+
+	type garbage struct {
+		name string
+		data []byte
+		msg  string
+	}
+	var tests []garbage
+	for _, n := range []int{1, 7, 8, 63} {
+		tests = append(tests, garbage{fmt.Sprintf("%d random bytes", n), random(n), "shorter than the 64-byte header"})
+	}
+	for _, n := range []int{64, 65, 100, 4095, 4096, 4097, 10000, 1 << 16} {
+		tests = append(tests, garbage{fmt.Sprintf("%d random bytes", n), random(n), "not a memvec region"})
+	}
+	tests = append(tests,
+		garbage{"a short text", []byte("hello, world\n"), "shorter than the 64-byte header"},
+		garbage{"text", []byte(strings.Repeat("The quick brown fox jumps over the lazy dog.\n", 100)), "not a memvec region"},
+		garbage{"a PNG signature", append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 120)...), "not a memvec region"},
+		garbage{"this test binary", exe[:min(len(exe), 1<<20)], "not a memvec region"},
+		garbage{"zeros but one header byte", oneHeaderByte, "not a memvec region"},
+		garbage{"magic only", append(magic[:], make([]byte, 56)...), "byte-order mark"},
+		garbage{"magic then random bytes", append(magic[:], random(4088)...), "byte-order mark"},
+		garbage{"63 zero bytes", make([]byte, 63), "shorter than the 64-byte header"},
+		garbage{"one zero byte", []byte{0}, "shorter than the 64-byte header"},
+	)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeVecFile(t, tt.data)
+			for _, opts := range [][]Option{nil, {ReadOnly()}} {
+				_, err := Open[point](path, opts...)
+				require.ErrorIs(t, err, ErrCorrupt)
+				assert.Contains(t, err.Error(), tt.msg)
+				assert.Contains(t, err.Error(), path, "the message names the file")
+				requireFileBytes(t, path, tt.data, "a failed open changes nothing")
+			}
+		})
+	}
+}
+
+func TestOpenRejectsTruncatedFile(t *testing.T) {
+	const n = 10
+	data := validFile(t, n)
+	end := headerSize + n*24 // just past the last element
+	require.GreaterOrEqual(t, len(data), end)
+
+	for size := 1; size < end; size++ {
+		cut := data[:size]
+		path := writeVecFile(t, cut)
+		for _, opts := range [][]Option{nil, {ReadOnly()}} {
+			_, err := Open[point](path, opts...)
+			require.ErrorIs(t, err, ErrCorrupt, "file cut to %d bytes", size)
+			if size < headerSize {
+				require.ErrorContains(t, err, fmt.Sprintf("region is %d bytes, shorter than the 64-byte header", size))
+			} else {
+				require.ErrorContains(t, err, fmt.Sprintf("header counts %d elements, the %d-byte region holds at most %d", n, size, (size-headerSize)/24))
+			}
+			requireFileBytes(t, path, cut, "a failed open changes nothing")
+		}
+	}
+
+	// Cut anywhere after the last element, only spare capacity is lost.
+	for _, size := range []int{end, end + 1, end + 23, end + 24, len(data) - 1} {
+		path := writeVecFile(t, data[:size])
+		v := openVec[point](t, path)
+		require.Equal(t, n, v.Len(), "file cut to %d bytes", size)
+		assert.Equal(t, samplePoint(n-1), v.Index(n-1))
+		assert.Equal(t, capacityOf(size, headerSize, 24), v.Cap())
+		require.NoError(t, v.Push(samplePoint(n)))
+		require.NoError(t, v.Close())
+	}
+}
+
+func TestOpenRejectsOtherByteOrder(t *testing.T) {
+	data := validFile(t, 3)
+	ne, oe := binary.NativeEndian, otherEndian()
+
+	// The BOM field alone swapped.
+	swappedMark := bytes.Clone(data)
+	oe.PutUint32(swappedMark[offBOM:], byteOrderMark)
+
+	// A whole file as a machine of the other byte order writes it.
+	foreign := bytes.Clone(data)
+	oe.PutUint32(foreign[offBOM:], byteOrderMark)
+	oe.PutUint32(foreign[offVersion:], ne.Uint32(data[offVersion:]))
+	oe.PutUint64(foreign[offElemSize:], ne.Uint64(data[offElemSize:]))
+	oe.PutUint32(foreign[offElemAlign:], ne.Uint32(data[offElemAlign:]))
+	oe.PutUint32(foreign[offDataOffset:], ne.Uint32(data[offDataOffset:]))
+	oe.PutUint64(foreign[offFingerprint:], ne.Uint64(data[offFingerprint:]))
+	oe.PutUint64(foreign[offLength:], ne.Uint64(data[offLength:]))
+	oe.PutUint32(foreign[offChecksum:], headerChecksum(foreign))
+	for i := headerSize; i+8 <= headerSize+3*24; i += 8 {
+		oe.PutUint64(foreign[i:], ne.Uint64(data[i:]))
+	}
+
+	for name, b := range map[string][]byte{"byte-order mark swapped": swappedMark, "foreign file": foreign} {
+		t.Run(name, func(t *testing.T) {
+			path := writeVecFile(t, b)
+			_, err := Open[point](path)
+			require.ErrorIs(t, err, ErrCorrupt)
+			assert.Contains(t, err.Error(), "other byte order")
+			assert.Contains(t, err.Error(), endianName())
+			requireFileBytes(t, path, b, "a failed open changes nothing")
+		})
+	}
+}
+
+func TestOpenRejectsOtherVersion(t *testing.T) {
+	data := validFile(t, 3)
+	for _, version := range []uint32{0, 2, 255, math.MaxUint32} {
+		t.Run(fmt.Sprint(version), func(t *testing.T) {
+			b := withHeader(data, func(h []byte) { binary.NativeEndian.PutUint32(h[offVersion:], version) })
+			path := writeVecFile(t, b)
+			_, err := Open[point](path)
+			require.ErrorIs(t, err, ErrCorrupt)
+			assert.Contains(t, err.Error(), fmt.Sprintf("format version %d, this library reads version 1", version))
+			requireFileBytes(t, path, b, "a failed open changes nothing")
+		})
+	}
+}
+
+// TestOpenRejectsInconsistentHeaders edits one field at a time and, unlike a
+// random flip, recomputes the checksum, so that the field's own check is what
+// must catch it.
+func TestOpenRejectsInconsistentHeaders(t *testing.T) {
+	const n = 10
+	data := validFile(t, n)
+	ne := binary.NativeEndian
+	u32 := func(off int, x uint32) func([]byte) { return func(h []byte) { ne.PutUint32(h[off:], x) } }
+	u64 := func(off int, x uint64) func([]byte) { return func(h []byte) { ne.PutUint64(h[off:], x) } }
+	fileCap := uint64(capacityOf(len(data), headerSize, 24))
+
+	tests := []struct {
+		name string
+		edit func(h []byte)
+		want error
+		msg  string
+	}{
+		{"magic", func(h []byte) { h[1] = 'm' }, ErrCorrupt, "not a memvec region"},
+		{"bad byte-order mark", u32(offBOM, 0x01020305), ErrCorrupt, "bad byte-order mark"},
+		{"alignment 0", u32(offElemAlign, 0), ErrCorrupt, "element alignment 0 is not a power of two"},
+		{"alignment 3", u32(offElemAlign, 3), ErrCorrupt, "element alignment 3 is not a power of two"},
+		{"alignment 8192", u32(offElemAlign, 8192), ErrCorrupt, "element alignment 8192"},
+		{"size not a multiple of alignment", u64(offElemSize, 25), ErrCorrupt, "element size 25 is not a multiple of its alignment 8"},
+		{"huge size", u64(offElemSize, math.MaxUint64-7), ErrTypeMismatch, "24 bytes"},
+		{"data offset inside the header", u32(offDataOffset, 32), ErrCorrupt, "data offset 32 is inside the header"},
+		{"data offset 0", u32(offDataOffset, 0), ErrCorrupt, "data offset 0 is inside the header"},
+		{"unaligned data offset", u32(offDataOffset, 68), ErrCorrupt, "not aligned to 8"},
+		{"data offset past the end", u32(offDataOffset, uint32(len(data)+8)), ErrCorrupt, "past the end"},
+		{"huge data offset", u32(offDataOffset, math.MaxUint32-7), ErrCorrupt, "past the end"},
+		{"reserved bytes", func(h []byte) { h[offReserved+5] = 1 }, ErrCorrupt, "reserved header bytes are not zero"},
+		{"other element size", u64(offElemSize, 16), ErrTypeMismatch, "16 bytes"},
+		{"other alignment", u32(offElemAlign, 4), ErrTypeMismatch, "align 4"},
+		{"other fingerprint", u64(offFingerprint, 12345), ErrTypeMismatch, "fingerprint 0x0000000000003039"},
+		{"length one past capacity", u64(offLength, fileCap+1), ErrCorrupt, fmt.Sprintf("header counts %d elements", fileCap+1)},
+		{"length 2^63", u64(offLength, 1<<63), ErrCorrupt, "header counts 9223372036854775808 elements"},
+		{"length 2^64-1", u64(offLength, math.MaxUint64), ErrCorrupt, "header counts 18446744073709551615 elements"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := withHeader(data, tt.edit)
+			path := writeVecFile(t, b)
+			for _, opts := range [][]Option{nil, {ReadOnly()}} {
+				_, err := Open[point](path, opts...)
+				require.ErrorIs(t, err, tt.want)
+				assert.Contains(t, err.Error(), tt.msg)
+				requireFileBytes(t, path, b, "a failed open changes nothing")
+			}
+		})
+	}
+
+	t.Run("checksum", func(t *testing.T) {
+		b := bytes.Clone(data)
+		b[offFingerprint] ^= 1 // without fixing the checksum
+		path := writeVecFile(t, b)
+		_, err := Open[point](path)
+		require.ErrorIs(t, err, ErrCorrupt)
+		assert.Contains(t, err.Error(), "header checksum")
+		requireFileBytes(t, path, b, "a failed open changes nothing")
+	})
+}
+
+func TestOpenAcceptsAnyLengthUpToCapacity(t *testing.T) {
+	const n = 10
+	data := validFile(t, n)
+	fileCap := capacityOf(len(data), headerSize, 24)
+	for _, length := range []int{0, 3, n, fileCap - 1, fileCap} {
+		t.Run(fmt.Sprint(length), func(t *testing.T) {
+			// The length is not under the checksum: it changes on every push.
+			b := bytes.Clone(data)
+			binary.NativeEndian.PutUint64(b[offLength:], uint64(length))
+			require.NoError(t, checkOpenOutcome(t, b))
+			path := writeVecFile(t, b)
+			v := openVec[point](t, path)
+			require.Equal(t, length, v.Len())
+			for i := range min(length, n) {
+				assert.Equal(t, samplePoint(i), v.Index(i))
+			}
+		})
+	}
+}
+
+// TestHeaderFlipsAreErrorsOrConsistent flips bits in every byte of the
+// header of a valid file: each damaged file must be refused with ErrCorrupt
+// or ErrTypeMismatch (unchanged), or open as a consistent vector.
+func TestHeaderFlipsAreErrorsOrConsistent(t *testing.T) {
+	data := validFile(t, 10)
+	patterns := []byte{0x01, 0x80, 0xFF}
+	var errs, consistent int
+	for off := range headerSize {
+		for _, x := range patterns {
+			b := bytes.Clone(data)
+			b[off] ^= x
+			var err error
+			ok := t.Run(fmt.Sprintf("byte%02d^%#02x", off, x), func(t *testing.T) {
+				err = checkOpenOutcome(t, b)
+			})
+			if !ok {
+				continue
+			}
+			if err != nil {
+				errs++
+			} else {
+				consistent++
+				assert.True(t, off >= offLength && off < offLength+8,
+					"only the length is outside the checksum, but flipping byte %d opened", off)
+			}
+		}
+	}
+	t.Logf("%d header flips: %d refused (ErrCorrupt/ErrTypeMismatch), %d opened as consistent vectors", headerSize*len(patterns), errs, consistent)
+}
+
+// TestHeaderFlipsWithValidChecksumAreErrorsOrConsistent is the flip test for
+// damage the checksum does not catch (or a file forged to pass it): every
+// field's own check must hold.
+func TestHeaderFlipsWithValidChecksumAreErrorsOrConsistent(t *testing.T) {
+	data := validFile(t, 10)
+	patterns := []byte{0x01, 0x02, 0x10, 0x80, 0xFF}
+	var errs, consistent int
+	var opened []string
+	for off := range offChecksum {
+		for _, x := range patterns {
+			b := withHeader(data, func(h []byte) { h[off] ^= x })
+			var err error
+			name := fmt.Sprintf("byte%02d^%#02x", off, x)
+			if !t.Run(name, func(t *testing.T) { err = checkOpenOutcome(t, b) }) {
+				continue
+			}
+			if err != nil {
+				errs++
+			} else {
+				consistent++
+				opened = append(opened, name)
+			}
+		}
+	}
+	t.Logf("%d checksummed header flips: %d refused, %d opened as consistent vectors: %v",
+		offChecksum*len(patterns), errs, consistent, opened)
+}
+
+// A zero-size element takes no room, so the header may count up to
+// math.MaxInt of them. Growing past that must be an error, not a crash. The
+// operations run in a child process, since the failure can be a fatal stack
+// overflow that would take the whole test binary down.
+func TestZeroSizeVectorAtMaxLengthRefusesToGrow(t *testing.T) {
+	const env = "MEMVEC_FORMAT_TEST_OP"
+	ops := map[string]func(v *MemVec[struct{}]) error{
+		"Push":   func(v *MemVec[struct{}]) error { return v.Push(struct{}{}) },
+		"Append": func(v *MemVec[struct{}]) error { return v.Append(struct{}{}) },
+		"Insert": func(v *MemVec[struct{}]) error { return v.Insert(0, struct{}{}) },
+		"Grow":   func(v *MemVec[struct{}]) error { return v.Grow(1) },
+	}
+	if op := os.Getenv(env); op != "" {
+		debug.SetMaxStack(64 << 20) // overflow in 64 MiB, not the default 1 GiB
+		// The length word is not under the checksum: one damaged word
+		// gives such a file.
+		path := vecPath(t)
+		v := openVec[struct{}](t, path)
+		require.NoError(t, v.Close())
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		binary.NativeEndian.PutUint64(b[offLength:], math.MaxInt)
+		require.NoError(t, os.WriteFile(path, b, 0o644))
+		v = openVec[struct{}](t, path)
+		require.Equal(t, math.MaxInt, v.Len())
+		err = ops[op](v)
+		require.Error(t, err, "%s past math.MaxInt elements", op)
+		require.Equal(t, math.MaxInt, v.Len(), "a failed %s leaves the vector unchanged", op)
+		fmt.Println("child error:", err)
+		return
+	}
+	if testing.Short() {
+		t.Skip("runs child processes")
+	}
+	for op := range ops {
+		t.Run(op, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestZeroSizeVectorAtMaxLengthRefusesToGrow$", "-test.v")
+			cmd.Env = append(os.Environ(), env+"="+op)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				lines := strings.SplitN(string(out), "\n", 16)
+				t.Errorf("%s on a zero-size vector of math.MaxInt elements: child %v:\n%s", op, err, strings.Join(lines[:min(len(lines), 15)], "\n"))
+			}
+		})
+	}
+}
+
+// heapRegion is a Memory on the Go heap, the kind a user writes for New: its
+// bytes come from a []uint64, so they are 8-aligned, and Resize copies.
+type heapRegion struct {
+	b       []byte
+	limit   int // Resize beyond this fails; 0 means no limit
+	resizes int
+	closed  bool
+}
+
+// alignedBytes returns size zero bytes that start 8-aligned.
+func alignedBytes(size int) []byte {
+	if size == 0 {
+		return nil
+	}
+	w := make([]uint64, (size+7)/8)
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(w))), len(w)*8)[:size]
+}
+
+func newHeapRegion(size int) *heapRegion { return &heapRegion{b: alignedBytes(size)} }
+
+func (m *heapRegion) Bytes() []byte { return m.b }
+
+func (m *heapRegion) Resize(size int) error {
+	switch {
+	case m.closed:
+		return fmt.Errorf("heap memory: %w", ErrClosed)
+	case m.limit > 0 && size > m.limit:
+		return fmt.Errorf("heap memory: %d bytes is over the limit of %d", size, m.limit)
+	}
+	m.resizes++
+	b := alignedBytes(size)
+	copy(b, m.b)
+	m.b = b
+	return nil
+}
+
+func (m *heapRegion) Sync() error { return nil }
+
+func (m *heapRegion) Close() error { m.closed = true; return nil }
+
+// readOnlyRegion is a heapRegion that says it must not be written.
+type readOnlyRegion struct{ *heapRegion }
+
+func (readOnlyRegion) ReadOnly() bool { return true }
+
+// skewedRegion hands out its heapRegion's bytes from offset skew on.
+type skewedRegion struct {
+	*heapRegion
+	skew int
+}
+
+func (m skewedRegion) Bytes() []byte {
+	if len(m.b) <= m.skew {
+		return m.b
+	}
+	return m.b[m.skew:]
+}
+
+func TestNewOnUserMemory(t *testing.T) {
+	mem := newHeapRegion(0)
+	v, err := New[point](mem)
+	require.NoError(t, err)
+	assert.Equal(t, 0, v.Len())
+	assert.Equal(t, pageSize, len(mem.b), "an empty region is resized to one page")
+	assert.Equal(t, magic[:], mem.b[:8])
+	require.NoError(t, v.Append(samplePoint(0), samplePoint(1), samplePoint(2)))
+
+	t.Run("persists across New", func(t *testing.T) {
+		w, err := New[point](mem)
+		require.NoError(t, err)
+		assert.Equal(t, []point{samplePoint(0), samplePoint(1), samplePoint(2)}, w.Slice())
+	})
+
+	t.Run("persists across growth", func(t *testing.T) {
+		w, err := New[point](mem)
+		require.NoError(t, err)
+		before := mem.resizes
+		for i := 3; i < 1000; i++ {
+			require.NoError(t, w.Push(samplePoint(i)))
+		}
+		assert.Greater(t, mem.resizes, before, "1000 points do not fit in a page")
+		x, err := New[point](mem)
+		require.NoError(t, err)
+		require.Equal(t, 1000, x.Len())
+		for i := range 1000 {
+			require.Equal(t, samplePoint(i), x.Index(i))
+		}
+	})
+
+	t.Run("other layout", func(t *testing.T) {
+		snapshot := bytes.Clone(mem.b)
+		_, err := New[[2]float64](mem)
+		require.ErrorIs(t, err, ErrTypeMismatch)
+		assert.Contains(t, err.Error(), "region", "a Memory without a Name is called region")
+		assert.Equal(t, snapshot, mem.b)
+		assert.False(t, mem.closed, "New does not close the memory it failed on")
+	})
+
+	t.Run("Close closes the memory", func(t *testing.T) {
+		w, err := New[point](mem)
+		require.NoError(t, err)
+		require.NoError(t, w.Close())
+		assert.True(t, mem.closed)
+		assert.ErrorIs(t, w.Push(point{}), ErrClosed)
+	})
+}
+
+// TestNewOnLargeZeroMemoryIsCorrupt: past one page, a zero header may have
+// lost its elements; New refuses rather than overwrite them.
+func TestNewOnLargeZeroMemoryIsCorrupt(t *testing.T) {
+	mem := newHeapRegion(2 * pageSize)
+	mem.b[3*pageSize/2] = 1 // an element whose header was lost
+	_, err := New[point](mem)
+	require.ErrorIs(t, err, ErrCorrupt)
+	require.ErrorContains(t, err, "header is all zero")
+	require.Equal(t, byte(1), mem.b[3*pageSize/2])
+}
+
+func TestNewOnBlankUserMemory(t *testing.T) {
+	for _, size := range []int{headerSize, 1000, pageSize} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			mem := newHeapRegion(size)
+			v, err := New[point](mem)
+			require.NoError(t, err)
+			assert.Equal(t, 0, v.Len())
+			assert.Equal(t, max(size, pageSize), len(mem.b))
+			require.NoError(t, v.Push(samplePoint(7)))
+			w, err := New[point](mem)
+			require.NoError(t, err)
+			assert.Equal(t, []point{samplePoint(7)}, w.Slice())
+		})
+	}
+}
+
+func TestNewRejectsCorruptUserMemory(t *testing.T) {
+	for name, data := range map[string][]byte{
+		"short":    {1, 2, 3},
+		"63 zeros": make([]byte, 63),
+		"garbage":  bytes.Repeat([]byte("garbage!"), 100),
+		"cut":      validFile(t, 10)[:headerSize+24],
+	} {
+		t.Run(name, func(t *testing.T) {
+			mem := newHeapRegion(len(data))
+			copy(mem.b, data)
+			_, err := New[point](mem)
+			require.ErrorIs(t, err, ErrCorrupt)
+			assert.Equal(t, data, mem.b, "a failed New changes nothing")
+			assert.Zero(t, mem.resizes)
+			assert.False(t, mem.closed, "New does not close the memory it failed on")
+		})
+	}
+}
+
+func TestNewRejectsUnalignedUserMemory(t *testing.T) {
+	for _, skew := range []int{1, 4} {
+		t.Run(fmt.Sprintf("empty, skew %d", skew), func(t *testing.T) {
+			mem := skewedRegion{newHeapRegion(0), skew}
+			_, err := New[point](mem)
+			require.ErrorIs(t, err, ErrUnaligned)
+			assert.Contains(t, err.Error(), "need a multiple of 8")
+		})
+		t.Run(fmt.Sprintf("valid, skew %d", skew), func(t *testing.T) {
+			heap := newHeapRegion(0)
+			v, err := New[point](heap)
+			require.NoError(t, err)
+			require.NoError(t, v.Push(samplePoint(1)))
+			// Shift the bytes up, so that the region at skew holds a valid vector.
+			shifted := newHeapRegion(len(heap.b) + skew)
+			copy(shifted.b[skew:], heap.b)
+			snapshot := bytes.Clone(shifted.b)
+			_, err = New[point](skewedRegion{shifted, skew})
+			require.ErrorIs(t, err, ErrUnaligned)
+			assert.Equal(t, snapshot, shifted.b, "a failed New changes nothing")
+		})
+	}
+	t.Run("byte elements still need an 8-aligned header", func(t *testing.T) {
+		_, err := New[byte](skewedRegion{newHeapRegion(pageSize + 1), 1})
+		require.ErrorIs(t, err, ErrUnaligned)
+	})
+}
+
+func TestNewOnReadOnlyUserMemory(t *testing.T) {
+	heap := newHeapRegion(0)
+	v, err := New[point](heap)
+	require.NoError(t, err)
+	require.NoError(t, v.Append(samplePoint(0), samplePoint(1), samplePoint(2)))
+	snapshot := bytes.Clone(heap.b)
+	resizes := heap.resizes
+
+	ro, err := New[point](readOnlyRegion{heap})
+	require.NoError(t, err)
+	assert.Equal(t, []point{samplePoint(0), samplePoint(1), samplePoint(2)}, ro.Slice())
+	assert.Equal(t, samplePoint(1), ro.Index(1))
+	assert.GreaterOrEqual(t, ro.Cap(), 3)
+
+	for name, f := range map[string]func() error{
+		"Push":   func() error { return ro.Push(point{}) },
+		"Append": func() error { return ro.Append(point{}) },
+		"Insert": func() error { return ro.Insert(0, point{}) },
+		"Grow":   func() error { return ro.Grow(1) },
+		"Clip":   func() error { return ro.Clip() },
+	} {
+		assert.ErrorIs(t, f(), ErrReadOnly, name)
+	}
+	for name, f := range map[string]func(){
+		"Pop":        func() { ro.Pop() },
+		"Set":        func() { ro.Set(0, point{}) },
+		"Remove":     func() { ro.Remove(0) },
+		"SwapRemove": func() { ro.SwapRemove(0) },
+		"Truncate":   func() { ro.Truncate(1) },
+		"Clear":      func() { ro.Clear() },
+	} {
+		panicked := func() (r any) {
+			defer func() { r = recover() }()
+			f()
+			return nil
+		}()
+		require.IsType(t, "", panicked, "%s on a read-only vector must panic with a message", name)
+		assert.Contains(t, panicked, "on a read-only vector", name)
+	}
+	assert.Equal(t, 3, ro.Len())
+	assert.Equal(t, snapshot, heap.b, "a read-only vector never writes")
+	assert.Equal(t, resizes, heap.resizes, "a read-only vector never resizes")
+
+	t.Run("blank", func(t *testing.T) {
+		for _, size := range []int{0, pageSize} {
+			mem := newHeapRegion(size)
+			v, err := New[point](readOnlyRegion{mem})
+			require.NoError(t, err)
+			assert.Equal(t, 0, v.Len())
+			assert.ErrorIs(t, v.Push(point{}), ErrReadOnly)
+			assert.Zero(t, mem.resizes, "nothing is resized")
+			assert.Len(t, mem.b, size, "nothing is resized")
+			assert.Equal(t, size, bytes.Count(mem.b, []byte{0}), "nothing is written")
+		}
+	})
+	t.Run("corrupt", func(t *testing.T) {
+		mem := newHeapRegion(pageSize)
+		copy(mem.b, "not a vector")
+		_, err := New[point](readOnlyRegion{mem})
+		require.ErrorIs(t, err, ErrCorrupt)
+	})
+}
+
+func TestNewUserMemoryResizeFailureLeavesVectorUnchanged(t *testing.T) {
+	mem := newHeapRegion(0)
+	mem.limit = pageSize
+	v, err := New[point](mem)
+	require.NoError(t, err)
+	for v.Len() < v.Cap() {
+		require.NoError(t, v.Push(samplePoint(v.Len())))
+	}
+	n := v.Len()
+	err = v.Push(point{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "over the limit")
+	assert.Equal(t, n, v.Len())
+	assert.Equal(t, samplePoint(n-1), v.Index(n-1))
+	w, err := New[point](mem)
+	require.NoError(t, err)
+	assert.Equal(t, n, w.Len())
+}
+
+// FuzzOpen opens arbitrary bytes as a vector file. It must never panic or
+// fault: either an error matching ErrCorrupt or ErrTypeMismatch that leaves
+// the file as it was, or a consistent vector (see checkOpenOutcome).
+func FuzzOpen(f *testing.F) {
+	valid := validFile(f, 10)
+	f.Add(valid)
+	f.Add(validFile(f, 0))
+	f.Add([]byte{})
+	f.Add(make([]byte, headerSize))
+	f.Add(make([]byte, pageSize))
+	f.Add([]byte("hello, world\n"))
+	f.Add(bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef}, 100))
+	f.Add(valid[:headerSize])
+	f.Add(valid[:headerSize+5*24+7])
+	f.Add(valid[:headerSize+10*24])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkOpenOutcome(t, data)
+	})
+}
+
+// FuzzChecksummedOpen is FuzzOpen with the header checksum fixed up
+// before the open, so that the fuzzer explores the checks behind it rather
+// than being stopped by it.
+func FuzzChecksummedOpen(f *testing.F) {
+	valid := validFile(f, 10)
+	f.Add(valid)
+	f.Add(validFile(f, 0)[:pageSize])
+	f.Add(valid[:headerSize])
+	f.Add(valid[:headerSize+10*24])
+	f.Add(withHeader(valid, func(h []byte) { binary.NativeEndian.PutUint32(h[offDataOffset:], 128) }))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) >= headerSize && !isBlank(data) {
+			data = withHeader(data, func([]byte) {})
+		}
+		checkOpenOutcome(t, data)
+	})
+}

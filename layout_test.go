@@ -1,0 +1,464 @@
+package memvec
+
+import (
+	"errors"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// layoutFunc is layoutFor instantiated for one type, so that tables can list
+// types: layoutFunc(layoutFor[int64]).
+type layoutFunc func() (*layout, error)
+
+func TestLayoutAcceptsPlainData(t *testing.T) {
+	type (
+		celsius float64
+		inner   struct {
+			A int16
+			B [2]bool
+		}
+		nested struct {
+			I  inner
+			Is [3]inner
+			C  complex128
+			M  [2][3]float32
+		}
+		withEmpty struct {
+			A int32
+			E struct{}
+			Z [0]int64
+			B uint8
+		}
+	)
+	tests := []struct {
+		name   string
+		layout layoutFunc
+		size   uintptr
+	}{
+		{"bool", layoutFor[bool], 1},
+		{"int", layoutFor[int], unsafe.Sizeof(int(0))},
+		{"int8", layoutFor[int8], 1},
+		{"int16", layoutFor[int16], 2},
+		{"int32", layoutFor[int32], 4},
+		{"int64", layoutFor[int64], 8},
+		{"uint", layoutFor[uint], unsafe.Sizeof(uint(0))},
+		{"uint8", layoutFor[uint8], 1},
+		{"uint16", layoutFor[uint16], 2},
+		{"uint32", layoutFor[uint32], 4},
+		{"uint64", layoutFor[uint64], 8},
+		{"float32", layoutFor[float32], 4},
+		{"float64", layoutFor[float64], 8},
+		{"complex64", layoutFor[complex64], 8},
+		{"complex128", layoutFor[complex128], 16},
+		{"named float64", layoutFor[celsius], 8},
+		{"array", layoutFor[[4]uint16], 8},
+		{"array of arrays", layoutFor[[2][3]int8], 6},
+		{"struct", layoutFor[point], 24},
+		{"nested structs and arrays", layoutFor[nested], unsafe.Sizeof(nested{})},
+		{"anonymous struct", layoutFor[struct {
+			X int8
+			Y float64
+		}], 16},
+		{"struct with zero-size fields", layoutFor[withEmpty], unsafe.Sizeof(withEmpty{})},
+		{"empty struct", layoutFor[struct{}], 0},
+		{"zero-length array", layoutFor[[0]int], 0},
+		{"array of empty structs", layoutFor[[5]struct{}], 0},
+		{"array of zero-length arrays", layoutFor[[5][0]float64], 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := tt.layout()
+			require.NoError(t, err)
+			require.NotNil(t, l)
+			assert.Equal(t, tt.size, l.size)
+			assert.NotZero(t, l.align)
+			assert.Zero(t, l.size%l.align, "size is a multiple of the alignment")
+		})
+	}
+}
+
+func TestLayoutRefusesNonPlainData(t *testing.T) {
+	type (
+		Rec struct {
+			Tags [2]struct{ Name string }
+		}
+		withPointer struct {
+			A int64
+			B *int
+		}
+		ptrArray [4]*int
+		deep     struct {
+			A struct {
+				B [2][3]struct{ C map[string]int }
+			}
+		}
+		emptyFunc struct {
+			N int
+			F [0]func()
+		}
+		laterField struct {
+			Ok    [8]float64
+			Inner struct {
+				Ok  bool
+				Bad chan int
+			}
+		}
+	)
+	tests := []struct {
+		name   string
+		layout layoutFunc
+		msg    string // the error text contains it
+	}{
+		{"pointer", layoutFor[*int], "memvec: *int is a pointer"},
+		{"unsafe.Pointer", layoutFor[unsafe.Pointer], "is an unsafe.Pointer"},
+		{"uintptr", layoutFor[uintptr], "memvec: uintptr is a uintptr"},
+		{"string", layoutFor[string], "memvec: string is a string"},
+		{"slice", layoutFor[[]int], "memvec: []int is a slice"},
+		{"map", layoutFor[map[int]int], "memvec: map[int]int is a map"},
+		{"chan", layoutFor[chan int], "memvec: chan int is a channel"},
+		{"func", layoutFor[func()], "memvec: func() is a func"},
+		{"empty interface", layoutFor[any], "is an interface"},
+		{"error", layoutFor[error], "memvec: error is an interface"},
+		{"string in array of structs", layoutFor[Rec], "memvec: Rec.Tags[0].Name is a string"},
+		{"pointer field", layoutFor[withPointer], "memvec: withPointer.B is a pointer"},
+		{"array of pointers", layoutFor[ptrArray], "memvec: ptrArray[0] is a pointer"},
+		{"zero-length array of pointers", layoutFor[[0]*int], "is a pointer"},
+		{"deeply nested map", layoutFor[deep], "memvec: deep.A.B[0][0].C is a map"},
+		{"zero-length array of funcs", layoutFor[emptyFunc], "memvec: emptyFunc.F[0] is a func"},
+		{"after plain fields", layoutFor[laterField], "memvec: laterField.Inner.Bad is a channel"},
+		{"uintptr in array", layoutFor[[3]uintptr], "[0] is a uintptr"},
+		{"interface field", layoutFor[struct{ V any }], ".V is an interface"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := tt.layout()
+			assert.Nil(t, l)
+			require.ErrorIs(t, err, ErrUnsupportedType)
+			assert.Contains(t, err.Error(), tt.msg)
+		})
+	}
+}
+
+// offsetAt4 and offsetAt2 have the same fields, size and alignment; only
+// the offset of B differs (the zero-size [0]int32 pushes it to 4 in one and
+// only raises the alignment in the other).
+type (
+	offsetAt4 struct {
+		A int8
+		_ [0]int32
+		B int16
+	}
+	offsetAt2 struct {
+		A int8
+		B int16
+		_ [0]int32
+	}
+)
+
+func TestLayoutEquivalence(t *testing.T) {
+	type (
+		vec3    struct{ X, Y, Z float64 }
+		rgb     struct{ R, G, B float64 }
+		celsius float64
+		twoI32  struct{ A, B int32 }
+		// aligned8 has twoI32's fields at twoI32's offsets, but aligned to 8.
+		aligned8 struct {
+			_    [0]int64
+			A, B int32
+		}
+		smallFirst struct {
+			A int8
+			B int64
+		}
+		bigFirst struct {
+			A int64
+			B int8
+		}
+		halves struct{ Lo, Hi [512]float64 }
+	)
+	require.Equal(t, unsafe.Sizeof(offsetAt4{}), unsafe.Sizeof(offsetAt2{}), "premise: same size")
+	require.Equal(t, unsafe.Alignof(offsetAt4{}), unsafe.Alignof(offsetAt2{}), "premise: same alignment")
+	require.NotEqual(t, unsafe.Offsetof(offsetAt4{}.B), unsafe.Offsetof(offsetAt2{}.B), "premise: different offsets")
+	require.Equal(t, unsafe.Sizeof(twoI32{}), unsafe.Sizeof(aligned8{}), "premise: same size")
+
+	tests := []struct {
+		name string
+		a, b layoutFunc
+		same bool
+	}{
+		{"struct of three float64 is [3]float64", layoutFor[point], layoutFor[[3]float64], true},
+		{"field names never matter", layoutFor[point], layoutFor[rgb], true},
+		{"type names never matter", layoutFor[point], layoutFor[vec3], true},
+		{"a named float64 is a float64", layoutFor[celsius], layoutFor[float64], true},
+		{"struct of two int32 is [2]int32", layoutFor[twoI32], layoutFor[[2]int32], true},
+		{"int is int64 exactly on 64-bit", layoutFor[int], layoutFor[int64], strconv.IntSize == 64},
+		{"int is int32 exactly on 32-bit", layoutFor[int], layoutFor[int32], strconv.IntSize == 32},
+		{"uint is uint64 exactly on 64-bit", layoutFor[uint], layoutFor[uint64], strconv.IntSize == 64},
+		{"nested arrays flatten", layoutFor[[2][3]float64], layoutFor[[6]float64], true},
+		{"array of structs flattens", layoutFor[[4]point], layoutFor[[12]float64], true},
+		{"struct of arrays flattens", layoutFor[halves], layoutFor[[1024]float64], true},
+		{"big nested arrays flatten", layoutFor[[1 << 10][1 << 10]float64], layoutFor[[1 << 20]float64], true},
+		{"empty struct is an array of empty structs", layoutFor[struct{}], layoutFor[[3]struct{}], true},
+
+		{"bool is not uint8", layoutFor[bool], layoutFor[uint8], false},
+		{"bool is not int8", layoutFor[bool], layoutFor[int8], false},
+		{"float32 is not int32", layoutFor[float32], layoutFor[int32], false},
+		{"float64 is not uint64", layoutFor[float64], layoutFor[uint64], false},
+		{"int32 is not uint32", layoutFor[int32], layoutFor[uint32], false},
+		{"complex64 is not [2]float32", layoutFor[complex64], layoutFor[[2]float32], false},
+		{"int64 is not int32", layoutFor[int64], layoutFor[int32], false},
+		{"[3]float64 is not [4]float64", layoutFor[[3]float64], layoutFor[[4]float64], false},
+		{"[3]float64 is not [3]int64", layoutFor[[3]float64], layoutFor[[3]int64], false},
+		{"field order matters", layoutFor[smallFirst], layoutFor[bigFirst], false},
+		{"offsets matter", layoutFor[offsetAt4], layoutFor[offsetAt2], false},
+		{"alignment matters", layoutFor[twoI32], layoutFor[aligned8], false},
+		{"[0]int is not struct{}", layoutFor[[0]int], layoutFor[struct{}], false},
+		{"a point is not two of them", layoutFor[point], layoutFor[[2]point], false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := tt.a()
+			require.NoError(t, err)
+			b, err := tt.b()
+			require.NoError(t, err)
+			if tt.same {
+				assert.Equal(t, a.size, b.size)
+				assert.Equal(t, a.align, b.align)
+				assert.Equal(t, a.fingerprint, b.fingerprint, "%s\n%s", a.desc, b.desc)
+			} else {
+				assert.False(t, a.size == b.size && a.align == b.align && a.fingerprint == b.fingerprint,
+					"layouts compare equal:\n%s\n%s", a.desc, b.desc)
+			}
+		})
+	}
+}
+
+func TestLayoutOfHugeArrayIsFastAndShort(t *testing.T) {
+	type big [1 << 20]float64
+	start := time.Now()
+	l, err := computeLayout(reflect.TypeFor[big]()) // not the cache: do the work
+	elapsed := time.Since(start)
+	require.NoError(t, err)
+	assert.Equal(t, uintptr(8<<20), l.size)
+	assert.Contains(t, l.desc, "{f64[1048576]@0}")
+	assert.Less(t, elapsed, time.Second, "an array of primitives is one run, not a walk per element")
+
+	// Same for a huge array of arrays: the outer walk is 1024 steps.
+	l2, err := computeLayout(reflect.TypeFor[[1 << 10][1 << 10]float64]())
+	require.NoError(t, err)
+	assert.Equal(t, l.desc, l2.desc)
+}
+
+func TestLayoutDescriptionIsBounded(t *testing.T) {
+	type pair struct {
+		A int8
+		B int64
+	}
+	l, err := layoutFor[[1000]pair]()
+	require.NoError(t, err)
+	assert.Contains(t, l.desc, "i8@0 i64@8 i8@16")
+	assert.True(t, strings.HasSuffix(l.desc, " ...}"), "desc: %s", l.desc)
+	assert.Less(t, len(l.desc), 300, "desc: %s", l.desc)
+}
+
+func TestLayoutIsCached(t *testing.T) {
+	type onlyHere struct {
+		A int32
+		B [3]float32
+	}
+	l1, err := layoutFor[onlyHere]()
+	require.NoError(t, err)
+	l2, err := layoutFor[onlyHere]()
+	require.NoError(t, err)
+	assert.Same(t, l1, l2, "the second call returns the cached layout")
+
+	type refusedHere struct{ S []byte }
+	_, err1 := layoutFor[refusedHere]()
+	_, err2 := layoutFor[refusedHere]()
+	require.ErrorIs(t, err1, ErrUnsupportedType)
+	assert.Same(t, err1, err2, "the refusal is cached too")
+}
+
+func TestLayoutCheckIsSafeForConcurrentUse(t *testing.T) {
+	type concurrent struct{ A, B uint16 }
+	done := make(chan *layout)
+	for range 8 {
+		go func() {
+			l, _ := layoutFor[concurrent]()
+			done <- l
+		}()
+	}
+	var first *layout
+	for range 8 {
+		l := <-done
+		require.NotNil(t, l)
+		if first == nil {
+			first = l
+		}
+		assert.Equal(t, first.fingerprint, l.fingerprint)
+	}
+}
+
+// Public level: the constructors refuse unsupported types before touching
+// anything.
+
+func TestConstructorsRefuseUnsupportedTypes(t *testing.T) {
+	type Rec struct {
+		Tags [2]struct{ Name string }
+	}
+
+	_, err := Make[Rec](10)
+	require.ErrorIs(t, err, ErrUnsupportedType)
+	assert.Contains(t, err.Error(), "memvec: Rec.Tags[0].Name is a string")
+
+	path := vecPath(t)
+	_, err = Open[*int](path)
+	require.ErrorIs(t, err, ErrUnsupportedType)
+	_, statErr := os.Stat(path)
+	assert.ErrorIs(t, statErr, os.ErrNotExist, "Open refuses the type before creating the file")
+
+	mem := newHeapRegion(0)
+	_, err = New[[]float64](mem)
+	require.ErrorIs(t, err, ErrUnsupportedType)
+	assert.Zero(t, mem.resizes, "New refuses the type before touching the memory")
+}
+
+func TestZeroSizeElementsWork(t *testing.T) {
+	path := vecPath(t)
+	v := openVec[struct{}](t, path)
+	for range 5 {
+		require.NoError(t, v.Push(struct{}{}))
+	}
+	assert.Equal(t, 5, v.Len())
+	x, ok := v.Pop()
+	assert.True(t, ok)
+	assert.Equal(t, struct{}{}, x)
+	require.NoError(t, v.Close())
+
+	v = openVec[struct{}](t, path)
+	assert.Equal(t, 4, v.Len(), "the length of a zero-size vector persists")
+	require.NoError(t, v.Close())
+
+	_, err := Open[[0]int](path)
+	require.ErrorIs(t, err, ErrTypeMismatch, "[0]int is aligned to %d, struct{} to 1", unsafe.Alignof([0]int{}))
+
+	m, err := Make[[0]int](0)
+	require.NoError(t, err)
+	defer m.Close()
+	require.NoError(t, m.Append([0]int{}, [0]int{}))
+	assert.Equal(t, 2, m.Len())
+}
+
+func TestReopenWithLayoutIdenticalType(t *testing.T) {
+	type vec3 struct{ A, B, C float64 }
+	path := vecPath(t)
+	v := openVec[point](t, path)
+	want := []point{{1, 2, 3}, {4, 5, 6}, {-7, 8.5, 1e300}}
+	require.NoError(t, v.Append(want...))
+	require.NoError(t, v.Close())
+
+	w := openVec[vec3](t, path)
+	require.Equal(t, len(want), w.Len())
+	for i, p := range want {
+		assert.Equal(t, vec3{p.X, p.Y, p.Z}, w.Index(i))
+	}
+	require.NoError(t, w.Push(vec3{10, 11, 12}))
+	require.NoError(t, w.Close())
+
+	a := openVec[[3]float64](t, path)
+	require.Equal(t, len(want)+1, a.Len())
+	assert.Equal(t, [3]float64{10, 11, 12}, a.Index(len(want)))
+	require.NoError(t, a.Close())
+
+	if strconv.IntSize == 64 {
+		ipath := vecPath(t)
+		iv := openVec[int](t, ipath)
+		require.NoError(t, iv.Append(-1, 0, 1<<62))
+		require.NoError(t, iv.Close())
+		i64 := openVec[int64](t, ipath)
+		assert.Equal(t, []int64{-1, 0, 1 << 62}, i64.Slice())
+	}
+}
+
+func TestReopenWithOtherLayoutIsTypeMismatch(t *testing.T) {
+	path := vecPath(t)
+	v := openVec[point](t, path)
+	require.NoError(t, v.Append(point{1, 2, 3}, point{4, 5, 6}))
+	require.NoError(t, v.Close())
+	before, err := os.ReadFile(path)
+	require.NoError(t, err)
+
+	tests := []struct {
+		name string
+		open func() error
+		msg  []string // the message contains all of these
+	}{
+		{"smaller struct", func() error { _, err := Open[struct{ X, Y float64 }](path); return err },
+			[]string{"24 bytes", "16 bytes"}},
+		{"same size, other kinds", func() error { _, err := Open[[3]int64](path); return err },
+			[]string{"24 bytes", "i64[3]@0"}},
+		{"same size, other alignment", func() error { _, err := Open[[24]byte](path); return err },
+			[]string{"24 bytes, align 8", "24 bytes, align 1"}},
+		{"bool", func() error { _, err := Open[bool](path); return err },
+			[]string{"24 bytes", "1 bytes"}},
+		{"read-only", func() error { _, err := Open[[3]float32](path, ReadOnly()); return err },
+			[]string{"24 bytes", "12 bytes"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.open()
+			require.ErrorIs(t, err, ErrTypeMismatch)
+			assert.False(t, errors.Is(err, ErrCorrupt), "a mismatch is not corruption")
+			for _, m := range tt.msg {
+				assert.Contains(t, err.Error(), m)
+			}
+			assert.Contains(t, err.Error(), path, "the message names the file")
+			after, err := os.ReadFile(path)
+			require.NoError(t, err)
+			assert.Equal(t, before, after, "a failed open changes nothing")
+		})
+	}
+
+	// And the file still opens as what it is.
+	v = openVec[point](t, path)
+	assert.Equal(t, []point{{1, 2, 3}, {4, 5, 6}}, v.Slice())
+}
+
+// TestFingerprintsDocumentedInFORMAT pins the fingerprints FORMAT.md
+// publishes, so that other tools reading files can rely on them.
+func TestFingerprintsDocumentedInFORMAT(t *testing.T) {
+	tests := []struct {
+		typ  reflect.Type
+		want uint64
+	}{
+		{reflect.TypeFor[struct{ X, Y, Z float64 }](), 0x5fbb91aec7ceba47},
+		{reflect.TypeFor[float64](), 0x62419bdf4f05ba5d},
+		{reflect.TypeFor[int64](), 0x6d3adf8e7411730e},
+		{reflect.TypeFor[[2][3]float32](), 0x99e1ee5bd4dd4ebb},
+		{reflect.TypeFor[struct {
+			Time  int64
+			Level uint8
+			Msg   [55]byte
+		}](), 0xc501ba6d7a0c9e65},
+		{reflect.TypeFor[struct {
+			A bool
+			B int32
+			C [2]float32
+			D uint16
+		}](), 0x0850c4756c0d50a2},
+		{reflect.TypeFor[struct{}](), 0x38a24c81de2e1682},
+	}
+	for _, tt := range tests {
+		l, err := computeLayout(tt.typ)
+		require.NoError(t, err)
+		require.Equal(t, tt.want, l.fingerprint, "%v: %s", tt.typ, l.desc)
+	}
+}

@@ -1,0 +1,144 @@
+package memvec
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/require"
+)
+
+// mapping is one line of /proc/self/maps.
+type mapping struct {
+	lo, hi uintptr
+	perms  string
+	path   string
+}
+
+// selfMaps reads this process's mappings.
+func selfMaps(t *testing.T) []mapping {
+	t.Helper()
+	f, err := os.Open("/proc/self/maps")
+	require.NoError(t, err)
+	defer f.Close()
+	var out []mapping
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		lo, hi, _ := strings.Cut(fields[0], "-")
+		m := mapping{perms: fields[1]}
+		a, err := strconv.ParseUint(lo, 16, 64)
+		require.NoError(t, err)
+		b, err := strconv.ParseUint(hi, 16, 64)
+		require.NoError(t, err)
+		m.lo, m.hi = uintptr(a), uintptr(b)
+		if len(fields) >= 6 {
+			m.path = fields[5]
+		}
+		out = append(out, m)
+	}
+	require.NoError(t, sc.Err())
+	return out
+}
+
+// within returns the mappings that overlap [lo, hi).
+func within(maps []mapping, lo, hi uintptr) []mapping {
+	var out []mapping
+	for _, m := range maps {
+		if m.lo < hi && lo < m.hi {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// vmSize returns this process's VmSize in bytes.
+func vmSize(t *testing.T) int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmSize:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			require.NoError(t, err)
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmSize in /proc/self/status")
+	return 0
+}
+
+// TestGrowthKeepsOneMapping: however often a vector grows, its region is one
+// mapping of the file (plus, for anonymous memory, the reserved tail): growth
+// never fragments it into pieces that count against vm.max_map_count.
+func TestGrowthKeepsOneMapping(t *testing.T) {
+	path := vecPath(t)
+	f := openVec[point](t, path)
+	a, err := Make[point](0)
+	require.NoError(t, err)
+	defer a.Close()
+	for i := range 3_000_000 {
+		require.NoError(t, f.Push(pt(i)))
+		require.NoError(t, a.Push(pt(i)))
+	}
+	maps := selfMaps(t)
+
+	var ofFile []mapping
+	for _, m := range maps {
+		if m.path == path {
+			ofFile = append(ofFile, m)
+		}
+	}
+	require.Len(t, ofFile, 1, "the file is mapped in one piece: %v", ofFile)
+	fm := f.mem.(*File)
+	require.Equal(t, uintptr(unsafe.Pointer(fm.base)), ofFile[0].lo)
+
+	am := a.mem.(*Anon)
+	lo := uintptr(unsafe.Pointer(am.base))
+	pieces := within(maps, lo, lo+uintptr(am.reserved))
+	require.Len(t, pieces, 2, "anonymous memory is its accessible part and its reserved tail: %v", pieces)
+	require.Equal(t, "rw-p", pieces[0].perms)
+	require.Equal(t, "---p", pieces[1].perms)
+	require.Equal(t, lo+uintptr(am.mapped), pieces[0].hi)
+}
+
+// TestThousandOpenVectors measures what 1,000 open vectors (500 files, 500
+// anonymous) cost in address space and mappings, and requires at most two
+// mappings each, far inside vm.max_map_count.
+func TestThousandOpenVectors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens 1,000 vectors")
+	}
+	dir := t.TempDir()
+	maps0, vm0 := len(selfMaps(t)), vmSize(t)
+	var vecs []*MemVec[point]
+	defer func() {
+		for _, v := range vecs {
+			v.Close()
+		}
+	}()
+	for i := range 1000 {
+		var v *MemVec[point]
+		var err error
+		if i%2 == 0 {
+			v, err = Open[point](filepath.Join(dir, fmt.Sprint(i)))
+		} else {
+			v, err = Make[point](0)
+		}
+		require.NoError(t, err)
+		vecs = append(vecs, v)
+		for j := range 1000 {
+			require.NoError(t, v.Push(pt(j)))
+		}
+	}
+	maps1, vm1 := len(selfMaps(t)), vmSize(t)
+	limit, err := os.ReadFile("/proc/sys/vm/max_map_count")
+	require.NoError(t, err)
+	t.Logf("1,000 open vectors: %d more mappings (vm.max_map_count %s), %.1f TiB more address space",
+		maps1-maps0, strings.TrimSpace(string(limit)), float64(vm1-vm0)/(1<<40))
+	require.LessOrEqual(t, maps1-maps0, 2*1000)
+}
