@@ -3,6 +3,7 @@
 package memvec
 
 import (
+	"math"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -32,7 +33,7 @@ func releaseAddressSpace(p *byte, n int) error {
 // that needs need bytes now: what was asked for, and twice the current
 // reservation once that has run out.
 func reservationSize(need, asked, current int) int {
-	return max(need, asked, 2*current)
+	return max(need, asked, current+min(current, math.MaxInt-current))
 }
 
 // remap makes the first m bytes (a page multiple) of the region accessible

@@ -379,6 +379,7 @@ func TestOpenRejectsOtherVersion(t *testing.T) {
 // random flip, recomputes the checksum, so that the field's own check is what
 // must catch it.
 func TestOpenRejectsInconsistentHeaders(t *testing.T) {
+	needs64BitAlignment(t)
 	const n = 10
 	data := validFile(t, n)
 	ne := binary.NativeEndian

@@ -140,5 +140,7 @@ func TestThousandOpenVectors(t *testing.T) {
 	require.NoError(t, err)
 	t.Logf("1,000 open vectors: %d more mappings (vm.max_map_count %s), %.1f TiB more address space",
 		maps1-maps0, strings.TrimSpace(string(limit)), float64(vm1-vm0)/(1<<40))
-	require.LessOrEqual(t, maps1-maps0, 2*1000)
+	if strconv.IntSize == 64 {
+		require.LessOrEqual(t, maps1-maps0, 2*1000)
+	} // on 32-bit platforms most reservations are refused and vectors take the fallback
 }

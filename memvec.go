@@ -566,11 +566,7 @@ func (v *MemVec[T]) reserve(n int) error {
 	if err != nil {
 		return err
 	}
-	have := len(v.mem.Bytes())
-	next := roundUp(max(want, have+min(have, growthStep)), pageSize)
-	if next < want { // overflow
-		next = want
-	}
+	next := nextRegionSize(len(v.mem.Bytes()), want)
 	err = v.resize(next)
 	if err != nil && next > roundUp(want, pageSize) {
 		// The policy's step did not fit (a full disk, no memory): the
@@ -581,6 +577,16 @@ func (v *MemVec[T]) reserve(n int) error {
 		}
 	}
 	return err
+}
+
+// nextRegionSize returns the size a region of have bytes grows to when it
+// needs want: the policy documented on Grow.
+func nextRegionSize(have, want int) int {
+	next := roundUp(max(want, have+min(have, growthStep)), pageSize)
+	if next < want { // overflow
+		next = want
+	}
+	return next
 }
 
 // resize resizes the memory to size bytes and re-attaches the view. On

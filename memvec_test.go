@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -343,4 +344,45 @@ func TestCloseKeepsCapacity(t *testing.T) {
 	require.EqualValues(t, headerSize+24, fi.Size())
 	v = openVec[point](t, path)
 	require.Equal(t, pts(1), v.Slice())
+}
+
+// TestGrowthSteps specifies the growth policy documented on Grow: double
+// while under 1 GiB, then 1 GiB at a time, in whole pages, or what is asked
+// for if that is more.
+func TestGrowthSteps(t *testing.T) {
+	gib := 1 << 30
+	tests := []struct{ have, want, next int }{
+		{pageSize, pageSize + 1, 2 * pageSize},
+		{64 << 10, 64<<10 + 24, 128 << 10},
+		{100 << 20, 100<<20 + 1, 200 << 20},
+		{pageSize, 10 * pageSize, 10 * pageSize},
+		{pageSize, 10*pageSize + 1, 11 * pageSize},
+	}
+	if strconv.IntSize == 64 { // regions past 1 GiB
+		tests = append(tests, []struct{ have, want, next int }{
+			{gib / 2, gib/2 + 1, gib},
+			{gib, gib + 1, 2 * gib},
+			{3 * gib, 3*gib + 1, 4 * gib},
+		}...)
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.next, nextRegionSize(tt.have, tt.want), "have %d, want %d", tt.have, tt.want)
+	}
+}
+
+// TestModeSetsPermissionsOfNewFile: Mode applies to the file OpenFile
+// creates, and the default is 0644 (less the umask).
+func TestModeSetsPermissionsOfNewFile(t *testing.T) {
+	private := vecPath(t)
+	openVec[point](t, private, Mode(0o600))
+	fi, err := os.Stat(private)
+	require.NoError(t, err)
+	require.Equal(t, fs.FileMode(0o600), fi.Mode().Perm())
+
+	plain := vecPath(t)
+	openVec[point](t, plain)
+	fi, err = os.Stat(plain)
+	require.NoError(t, err)
+	require.Zero(t, fi.Mode().Perm()&^0o644, "the default is at most 0644")
+	require.NotZero(t, fi.Mode().Perm()&0o600)
 }

@@ -4,6 +4,7 @@ package memvec
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"testing"
@@ -132,7 +133,7 @@ func TestGrowthPastReservationMoves(t *testing.T) {
 // TestReservationRefusedFallsBack: when the system refuses the address
 // space asked for, a region reserves what it needs and works.
 func TestReservationRefusedFallsBack(t *testing.T) {
-	const tooMuch = 1 << 62
+	const tooMuch = math.MaxInt &^ (1<<20 - 1) // more address space than there is
 	v, err := Make[point](0, Reserve(tooMuch))
 	require.NoError(t, err)
 	defer v.Close()
