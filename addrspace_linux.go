@@ -17,3 +17,10 @@ func moveAnonPages(from, to *byte, n int) error {
 	_, err := unix.MremapPtr(unsafe.Pointer(from), uintptr(n), unsafe.Pointer(to), uintptr(n), unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED)
 	return err
 }
+
+// populate faults in the pages of b for writing in one system call
+// (MADV_POPULATE_WRITE, Linux 5.14), far cheaper than a page fault per page.
+// Older kernels refuse with EINVAL, and the pages then fault in as written.
+func populate(b []byte) {
+	unix.Madvise(b, unix.MADV_POPULATE_WRITE)
+}

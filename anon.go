@@ -75,6 +75,15 @@ func (a *Anon) Resize(size int) error {
 	return nil
 }
 
+// prefault faults in the pages of bytes [off, off+n) for writing, in bulk
+// (see prefaulter). It is a hint: where the system cannot, the pages fault
+// in one by one as they are written.
+func (a *Anon) prefault(off, n int) {
+	if off < a.mapped {
+		populate(unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(a.base), off)), min(n, a.mapped-off)))
+	}
+}
+
 // Sync does nothing: anonymous memory has nowhere to be made durable. It
 // returns ErrClosed after Close.
 func (a *Anon) Sync() error {

@@ -1,6 +1,11 @@
 package memvec
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -32,3 +37,72 @@ func (r *mremapRegion) Resize(n int) (err error) {
 
 func (r *mremapRegion) Sync() error  { return nil }
 func (r *mremapRegion) Close() error { return unix.MunmapPtr(r.p, uintptr(r.n)) }
+
+func init() { children["peakrss"] = peakRSSChild }
+
+// peakRSSChild pushes pushN points with the impl $MEMVEC_IMPL (memvec:
+// anonymous vector; append: append to a nil slice; prealloc: append to a
+// presized slice) and prints its peak RSS (VmHWM) in bytes.
+func peakRSSChild() {
+	n := pushN
+	switch impl := os.Getenv("MEMVEC_IMPL"); impl {
+	case "memvec":
+		v, err := Make[point](0)
+		if err == nil {
+			err = pushMemvec(v, n)
+		}
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+	case "append", "prealloc":
+		var s []point
+		if impl == "prealloc" {
+			s = make([]point, 0, n)
+		}
+		s = appendSlice(s, n)
+		defer fmt.Sprint(len(s)) // keep s alive until VmHWM is read
+	default:
+		fmt.Println("unknown impl", impl)
+		os.Exit(2)
+	}
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
+			fmt.Println(kb << 10)
+		}
+	}
+}
+
+// BenchmarkPeakRSS reports the peak RSS of a process that pushes 10,000,000
+// points (240 MB), as peak-MB and as peak/data: an anonymous vector against
+// append to a nil and to a presized slice. Its time is the child's whole
+// run, start-up included.
+func BenchmarkPeakRSS(b *testing.B) {
+	for _, impl := range []string{"memvec", "append", "prealloc"} {
+		name := map[string]string{"memvec": "impl=memvec/backend=anon", "append": "impl=slice/prealloc=false", "prealloc": "impl=slice/prealloc=true"}[impl]
+		b.Run(name, func(b *testing.B) {
+			var peak float64
+			for b.Loop() {
+				cmd := exec.Command(os.Args[0], "-test.run=^$")
+				cmd.Env = append(os.Environ(), childEnv+"=peakrss", "MEMVEC_IMPL="+impl)
+				out, err := cmd.CombinedOutput()
+				if err != nil {
+					b.Fatalf("%v: %s", err, out)
+				}
+				bytes, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+				if err != nil {
+					b.Fatalf("child said %q", out)
+				}
+				peak = max(peak, bytes)
+			}
+			b.ReportMetric(peak/1e6, "peak-MB")
+			b.ReportMetric(peak/(pushN*24), "peak/data")
+		})
+	}
+}

@@ -274,10 +274,22 @@ func TestIterators(t *testing.T) {
 				}
 			}
 			require.Equal(t, 2, n)
-			for range v.Backward() {
-				v.Truncate(v.Len() - 1) // shrinking under Backward goes on from the new last element
+			idx = nil
+			for i := range v.Backward() { // the elements there when it starts
+				v.Truncate(v.Len() - 1)
+				idx = append(idx, i)
 			}
+			require.Equal(t, []int{4, 3, 2, 1, 0}, idx)
 			require.Zero(t, v.Len())
+
+			require.NoError(t, v.Append(pts(0, 1)...))
+			n = 0
+			for range v.All() {
+				require.NoError(t, v.Push(pt(9))) // pushed elements are not visited
+				n++
+			}
+			require.Equal(t, 2, n)
+			require.Equal(t, 4, v.Len())
 		})
 	}
 }

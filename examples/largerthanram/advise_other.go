@@ -1,0 +1,9 @@
+//go:build !unix
+
+package main
+
+// Without madvise the program runs without hints.
+func dontNeed(s []Point)   {}
+func sequential(s []Point) {}
+func resetPeak()           {}
+func peakRSS() string      { return "unknown" }

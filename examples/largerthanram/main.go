@@ -1,0 +1,206 @@
+// Command largerthanram pushes a file vector larger than the machine's
+// memory (32 GiB by default) and scans it, next to a plain sequential write
+// and read of the same bytes through bufio, and reports the throughput and
+// the peak RSS of each.
+//
+// It is not part of the tests: it needs twice -size of free disk and a few
+// minutes. Run it as
+//
+//	go run ./examples/largerthanram -dir /var/tmp -size 32GiB
+//
+// The vector stays small in memory because the program tells the kernel,
+// every -window bytes, that it is done with the pages behind it
+// (MADV_DONTNEED: for a shared file mapping the written pages stay in the
+// page cache, dirty, and are written back as usual; only the process's
+// mapping of them goes), and reads with MADV_SEQUENTIAL. Without those
+// hints the kernel still copes, but the process's RSS grows to the memory
+// there is.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/memvec/memvec"
+)
+
+// Point is 24 bytes, like the benchmarks' element.
+type Point struct{ X, Y, Z float64 }
+
+const pointSize = int(unsafe.Sizeof(Point{}))
+
+func main() {
+	dir := flag.String("dir", os.TempDir(), "directory for the two files")
+	sizeFlag := flag.String("size", "32GiB", "bytes of elements to write (suffixes KiB, MiB, GiB)")
+	window := flag.Int("window", 256<<20, "bytes between madvise hints")
+	flag.Parse()
+	size, err := parseSize(*sizeFlag)
+	if err != nil {
+		fail(err)
+	}
+	n := size / pointSize
+	fmt.Printf("%d points, %.1f GiB, in %s\n", n, float64(n*pointSize)/(1<<30), *dir)
+
+	path := filepath.Join(*dir, "largerthanram.vec")
+	os.Remove(path)
+	resetPeak()
+	start := time.Now()
+	if err := pushVector(path, n, *window); err != nil {
+		fail(err)
+	}
+	report("memvec push", n, time.Since(start))
+	resetPeak()
+	start = time.Now()
+	sum, err := scanVector(path, *window)
+	if err != nil {
+		fail(err)
+	}
+	report("memvec scan", n, time.Since(start))
+	os.Remove(path)
+
+	plain := filepath.Join(*dir, "largerthanram.bin")
+	resetPeak()
+	start = time.Now()
+	if err := writePlain(plain, n); err != nil {
+		fail(err)
+	}
+	report("bufio write", n, time.Since(start))
+	resetPeak()
+	start = time.Now()
+	plainSum, err := readPlain(plain)
+	if err != nil {
+		fail(err)
+	}
+	report("bufio read", n, time.Since(start))
+	os.Remove(plain)
+	if sum != plainSum {
+		fail(fmt.Errorf("the scans disagree: %v and %v", sum, plainSum))
+	}
+}
+
+// pushVector pushes n points into a new file vector, dropping its pages
+// from the process's memory behind the write point.
+func pushVector(path string, n, window int) error {
+	v, err := memvec.Open[Point](path)
+	if err != nil {
+		return err
+	}
+	per := max(window/pointSize, 1)
+	for i := range n {
+		if err := v.Push(Point{float64(i), 1, 2}); err != nil {
+			v.Close()
+			return err
+		}
+		if (i+1)%per == 0 {
+			dontNeed(v.Slice()[i+1-per : i+1])
+		}
+	}
+	if err := v.Sync(); err != nil {
+		v.Close()
+		return err
+	}
+	return v.Close()
+}
+
+// scanVector sums the X of every point, sequentially, dropping the pages
+// behind the read point.
+func scanVector(path string, window int) (float64, error) {
+	v, err := memvec.Open[Point](path, memvec.ReadOnly())
+	if err != nil {
+		return 0, err
+	}
+	defer v.Close()
+	s := v.Slice()
+	sequential(s)
+	per := max(window/pointSize, 1)
+	var sum float64
+	for i, p := range s {
+		sum += p.X
+		if (i+1)%per == 0 {
+			dontNeed(s[i+1-per : i+1])
+		}
+	}
+	return sum, nil
+}
+
+// writePlain writes the bytes of the same points through a bufio.Writer.
+func writePlain(path string, n int) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	p := new(Point)
+	b := unsafe.Slice((*byte)(unsafe.Pointer(p)), pointSize)
+	for i := range n {
+		*p = Point{float64(i), 1, 2}
+		if _, err := w.Write(b); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// readPlain sums the X of every point of the plain file.
+func readPlain(path string) (float64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<20)
+	var p Point
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&p)), pointSize)
+	var sum float64
+	for {
+		if _, err := io.ReadFull(r, b); err == io.EOF {
+			return sum, nil
+		} else if err != nil {
+			return 0, err
+		}
+		sum += p.X
+	}
+}
+
+// report prints a phase's throughput and the process's peak RSS during it.
+func report(what string, n int, d time.Duration) {
+	fmt.Printf("%-12s %7.2f s  %7.0f MB/s  peak RSS %s\n", what, d.Seconds(), float64(n*pointSize)/d.Seconds()/1e6, peakRSS())
+}
+
+func parseSize(s string) (int, error) {
+	for _, u := range []struct {
+		suffix string
+		mult   int
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"", 1}} {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			v, err := strconv.ParseFloat(num, 64)
+			if err != nil {
+				return 0, fmt.Errorf("bad -size %q", s)
+			}
+			return int(v * float64(u.mult)), nil
+		}
+	}
+	return 0, fmt.Errorf("bad -size %q", s)
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "largerthanram:", err)
+	os.Exit(1)
+}
