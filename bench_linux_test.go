@@ -106,3 +106,13 @@ func BenchmarkPeakRSS(b *testing.B) {
 		})
 	}
 }
+
+// evictFile drops the file's pages from the page cache (they are clean).
+func evictFile(path string) error {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
+}

@@ -2,10 +2,16 @@
 
 package memvec
 
-import "testing"
+import (
+	"errors"
+	"testing"
+)
 
 // newMremapRegion skips: mremap, BenchmarkGrowth's baseline, is Linux's.
 func newMremapRegion(b *testing.B) Memory {
 	b.Skip("mremap is Linux-only")
 	return nil
 }
+
+// evictFile cannot evict a file from the page cache here.
+func evictFile(path string) error { return errors.ErrUnsupported }

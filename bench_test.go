@@ -326,40 +326,55 @@ func vectorFile(b *testing.B, path string, n int) {
 
 // BenchmarkOpen opens an existing file of 10,000,000 points (240 MB) and
 // reads its last element: Open (read-write and read-only) against
-// os.ReadFile.
+// os.ReadFile. With cache=cold the file is evicted from the page cache
+// before each open, outside the timer, as after a restart; with cache=warm
+// it stays cached.
 func BenchmarkOpen(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "open.vec")
 	vectorFile(b, path, pushN)
 	want := point{pushN - 1, 1, 2}
-	for _, mode := range []string{"rw", "ro"} {
-		b.Run("impl=memvec/mode="+mode, func(b *testing.B) {
-			var opts []Option
-			if mode == "ro" {
-				opts = append(opts, ReadOnly())
+	for _, cache := range []string{"warm", "cold"} {
+		evict := func(b *testing.B) {
+			if cache == "cold" {
+				b.StopTimer()
+				if err := evictFile(path); err != nil {
+					b.Skip("cannot evict the file from the page cache:", err)
+				}
+				b.StartTimer()
 			}
+		}
+		for _, mode := range []string{"rw", "ro"} {
+			b.Run("cache="+cache+"/impl=memvec/mode="+mode, func(b *testing.B) {
+				var opts []Option
+				if mode == "ro" {
+					opts = append(opts, ReadOnly())
+				}
+				for b.Loop() {
+					evict(b)
+					v, err := Open[point](path, opts...)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if v.Index(v.Len()-1) != want {
+						b.Fatal("wrong last element")
+					}
+					v.Close()
+				}
+			})
+		}
+		b.Run("cache="+cache+"/impl=readfile", func(b *testing.B) {
 			for b.Loop() {
-				v, err := Open[point](path, opts...)
+				evict(b)
+				data, err := os.ReadFile(path)
 				if err != nil {
 					b.Fatal(err)
 				}
-				if v.Index(v.Len()-1) != want {
+				if *(*point)(unsafe.Pointer(&data[len(data)-24])) != want {
 					b.Fatal("wrong last element")
 				}
-				v.Close()
 			}
 		})
 	}
-	b.Run("impl=readfile", func(b *testing.B) {
-		for b.Loop() {
-			data, err := os.ReadFile(path)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if *(*point)(unsafe.Pointer(&data[len(data)-24])) != want {
-				b.Fatal("wrong last element")
-			}
-		}
-	})
 }
 
 // BenchmarkSync changes 1 MiB of a file vector of 16 MiB and of 1 GiB, then
