@@ -79,8 +79,10 @@ func (a *Anon) Resize(size int) error {
 // (see prefaulter). It is a hint: where the system cannot, the pages fault
 // in one by one as they are written.
 func (a *Anon) prefault(off, n int) {
-	if off < a.mapped {
-		populate(unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(a.base), off)), min(n, a.mapped-off)))
+	start := off &^ (pageSize - 1) // whole pages: madvise refuses an unaligned start
+	end := min(roundUp(off+n, pageSize), a.mapped)
+	if start < end {
+		populate(unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(a.base), start)), end-start))
 	}
 }
 

@@ -144,3 +144,49 @@ func TestThousandOpenVectors(t *testing.T) {
 		require.LessOrEqual(t, maps1-maps0, 2*1000)
 	} // on 32-bit platforms most reservations are refused and vectors take the fallback
 }
+
+// rssOf returns the resident bytes of the mapping that contains p, from
+// /proc/self/smaps.
+func rssOf(t *testing.T, p uintptr) int {
+	b, err := os.ReadFile("/proc/self/smaps")
+	require.NoError(t, err)
+	lines := strings.Split(string(b), "\n")
+	for i, line := range lines {
+		var lo, hi uintptr
+		if _, err := fmt.Sscanf(line, "%x-%x", &lo, &hi); err != nil || p < lo || p >= hi {
+			continue
+		}
+		for _, field := range lines[i+1:] {
+			if rest, ok := strings.CutPrefix(field, "Rss:"); ok {
+				kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
+				require.NoError(t, err)
+				return kb << 10
+			}
+		}
+	}
+	t.Fatalf("no mapping contains %#x", p)
+	return 0
+}
+
+// TestPushPrefaultsAhead: an anonymous vector faults its pages in 2 MiB
+// windows ahead of the pushes (one madvise for 512 pages instead of a page
+// fault each): once the pushes cross a window, the next one is resident
+// before they write it, and never more than a window runs ahead of them,
+// whatever the capacity.
+func TestPushPrefaultsAhead(t *testing.T) {
+	v, err := Make[point](1 << 20) // 24 MiB of capacity
+	require.NoError(t, err)
+	defer v.Close()
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(v.mem.Bytes())))
+	require.Less(t, rssOf(t, base), 1<<20, "Make reserves; it does not touch")
+	for _, windows := range []int{1, 2, 5} {
+		n := (windows*prefaultWindow + 2*pageSize) / 24 // just across the window
+		for v.Len() < n {
+			require.NoError(t, v.Push(pt(v.Len())))
+		}
+		written := headerSize + n*24
+		rss := rssOf(t, base)
+		require.GreaterOrEqual(t, rss, written+prefaultWindow/2, "after %d windows the next is resident", windows)
+		require.LessOrEqual(t, rss, written+prefaultWindow+pageSize, "no more than a window ahead")
+	}
+}
