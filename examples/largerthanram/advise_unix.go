@@ -23,12 +23,14 @@ func bytesOf(s []Point) []byte {
 	return unsafe.Slice((*byte)(unsafe.Add(p, first-start)), last-first)
 }
 
-// dontNeed drops the pages under s from the process's memory. For a shared
-// file mapping nothing is lost: dirty pages go on to be written back from
-// the page cache, and reading them again reads the file.
+// dontNeed tells the kernel the pages under s will not be used again soon,
+// with the advice the -hint flag names. For a shared file mapping none of
+// them loses data: dirty pages are written back before they go.
 func dontNeed(s []Point) {
-	if b := bytesOf(s); b != nil {
-		unix.Madvise(b, unix.MADV_DONTNEED)
+	if a, ok := advice[hint]; ok {
+		if b := bytesOf(s); b != nil {
+			unix.Madvise(b, a)
+		}
 	}
 }
 
