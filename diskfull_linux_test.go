@@ -88,3 +88,39 @@ func TestFullDiskOnCreate(t *testing.T) {
 	require.Zero(t, v.Len())
 	require.NoError(t, v.Push(pt(1)))
 }
+
+// TestOpenBacksHolesOfSparseFile: a vector file copied sparse (its zero
+// elements made holes) gets its blocks back when opened for writing, so
+// that writing those elements on a full disk is not a SIGBUS; a file with
+// all its blocks is left alone.
+func TestOpenBacksHolesOfSparseFile(t *testing.T) {
+	path := vecPath(t)
+	v := openVec[point](t, path)
+	require.NoError(t, v.Append(make([]point, 100_000)...)) // 2.4 MB of zeros
+	require.NoError(t, v.Push(pt(1)))
+	require.NoError(t, v.Clip())
+	require.NoError(t, v.Close())
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+
+	sparse := filepath.Join(t.TempDir(), "sparse.vec")
+	f, err := os.Create(sparse)
+	require.NoError(t, err)
+	require.NoError(t, f.Truncate(int64(len(data))))
+	_, err = f.WriteAt(data[:4096], 0)
+	require.NoError(t, err)
+	_, err = f.WriteAt(data[len(data)-4096:], int64(len(data)-4096))
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	blocks := func() int64 {
+		var st unix.Stat_t
+		require.NoError(t, unix.Stat(sparse, &st))
+		return st.Blocks * 512
+	}
+	require.Less(t, blocks(), int64(len(data)/2), "the copy is sparse")
+
+	w := openVec[point](t, sparse)
+	require.GreaterOrEqual(t, blocks(), int64(len(data)), "opening for writing backs the holes")
+	require.Equal(t, pt(1), w.Index(100_000))
+	require.Equal(t, point{}, w.Index(50_000))
+}
