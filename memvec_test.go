@@ -18,7 +18,7 @@ type point struct{ X, Y, Z float64 }
 // directory.
 func vecPath(t testing.TB) string {
 	t.Helper()
-	return filepath.Join(t.TempDir(), "test.vec")
+	return filepath.Join(tempDir(t), "test.vec")
 }
 
 // openVec opens a vector file, failing the test on error, and closes it
