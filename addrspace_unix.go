@@ -3,7 +3,6 @@
 package memvec
 
 import (
-	"math"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -27,13 +26,6 @@ func releaseAddressSpace(p *byte, n int) error {
 		return nil
 	}
 	return unix.MunmapPtr(unsafe.Pointer(p), uintptr(n))
-}
-
-// reservationSize returns how much address space to reserve for a region
-// that needs need bytes now: what was asked for, and twice the current
-// reservation once that has run out.
-func reservationSize(need, asked, current int) int {
-	return max(need, asked, current+min(current, math.MaxInt-current))
 }
 
 // remap makes the first m bytes (a page multiple) of the region accessible

@@ -14,12 +14,13 @@ import (
 // is backed by a tmpfs object of fixed size, whose pages past its end fault
 // when the mapping grows; a private one grows freely.
 //
-// On Unix, Anon reserves address space up front (see Reserve) and grows by
-// making the next reserved pages accessible: the region never moves and
-// growth copies nothing. Past the reservation it moves to a new one twice as
-// large (on Linux by mremap, which moves page-table entries instead of
-// copying; elsewhere by copying). On other platforms it is a block of the Go
-// heap that growth copies and moves.
+// On Unix and Windows, Anon reserves address space up front (see Reserve)
+// and grows by making the next reserved pages accessible (on Windows,
+// committing them): the region never moves and growth copies nothing. Past
+// the reservation it moves to a new one twice as large (on Linux by mremap,
+// which moves page-table entries instead of copying; elsewhere by copying).
+// On other platforms (Plan 9, WebAssembly) it is a block of the Go heap that
+// growth copies and moves.
 type Anon struct {
 	b        []byte // the region: len(b) is its size
 	base     *byte  // start of the reservation

@@ -1,4 +1,4 @@
-//go:build !unix
+//go:build !unix && !windows
 
 package memvec
 
@@ -6,11 +6,11 @@ import "unsafe"
 
 // remap gives the region m accessible bytes (a page multiple).
 //
-// On platforms without a mapping backend yet (Windows until it gets a
-// pagefile-backed section, Plan 9, WebAssembly) the region is a []uint64 on
-// the Go heap, 8-byte aligned, and every resize copies it to a new address:
-// views do not survive growth here. It works, but it is not off the heap:
-// the collector counts its size, though it never scans it.
+// On platforms with neither Unix mappings nor Windows' VirtualAlloc (Plan 9,
+// WebAssembly) the region is a []uint64 on the Go heap, 8-byte aligned, and
+// every resize copies it to a new address: views do not survive growth
+// here. It works, but it is not off the heap: the collector counts its
+// size, though it never scans it.
 func (a *Anon) remap(m int) error {
 	var p *byte
 	if m > 0 {

@@ -30,3 +30,24 @@ func TestWriteBlocksAllocatesEveryBlock(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, byte(7), b[0], "existing bytes are kept")
 }
+
+// TestReserveBlocksAllocatesGrowth: growth's reservation (fallocate on
+// Linux, F_PREALLOCATE on macOS, written blocks elsewhere) extends the file
+// and allocates every block of the new range, keeping the bytes before it.
+func TestReserveBlocksAllocatesGrowth(t *testing.T) {
+	f, err := os.Create(vecPath(t))
+	require.NoError(t, err)
+	defer f.Close()
+	_, err = f.Write([]byte{7})
+	require.NoError(t, err)
+
+	require.NoError(t, reserveBlocks(f, 1, 5*4096-1))
+	var st unix.Stat_t
+	require.NoError(t, unix.Fstat(int(f.Fd()), &st))
+	require.EqualValues(t, 5*4096, st.Size)
+	require.GreaterOrEqual(t, st.Blocks*512, int64(5*4096), "every block of the range must be allocated")
+	b := make([]byte, 2)
+	_, err = f.ReadAt(b, 0)
+	require.NoError(t, err)
+	require.Equal(t, []byte{7, 0}, b, "existing bytes are kept, new ones are zero")
+}

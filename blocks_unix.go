@@ -1,4 +1,4 @@
-//go:build darwin || dragonfly || freebsd || netbsd || openbsd || solaris
+//go:build dragonfly || freebsd || netbsd || openbsd || solaris
 
 package memvec
 
@@ -8,6 +8,11 @@ import "os"
 // extending the file if they lie past its end, so that writing them through
 // the mapping can never fail for want of space. Here it writes a zero byte
 // into every block of the range.
+//
+// FreeBSD has posix_fallocate, but golang.org/x/sys/unix does not wrap it,
+// and ZFS, FreeBSD's usual filesystem, refuses it (EINVAL: a copy-on-write
+// filesystem cannot set blocks aside), so the write is what works there
+// too. The other systems here have no preallocation call.
 func reserveBlocks(osf *os.File, off, n int64) error {
 	return writeBlocks(osf, off, n)
 }

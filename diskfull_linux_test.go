@@ -17,7 +17,7 @@ func smallDisk(t *testing.T, size string) string {
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a small tmpfs needs root")
 	}
-	dir := t.TempDir()
+	dir := tempDir(t)
 	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
 		t.Skipf("cannot mount a tmpfs: %v", err)
 	}

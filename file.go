@@ -5,23 +5,39 @@ import "fmt"
 // File is a file mapped shared into memory: a Memory whose bytes are the
 // file's bytes, so that a vector stored in it survives the process.
 //
-// OpenFile locks the file with an advisory lock (flock on Unix): exclusive
-// for a writer, shared for ReadOnly. Every handle that cooperates through
-// the lock (every memvec in this process or another on this host) is kept
-// out while it is held; a program that ignores the lock is not. flock is per
-// host: do not share a file over NFS.
+// OpenFile locks the file with an advisory lock: exclusive for a writer,
+// shared for ReadOnly. On Unix it is an flock on the file; on Windows a
+// LockFileEx lock on one byte at offset 2^62, past any data, so that the
+// lock (mandatory there for reads and writes of the bytes it covers) keeps
+// out other memvec handles but not a program that only reads the file.
+// Every handle that cooperates through the lock (every memvec in this
+// process or another on this host) is kept out while it is held; a program
+// that ignores the lock is not. The lock is per host: do not share a file
+// over NFS.
 //
-// A writable File maps not just the file but the address space the file may
-// grow into (see Reserve), shared, at once. Growth then only extends the
-// file: the mapping is already there, so it neither moves nor changes, views
-// stay valid, and the mapping stays one piece however often it grows. Pages
-// past the end of the file are never handed out. Past the reservation the
-// file is mapped anew at twice the size, and views taken before move.
+// On Unix a writable File maps not just the file but the address space the
+// file may grow into (see Reserve), shared, at once. Growth then only
+// extends the file: the mapping is already there, so it neither moves nor
+// changes, views stay valid, and the mapping stays one piece however often
+// it grows. Pages past the end of the file are never handed out. Past the
+// reservation the file is mapped anew at twice the size, and views taken
+// before move.
+//
+// On Windows a view of a file cannot reach past the file's end nor grow, so
+// every Resize (a growth, or a Clip) maps the file anew, at another address,
+// and unmaps the old view: views taken before a resize are invalid after
+// it. Pushes within the capacity resize nothing and move nothing. Reserve
+// does not apply. (Placeholder mappings, VirtualAlloc2 and MapViewOfFile3,
+// could keep the address, but Wine, which runs the Windows tests, does not
+// support them, so they would go untested.)
 //
 // Growth reserves the disk blocks before the file's end covers them
-// (fallocate where the platform has it), so that a full disk is an error
-// from Resize, and so from Push or Grow, rather than a SIGBUS on a later
-// write. A failed Resize leaves the file and the mapping unchanged.
+// (fallocate on Linux, F_PREALLOCATE on macOS, the growth itself on
+// Windows, where NTFS allocates a file's clusters as its size grows), so
+// that a full disk is an error from Resize, and so from Push or Grow,
+// rather than a SIGBUS (on Windows, an in-page exception) on a later write.
+// A Resize that fails for want of disk leaves the file and the mapping
+// unchanged.
 //
 // A File is not safe for concurrent use; it is meant to be used by one
 // vector.
@@ -87,8 +103,11 @@ func (f *File) Resize(size int) error {
 // Sync writes the mapped bytes that changed to the disk and waits for them
 // (msync), and, if the file's size changed since the last Sync, makes the
 // size durable too (fsync); the first Sync of a file that was new (or empty)
-// when opened also syncs its directory, so that the file's name survives. Its cost follows the bytes changed, not the
-// file's size. It returns ErrClosed after Close and does nothing for a
+// when opened also syncs its directory, so that the file's name survives.
+// On macOS every Sync ends with an fsync, which there is F_FULLFSYNC: msync
+// leaves the bytes in the drive's cache. On Windows it is FlushViewOfFile
+// and FlushFileBuffers, every time. Its cost follows the bytes changed, not
+// the file's size. It returns ErrClosed after Close and does nothing for a
 // read-only file.
 func (f *File) Sync() error {
 	switch {

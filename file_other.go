@@ -1,4 +1,4 @@
-//go:build !(darwin || dragonfly || freebsd || linux || netbsd || openbsd || solaris)
+//go:build !(darwin || dragonfly || freebsd || linux || netbsd || openbsd || solaris || windows)
 
 package memvec
 
@@ -12,7 +12,7 @@ import (
 type fileHandle = struct{}
 
 // openFile fails: file-backed vectors need a mapping and lock backend for
-// this platform, which does not exist yet (Windows is planned).
+// this platform (AIX, Plan 9, WebAssembly), which does not exist yet.
 func openFile(path string, o options) (*File, error) {
 	return nil, fmt.Errorf("memvec: open %s: file-backed vectors are not supported on %s yet: %w", path, runtime.GOOS, errors.ErrUnsupported)
 }

@@ -128,14 +128,15 @@ func (f *File) setSize(size int) {
 	}
 }
 
-// sync flushes the mapping and, after a size change, the file's metadata.
+// sync flushes the mapping and, after a size change or where msync alone
+// is not durable (macOS: see msyncReachesDisk), fsyncs the file.
 func (f *File) sync() error {
 	if len(f.b) > 0 {
 		if err := unix.Msync(unsafe.Slice(f.base, roundUp(len(f.b), pageSize)), unix.MS_SYNC); err != nil {
 			return err
 		}
 	}
-	if f.sizeChanged {
+	if f.sizeChanged || !msyncReachesDisk {
 		if err := f.osFile.Sync(); err != nil {
 			return err
 		}

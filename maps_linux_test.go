@@ -113,7 +113,7 @@ func TestThousandOpenVectors(t *testing.T) {
 	if testing.Short() {
 		t.Skip("opens 1,000 vectors")
 	}
-	dir := t.TempDir()
+	dir := tempDir(t)
 	maps0, vm0 := len(selfMaps(t)), vmSize(t)
 	var vecs []*MemVec[point]
 	defer func() {

@@ -33,16 +33,18 @@
 // # Views
 //
 // Slice, the iterators and pointers such as &v.Slice()[i] point into the
-// region itself, and stay valid until Close, also across growth: on Unix a
-// region reserves address space when it is created (DefaultReserve, 64 GiB
-// on 64-bit platforms; see the Reserve option) and grows in place inside it,
-// never moving. Exactly two things move a region, invalidating every view
-// taken before: growth past its reservation (the region moves to one twice
-// as large), and, on platforms without Unix mappings, any growth. Elements
-// past Len that a Truncate, Pop or Clip dropped may go on being read through
-// an old view; after Clip, the bytes past the new end may fault. Reading or
-// writing a view after Close faults, and so does writing through a view of a
-// read-only vector: a fault is not a panic and cannot be recovered.
+// region itself, and stay valid until Close, also across growth: on Unix
+// (and for anonymous memory on Windows) a region reserves address space when
+// it is created (DefaultReserve, 64 GiB on 64-bit platforms; see the Reserve
+// option) and grows in place inside it, never moving. Exactly two things
+// move a region, invalidating every view taken before: growth past its
+// reservation (the region moves to one twice as large), and, where a region
+// cannot grow in place (a File on Windows; anonymous memory on Plan 9 and
+// WebAssembly), any resize: a growth or a Clip. Elements past Len that a
+// Truncate, Pop or Clip dropped may go on being read through an old view;
+// after Clip, the bytes past the new end may fault. Reading or writing a
+// view after Close faults, and so does writing through a view of a read-only
+// vector: a fault is not a panic and cannot be recovered.
 package memvec
 
 import (
@@ -413,8 +415,9 @@ func (v *MemVec[T]) Set(i int, x T) {
 // Slice returns the elements in place, with len and cap equal to Len(): an
 // append to it copies to the heap rather than writing past the length.
 // Writes through it change the vector (and fault on a read-only one). It
-// stays valid across growth until Close, unless the region outgrows its
-// reservation (see the package documentation). O(1).
+// stays valid across growth until Close, unless the region moves (past its
+// reservation; for a File on Windows, at every resize: see the package
+// documentation). O(1).
 func (v *MemVec[T]) Slice() []T { return v.s[:len(v.s):len(v.s)] }
 
 // All returns an iterator over the indices and elements, in order: the
@@ -515,7 +518,8 @@ func (v *MemVec[T]) Clear() {
 }
 
 // Sync makes the elements and the length durable (for a File: msync, and
-// fsync after the file's size changed), so that they survive a power loss.
+// fsync after the file's size changed; see File.Sync for macOS and
+// Windows), so that they survive a power loss.
 // Its cost follows the bytes written since the last Sync, not the size of
 // the vector. It returns ErrClosed after Close and is a no-op for memory
 // with nothing to make durable.

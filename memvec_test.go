@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"testing"
@@ -18,7 +19,7 @@ type point struct{ X, Y, Z float64 }
 // directory.
 func vecPath(t testing.TB) string {
 	t.Helper()
-	return filepath.Join(t.TempDir(), "test.vec")
+	return filepath.Join(tempDir(t), "test.vec")
 }
 
 // openVec opens a vector file, failing the test on error, and closes it
@@ -358,6 +359,32 @@ func TestCloseKeepsCapacity(t *testing.T) {
 	require.Equal(t, pts(1), v.Slice())
 }
 
+// TestImpossibleGrowthLeavesFileUnchanged: a Grow that no disk holds (a
+// pebibyte) fails, naming the file, and leaves the vector's elements and the
+// file's size as they were; the vector goes on working.
+func TestImpossibleGrowthLeavesFileUnchanged(t *testing.T) {
+	if strconv.IntSize < 64 {
+		t.Skip("a pebibyte does not fit in an int")
+	}
+	path := vecPath(t)
+	v := openVec[point](t, path)
+	require.NoError(t, v.Append(pts(0, 1, 2)...))
+	before, err := os.Stat(path)
+	require.NoError(t, err)
+
+	pebibyte := uint64(1 << 50) // a variable: the constant overflows an int on 32-bit platforms
+	err = v.Grow(int(pebibyte / 24))
+	require.Error(t, err)
+	t.Log(err)
+	require.ErrorContains(t, err, path)
+	require.Equal(t, pts(0, 1, 2), v.Slice())
+	after, err := os.Stat(path)
+	require.NoError(t, err)
+	require.Equal(t, before.Size(), after.Size(), "a failed growth leaves the file's size")
+	require.NoError(t, v.Push(pt(3)))
+	require.Equal(t, pts(0, 1, 2, 3), v.Slice())
+}
+
 // TestGrowthSteps specifies the growth policy documented on Grow: double
 // while under 1 GiB, then 1 GiB at a time, in whole pages, or what is asked
 // for if that is more.
@@ -385,6 +412,9 @@ func TestGrowthSteps(t *testing.T) {
 // TestModeSetsPermissionsOfNewFile: Mode applies to the file OpenFile
 // creates, and the default is 0644 (less the umask).
 func TestModeSetsPermissionsOfNewFile(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Windows files have no permission bits: os maps a mode to the read-only attribute only")
+	}
 	private := vecPath(t)
 	openVec[point](t, private, Mode(0o600))
 	fi, err := os.Stat(private)

@@ -55,13 +55,16 @@ func LockTimeout(d time.Duration) Option {
 // refuses the reservation (a ulimit on address space), the region reserves
 // only what it needs and moves on every growth. The default is
 // DefaultReserve. Reserve applies to Open, OpenFile, Make and NewAnon; a
-// read-only file reserves nothing, since it cannot grow.
+// read-only file reserves nothing, since it cannot grow, and neither does a
+// file on Windows, which is mapped anew at every resize (see File).
 func Reserve(n int) Option {
 	return func(o *options) { o.reserve = max(n, 0) }
 }
 
 // Mode sets the permission bits of a file that OpenFile creates (before the
-// umask). The default is 0644. It has no effect on an existing file.
+// umask). The default is 0644. It has no effect on an existing file. On
+// Windows, which has no permission bits, a mode without the owner's write
+// bit creates the file read-only, and the rest is ignored.
 func Mode(perm fs.FileMode) Option {
 	return func(o *options) { o.mode = perm.Perm() }
 }

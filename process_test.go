@@ -1,5 +1,3 @@
-//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd || solaris
-
 package memvec
 
 import (
@@ -10,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -59,21 +56,23 @@ func (c *child) release(t *testing.T) {
 	require.NoError(t, c.cmd.Wait())
 }
 
-// kill kills the child with SIGKILL, which ends it at once without running
-// any code of its own, and waits for it. Whoever reads its output must have
-// read to the end (the pipe closes when the child dies) before kill returns,
-// since Wait closes the pipe: pass drained to wait for that reader.
+// kill kills the child, which ends it at once without running any code of
+// its own (SIGKILL on Unix, TerminateProcess on Windows), and waits for it.
+// Whoever reads its output must have read to the end (the pipe closes when
+// the child dies) before kill returns, since Wait closes the pipe: pass
+// drained to wait for that reader.
 func (c *child) kill(t *testing.T, drained <-chan struct{}) {
 	t.Helper()
-	require.NoError(t, c.cmd.Process.Signal(syscall.SIGKILL))
+	require.NoError(t, c.cmd.Process.Kill())
 	if drained != nil {
 		<-drained
 	}
-	err := c.cmd.Wait()
-	var exit *exec.ExitError
-	require.ErrorAs(t, err, &exit)
-	require.Equal(t, syscall.SIGKILL, exit.Sys().(syscall.WaitStatus).Signal())
+	requireKilled(t, c.cmd.Wait())
 }
+
+// childFailed is the exit status of a child role that fails, told apart
+// from the status a killed child has.
+const childFailed = 3
 
 func init() {
 	children["hold"] = holdChild
@@ -90,13 +89,13 @@ func holdChild() {
 	v, err := Open[point](os.Getenv("MEMVEC_PATH"), opts...)
 	if err != nil {
 		fmt.Println(err)
-		os.Exit(1)
+		os.Exit(childFailed)
 	}
 	fmt.Println("locked")
 	io.Copy(io.Discard, os.Stdin)
 	if err := v.Close(); err != nil {
 		fmt.Println(err)
-		os.Exit(1)
+		os.Exit(childFailed)
 	}
 }
 
@@ -125,7 +124,7 @@ func pushChild() {
 	v, err := Open[crashRec](os.Getenv("MEMVEC_PATH"))
 	if err != nil {
 		fmt.Println(err)
-		os.Exit(1)
+		os.Exit(childFailed)
 	}
 	r := rand.New(rand.NewPCG(uint64(os.Getpid()), 1))
 	var batch []crashRec
@@ -143,7 +142,7 @@ func pushChild() {
 		}
 		if err != nil {
 			fmt.Println(err)
-			os.Exit(1)
+			os.Exit(childFailed)
 		}
 		os.Stdout.WriteString(strconv.FormatUint(n, 10) + "\n")
 	}
@@ -153,12 +152,12 @@ func pushChild() {
 // ahead of what the child last reported.
 const maxCrashBatch = 100
 
-// TestKillNineNeverLosesReportedPushes kills a pushing child with SIGKILL
-// at random moments, many times over one file, and after every kill
-// requires that the file holds every element the child reported pushed,
-// that every element it counts is intact, and that it counts no element the
-// child did not push. The file grows across the trials, so kills land
-// during growth (fallocate, remap) too.
+// TestKillNineNeverLosesReportedPushes kills a pushing child (kill -9 on
+// Unix, TerminateProcess on Windows) at random moments, many times over one
+// file, and after every kill requires that the file holds every element the
+// child reported pushed, that every element it counts is intact, and that it
+// counts no element the child did not push. The file grows across the
+// trials, so kills land during growth (fallocate, remap) too.
 func TestKillNineNeverLosesReportedPushes(t *testing.T) {
 	trials := 40
 	if testing.Short() {
@@ -205,7 +204,7 @@ func TestKillNineNeverLosesReportedPushes(t *testing.T) {
 		require.Empty(t, complaint, "trial %d: the child failed", trial)
 		require.NotZero(t, reported, "trial %d: the child reported nothing", trial)
 
-		v, err := Open[crashRec](path)
+		v, err := Open[crashRec](path, LockTimeout(killedLockWait))
 		require.NoError(t, err, "trial %d", trial)
 		n := uint64(v.Len())
 		require.GreaterOrEqual(t, n, reported, "trial %d: reported pushes lost", trial)
@@ -221,8 +220,9 @@ func TestKillNineNeverLosesReportedPushes(t *testing.T) {
 	t.Logf("%d trials, %d elements checked in all", trials, checked)
 }
 
-// TestLockExcludesSecondOpenInProcess: flock belongs to the open file, so a
-// second open in the same process is refused like another process's.
+// TestLockExcludesSecondOpenInProcess: the lock belongs to the open file
+// (flock) or handle (LockFileEx), so a second open in the same process is
+// refused like another process's.
 func TestLockExcludesSecondOpenInProcess(t *testing.T) {
 	path := vecPath(t)
 	v := openVec[point](t, path)
@@ -272,7 +272,7 @@ func TestLockExcludesOtherProcess(t *testing.T) {
 }
 
 // TestLockReleasedWhenHolderKilled: the kernel drops the lock of a process
-// that dies without closing anything.
+// that dies without closing anything (on Windows, within killedLockWait).
 func TestLockReleasedWhenHolderKilled(t *testing.T) {
 	path := vecPath(t)
 	c := startChild(t, "hold", "MEMVEC_PATH="+path)
@@ -280,7 +280,7 @@ func TestLockReleasedWhenHolderKilled(t *testing.T) {
 	_, err := Open[point](path)
 	require.ErrorIs(t, err, ErrLocked)
 	c.kill(t, nil)
-	openVec[point](t, path)
+	openVec[point](t, path, LockTimeout(killedLockWait))
 }
 
 // TestLockDefaultFailsAtOnce: without LockTimeout, an open of a held file

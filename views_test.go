@@ -1,5 +1,3 @@
-//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd || solaris
-
 package memvec
 
 import (
@@ -7,6 +5,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"runtime"
 	"testing"
 	"unsafe"
 
@@ -91,6 +90,9 @@ func viewsChild() {
 func TestViewsSurviveGrowth(t *testing.T) {
 	for _, backend := range []string{"anon", "file"} {
 		t.Run(backend, func(t *testing.T) {
+			if backend == "file" && runtime.GOOS == "windows" {
+				t.Skip("on Windows a file's view moves on every resize, as documented; TestFileResizeMovesView specifies it")
+			}
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
 			cmd.Env = append(os.Environ(), childEnv+"=views", "MEMVEC_BACKEND="+backend, "MEMVEC_PATH="+vecPath(t))
 			out, err := cmd.CombinedOutput()

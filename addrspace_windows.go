@@ -1,0 +1,41 @@
+package memvec
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/windows"
+)
+
+// A region that must grow without moving lives in reserved address space:
+// VirtualAlloc(MEM_RESERVE) keeps every other allocation out of the range
+// but costs no memory and no commit charge (pagefile quota). The region
+// grows by committing the next pages (MEM_COMMIT), in place.
+
+// reserveAddressSpace reserves n bytes (a page multiple) of address space,
+// inaccessible. Windows places a reservation on a 64 KiB boundary.
+func reserveAddressSpace(n int) (*byte, error) {
+	p, err := windows.VirtualAlloc(0, uintptr(n), windows.MEM_RESERVE, windows.PAGE_NOACCESS)
+	if err != nil {
+		return nil, err
+	}
+	return addrToPtr(p), nil
+}
+
+// releaseAddressSpace releases the whole reservation at p, committed pages
+// and all. Windows releases a reservation only as a whole, from the address
+// VirtualAlloc returned, so n only says whether there is one.
+func releaseAddressSpace(p *byte, n int) error {
+	if p == nil || n == 0 {
+		return nil
+	}
+	return windows.VirtualFree(uintptr(unsafe.Pointer(p)), 0, windows.MEM_RELEASE)
+}
+
+// addrToPtr turns an address that VirtualAlloc or MapViewOfFile returned
+// into a pointer. Converting a uintptr to a pointer is unsound for memory
+// the Go heap owns, which could move or be freed meanwhile (go vet flags
+// unsafe.Pointer(addr) for that reason); these pages are outside the heap
+// and stay where they are until we free them.
+func addrToPtr(addr uintptr) *byte {
+	return (*byte)(unsafe.Add(unsafe.Pointer(nil), addr))
+}
