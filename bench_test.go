@@ -108,7 +108,7 @@ func BenchmarkPush(b *testing.B) {
 			}
 		})
 	}
-	dir := b.TempDir()
+	dir := tempDir(b)
 	b.Run("impl=memvec/backend=file", func(b *testing.B) {
 		b.SetBytes(pushN * 24)
 		b.ReportAllocs()
@@ -330,7 +330,7 @@ func vectorFile(b *testing.B, path string, n int) {
 // before each open, outside the timer, as after a restart; with cache=warm
 // it stays cached.
 func BenchmarkOpen(b *testing.B) {
-	path := filepath.Join(b.TempDir(), "open.vec")
+	path := filepath.Join(tempDir(b), "open.vec")
 	vectorFile(b, path, pushN)
 	want := point{pushN - 1, 1, 2}
 	for _, cache := range []string{"warm", "cold"} {
@@ -380,7 +380,7 @@ func BenchmarkOpen(b *testing.B) {
 // BenchmarkSync changes 1 MiB of a file vector of 16 MiB and of 1 GiB, then
 // syncs: the cost must follow the bytes changed, not the file's size.
 func BenchmarkSync(b *testing.B) {
-	dir := b.TempDir()
+	dir := tempDir(b)
 	for _, size := range []string{"16MiB", "1GiB"} {
 		b.Run("size="+size, func(b *testing.B) {
 			n := 16 << 20 / 24

@@ -103,7 +103,7 @@ func TestOpenBacksHolesOfSparseFile(t *testing.T) {
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
 
-	sparse := filepath.Join(t.TempDir(), "sparse.vec")
+	sparse := filepath.Join(tempDir(t), "sparse.vec")
 	f, err := os.Create(sparse)
 	require.NoError(t, err)
 	require.NoError(t, f.Truncate(int64(len(data))))
