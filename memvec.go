@@ -423,9 +423,10 @@ func (v *MemVec[T]) Slice() []T { return v.s[:len(v.s):len(v.s)] }
 // All returns an iterator over the indices and elements, in order: the
 // elements the vector holds when the iteration starts, read in place, like
 // ranging over Slice() (and as fast). Elements pushed during the iteration
-// are not visited; growth is safe, since the region does not move (see the
-// package documentation on views). Clip or Close during the iteration is a
-// fault, as for any view.
+// are not visited. Growth during the iteration is safe wherever views
+// survive growth (see the package documentation on views), so not for a
+// File on Windows, whose region moves when it grows; Clip or Close during
+// the iteration is a fault, as for any view.
 func (v *MemVec[T]) All() iter.Seq2[int, T] {
 	return func(yield func(int, T) bool) {
 		for i, x := range v.s {
