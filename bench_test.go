@@ -200,6 +200,19 @@ func benchIndex(b *testing.B, name string, v *MemVec[point], s []point, idx []in
 		}
 		runtime.KeepAlive(sum)
 	})
+	// impl=memvec/via=slice indexes v.Slice(): the vector's memory with a
+	// slice's code, which separates what the call costs from what the
+	// memory does.
+	b.Run(name+"/impl=memvec/via=slice", func(b *testing.B) {
+		vs := v.Slice()
+		var sum float64
+		i := 0
+		for b.Loop() {
+			sum += vs[idx[i&(len(idx)-1)]].X
+			i++
+		}
+		runtime.KeepAlive(sum)
+	})
 	b.Run(name+"/impl=slice", func(b *testing.B) {
 		var sum float64
 		i := 0

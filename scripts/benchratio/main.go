@@ -34,6 +34,8 @@ var goals = []goal{
 	{"(the same, read-only Open)", "BenchmarkOpen/cache=warm/impl=memvec/mode=ro", "BenchmarkOpen/cache=warm/impl=readfile", "ns/op", 0.0002},
 	{"random Index / slice", "BenchmarkIndex/hot=false/impl=memvec", "BenchmarkIndex/hot=false/impl=slice", "ns/op", 1.05},
 	{"(random Index / slice, elements in cache)", "BenchmarkIndex/hot=true/impl=memvec", "BenchmarkIndex/hot=true/impl=slice", "ns/op", 0},
+	{"(indexing v.Slice() / slice)", "BenchmarkIndex/hot=false/impl=memvec/via=slice", "BenchmarkIndex/hot=false/impl=slice", "ns/op", 0},
+	{"(indexing v.Slice() / slice, elements in cache)", "BenchmarkIndex/hot=true/impl=memvec/via=slice", "BenchmarkIndex/hot=true/impl=slice", "ns/op", 0},
 	{"All() / range over slice", "BenchmarkIterate/impl=memvec", "BenchmarkIterate/impl=slice", "ns/op", 1.05},
 	{"Insert(0) / slices.Insert", "BenchmarkInsertFront/impl=memvec", "BenchmarkInsertFront/impl=slice", "ns/op", 1.05},
 	{"Remove(0) / slices.Delete", "BenchmarkRemoveFront/impl=memvec", "BenchmarkRemoveFront/impl=slice", "ns/op", 1.05},
