@@ -61,12 +61,7 @@ func (a *Anon) remap(m int) error {
 // accessible pages over. If the system refuses the address space the
 // reservation should have, it takes just m.
 func (a *Anon) move(m int) error {
-	r := reservationSize(m, a.reserve, a.reserved)
-	p, err := reserveAddressSpace(r)
-	if err != nil && r > m {
-		r = m
-		p, err = reserveAddressSpace(r)
-	}
+	p, r, err := newReservation(m, a.reserve, a.reserved)
 	if err != nil {
 		return err
 	}
