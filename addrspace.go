@@ -2,7 +2,10 @@
 
 package memvec
 
-import "math"
+import (
+	"math"
+	"unsafe"
+)
 
 // reservationSize returns how much address space to reserve for a region
 // that needs need bytes now: what was asked for, and twice the current
@@ -25,3 +28,72 @@ func newReservation(m, asked, current int) (*byte, int, error) {
 	}
 	return p, r, err
 }
+
+// Anonymous memory that must grow without moving lives in reserved address
+// space, on every platform that has it: the region is the first mapped
+// bytes of the reservation, made usable (committed) as it grows and handed
+// back (decommitted) as it shrinks. Each platform supplies the primitives:
+// reserveAddressSpace, releaseAddressSpace, commit, decommit and
+// moveAnonPages.
+
+// remap makes the first m bytes (a page multiple) of the region usable and
+// the rest of the reservation not. Growth past the reservation moves the
+// region to a new, larger one; nothing else moves it. On failure the region
+// is unchanged.
+func (a *Anon) remap(m int) error {
+	if m > a.reserved {
+		if err := a.move(m); err != nil {
+			return err
+		}
+	}
+	switch {
+	case m > a.mapped:
+		if err := commit(addPtr(a.base, a.mapped), m-a.mapped); err != nil {
+			return err
+		}
+	case m < a.mapped:
+		if err := decommit(addPtr(a.base, m), a.mapped-m); err != nil {
+			return err
+		}
+	}
+	a.mapped = m
+	return nil
+}
+
+// move gives the region a reservation of at least m bytes, carrying the
+// usable pages over. If the system refuses the address space the
+// reservation should have, it takes just m.
+func (a *Anon) move(m int) error {
+	p, r, err := newReservation(m, a.reserve, a.reserved)
+	if err != nil {
+		return err
+	}
+	if a.mapped > 0 {
+		if err := moveAnonPages(a.base, p, a.mapped); err != nil {
+			releaseAddressSpace(p, r)
+			return err
+		}
+	}
+	// What is left of the old reservation (where pages can move, only its
+	// tail) goes.
+	releaseAddressSpace(a.base, a.reserved)
+	a.base, a.reserved = p, r
+	return nil
+}
+
+// free releases the reservation, pages and all.
+func (a *Anon) free() error { return releaseAddressSpace(a.base, a.reserved) }
+
+// copyAnonPages carries n usable bytes from one reservation to the start of
+// another by committing them there and copying: moveAnonPages where pages
+// cannot be moved.
+func copyAnonPages(from, to *byte, n int) error {
+	if err := commit(to, n); err != nil {
+		return err
+	}
+	copy(unsafe.Slice(to, n), unsafe.Slice(from, n))
+	return nil
+}
+
+// addPtr returns p advanced by n bytes.
+func addPtr(p *byte, n int) *byte { return (*byte)(unsafe.Add(unsafe.Pointer(p), n)) }

@@ -40,6 +40,25 @@ func addrToPtr(addr uintptr) *byte {
 	return (*byte)(unsafe.Add(unsafe.Pointer(nil), addr))
 }
 
+// commit commits n bytes at p (page multiples), readable and writable.
+// Committing charges the pages against the system's commit limit (RAM plus
+// pagefile), so running out is an error here, never a fault on a later
+// write; the pages take memory only once written.
+func commit(p *byte, n int) error {
+	_, err := windows.VirtualAlloc(uintptr(unsafe.Pointer(p)), uintptr(n), windows.MEM_COMMIT, windows.PAGE_READWRITE)
+	return err
+}
+
+// decommit decommits n bytes at p: the pages and their commit charge go
+// back, and pages committed again read as zero.
+func decommit(p *byte, n int) error {
+	return windows.VirtualFree(uintptr(unsafe.Pointer(p)), uintptr(n), windows.MEM_DECOMMIT)
+}
+
+// moveAnonPages copies: Windows cannot move pages from one reservation to
+// another.
+func moveAnonPages(from, to *byte, n int) error { return copyAnonPages(from, to, n) }
+
 // populate does nothing: committed pages fault in as they are first
 // written, and Windows has no bulk equivalent of MADV_POPULATE_WRITE that
 // measured better here.
