@@ -190,3 +190,27 @@ func TestPushPrefaultsAhead(t *testing.T) {
 		require.LessOrEqual(t, rss, written+prefaultWindow+pageSize, "no more than a window ahead")
 	}
 }
+
+// TestReadOnlyFileMapsOnlyTheFile: a read-only file cannot grow, so it maps
+// the file's pages and reserves nothing past them (Reserve's documentation),
+// while a writable one maps its whole reservation.
+func TestReadOnlyFileMapsOnlyTheFile(t *testing.T) {
+	path := vecPath(t)
+	w := openVec[point](t, path)
+	require.NoError(t, w.Append(pts(seq(1000)...)...))
+	mappedSize := func() uintptr {
+		for _, m := range selfMaps(t) {
+			if m.path == path {
+				return m.hi - m.lo
+			}
+		}
+		t.Fatal("the file is not mapped")
+		return 0
+	}
+	require.Equal(t, uintptr(DefaultReserve), mappedSize())
+	require.NoError(t, w.Close())
+
+	r := openVec[point](t, path, ReadOnly())
+	require.Equal(t, uintptr(roundUp(len(r.mem.Bytes()), pageSize)), mappedSize())
+	require.Equal(t, pt(999), r.Index(999))
+}
