@@ -33,6 +33,14 @@ var (
 	// Mutators without an error result panic with a message instead.
 	ErrReadOnly = errors.New("read-only")
 
+	// ErrRewritten is returned by a follower's Refresh and Wait (see Follow)
+	// when the writer has, since the follower's previous call, changed or
+	// dropped elements the follower could see (Set, Insert, Remove,
+	// SwapRemove, Pop, Truncate, Clear and the like), or is doing so now.
+	// The follower has refreshed all the same; what it read before may have
+	// changed, so it should read again what it relies on.
+	ErrRewritten = errors.New("elements were rewritten by the writer")
+
 	// ErrClosed reports a vector or memory used after Close.
 	ErrClosed = errors.New("closed")
 

@@ -47,10 +47,14 @@ type File struct {
 	b           []byte // the mapped file: len(b) is the file's size
 	base        *byte  // start of the mapping
 	mapped      int    // bytes mapped from base, a page multiple: past the end of the file when writable
+	fileSize    int    // the file's size: len(b), or more after a shrink that followers kept from truncating
 	reserve     int    // the Reserve option
-	readOnly    bool
-	sizeChanged bool // since the last Sync: fsync is needed too
-	dirSync     bool // the file may be new: Sync fsyncs its directory once
+	readOnly    bool   // ReadOnly or Follow
+	follow      bool   // Follow: a follower
+	wakePage    *byte  // a follower's writable mapping of the header's first page, once Wait needs it
+	writable    bool   // a follower's descriptor is open for writing: it may map wakePage
+	sizeChanged bool   // since the last Sync: fsync is needed too
+	dirSync     bool   // the file may be new: Sync fsyncs its directory once
 	closed      bool
 }
 
@@ -64,7 +68,11 @@ type File struct {
 // (fs.ErrNotExist, fs.ErrPermission, ENOSPC, ...) wrapped with the path
 // otherwise. Opening costs O(1) whatever the file's size: nothing is read.
 func OpenFile(path string, opts ...Option) (*File, error) {
-	return openFile(path, buildOptions(opts))
+	o, err := fileOptions(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	return openFile(path, o)
 }
 
 // Bytes returns the mapped file; len(Bytes()) is the file's size. It returns
@@ -74,14 +82,25 @@ func (f *File) Bytes() []byte { return f.b }
 // Name returns the path the file was opened with.
 func (f *File) Name() string { return f.path }
 
-// ReadOnly reports whether the file was opened with ReadOnly.
+// ReadOnly reports whether the file was opened with ReadOnly or Follow.
 func (f *File) ReadOnly() bool { return f.readOnly }
 
-// Resize sets the file's size to size bytes and maps all of it, keeping the
-// common prefix; new bytes are zero. Growing reserves the new disk blocks
-// first. It returns ErrReadOnly, ErrClosed, or the system's error (ENOSPC
-// for a full disk) wrapped with the path, and then the file and its mapping
-// are unchanged.
+// following reports whether the file was opened with Follow.
+func (f *File) following() bool { return f.follow }
+
+// Resize sets the region's size to size bytes and maps all of it, keeping
+// the common prefix; new bytes are zero. Growing reserves the new disk
+// blocks first. It returns ErrReadOnly, ErrClosed, or the system's error
+// (ENOSPC for a full disk) wrapped with the path, and then the file and its
+// mapping are unchanged.
+//
+// Shrinking truncates the file, unless followers (see Follow) are attached:
+// the region then shrinks but the file keeps its size, so that no
+// follower's view loses the bytes under it (reading them would fault). The
+// next shrink without followers truncates. On macOS, the BSDs and Solaris,
+// which give the writer no way to see followers, a shrink never truncates
+// the file; the bytes past the region come back as capacity when the file
+// is opened again.
 func (f *File) Resize(size int) error {
 	switch {
 	case f.closed:
@@ -90,7 +109,7 @@ func (f *File) Resize(size int) error {
 		return fmt.Errorf("memvec: resize %s: %w", f.path, ErrReadOnly)
 	case size < 0:
 		return fmt.Errorf("memvec: resize %s to negative size %d", f.path, size)
-	case size == len(f.b):
+	case size == len(f.b) && size == f.fileSize:
 		return nil
 	}
 	if err := f.resize(size); err != nil {

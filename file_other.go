@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 )
 
 // fileHandle is the open file behind a File; there is none here.
@@ -20,3 +21,6 @@ func openFile(path string, o options) (*File, error) {
 func (f *File) resize(size int) error { return errors.ErrUnsupported }
 func (f *File) sync() error           { return errors.ErrUnsupported }
 func (f *File) close() error          { return nil }
+
+func (f *File) followTo(size int) error  { return errors.ErrUnsupported }
+func (f *File) wakeWord() *atomic.Uint32 { return nil }

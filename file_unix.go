@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -20,8 +21,13 @@ type fileHandle = *os.File
 // openFile opens, locks and maps the file at path.
 func openFile(path string, o options) (_ *File, err error) {
 	flag := unix.O_RDWR | unix.O_CREAT
-	if o.readOnly {
+	switch {
+	case o.readOnly:
 		flag = unix.O_RDONLY
+	case o.follow:
+		// Never created. Writable if it may be, for the wake word only
+		// (see File.wakeWord); a follower that may not write polls.
+		flag = unix.O_RDWR
 	}
 	// os.OpenFile would put a regular file in non-blocking mode, try to add
 	// it to the network poller, fail, and set it back: four fcntl calls and
@@ -30,9 +36,14 @@ func openFile(path string, o options) (_ *File, err error) {
 	var fd int
 	for {
 		fd, err = unix.Open(path, flag|unix.O_CLOEXEC, uint32(o.mode.Perm()))
-		if err != unix.EINTR {
-			break
+		switch {
+		case err == unix.EINTR:
+			continue
+		case o.follow && flag == unix.O_RDWR && (err == unix.EACCES || err == unix.EPERM || err == unix.EROFS):
+			flag = unix.O_RDONLY
+			continue
 		}
+		break
 	}
 	if err != nil {
 		return nil, fmt.Errorf("memvec: %w", &fs.PathError{Op: "open", Path: path, Err: err})
@@ -44,7 +55,12 @@ func openFile(path string, o options) (_ *File, err error) {
 			osf.Close()
 		}
 	}()
-	if err := lockFile(osf, o.readOnly, o.lockTimeout); err != nil {
+	if o.follow {
+		err = lockFollower(osf)
+	} else {
+		err = lockFile(osf, o.readOnly, o.lockTimeout)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("memvec: lock %s: %w", path, err)
 	}
 	fi, err := osf.Stat()
@@ -60,8 +76,9 @@ func openFile(path string, o options) (_ *File, err error) {
 	}
 	// An empty file may be new: its directory entry becomes durable with
 	// the first Sync.
-	f := &File{osFile: osf, path: path, readOnly: o.readOnly, reserve: o.reserve, dirSync: size == 0}
-	if size > 0 && !o.readOnly {
+	f := &File{osFile: osf, path: path, readOnly: o.readOnly || o.follow, follow: o.follow,
+		writable: flag == unix.O_RDWR, reserve: o.reserve, dirSync: size == 0}
+	if size > 0 && !f.readOnly {
 		if err := backHoles(osf, size); err != nil {
 			return nil, fmt.Errorf("memvec: open %s: reserve disk blocks: %w", path, err)
 		}
@@ -69,6 +86,7 @@ func openFile(path string, o options) (_ *File, err error) {
 	if err := f.cover(int(size)); err != nil {
 		return nil, fmt.Errorf("memvec: map %s: %w", path, err)
 	}
+	f.fileSize = int(size)
 	f.setSize(int(size))
 	return f, nil
 }
@@ -81,28 +99,92 @@ func (f *File) prot() int {
 	return unix.PROT_READ | unix.PROT_WRITE
 }
 
-// resize changes the file's size. Growth reserves the blocks (which also
+// resize changes the region's size. Growth reserves the blocks (which also
 // extends the file) and only then, if the file outgrows its mapping, maps
-// it anew; shrinking only truncates: the pages past the new end stay
-// mapped but are never handed out. On failure both are as they were.
+// it anew; shrinking only truncates, and not while followers are attached
+// (see Resize): the pages past the new end stay mapped but are never
+// handed out. On failure both are as they were.
 func (f *File) resize(size int) error {
-	old := len(f.b)
-	if size < old {
-		if err := f.osFile.Truncate(int64(size)); err != nil {
-			return err
+	if size < len(f.b) {
+		if size < f.fileSize {
+			followed, err := followersAttached(f.osFile)
+			if err != nil {
+				return err
+			}
+			if !followed {
+				if err := f.osFile.Truncate(int64(size)); err != nil {
+					return err
+				}
+				f.fileSize = size
+			}
 		}
 		f.setSize(size)
 		return nil
 	}
-	if err := reserveBlocks(f.osFile, int64(old), int64(size-old)); err != nil {
-		// The reservation may have extended the file part of the way.
-		return errors.Join(err, f.osFile.Truncate(int64(old)))
-	}
-	if err := f.cover(size); err != nil {
-		return errors.Join(err, f.osFile.Truncate(int64(old)))
+	if size > f.fileSize {
+		old := f.fileSize
+		if err := reserveBlocks(f.osFile, int64(old), int64(size-old)); err != nil {
+			// The reservation may have extended the file part of the way.
+			return errors.Join(err, f.osFile.Truncate(int64(old)))
+		}
+		if err := f.cover(size); err != nil {
+			return errors.Join(err, f.osFile.Truncate(int64(old)))
+		}
+		f.fileSize = size
 	}
 	f.setSize(size)
 	return nil
+}
+
+// followTo makes a follower's region cover at least size bytes: the file's
+// size, read again if size is past the region (the writer grows the file
+// before its length counts the new elements), mapped anew if the file
+// outgrew the mapping's reservation. It returns an error wrapping
+// ErrCorrupt if the file is smaller than size.
+func (f *File) followTo(size int) error {
+	if f.closed {
+		return ErrClosed
+	}
+	if size <= len(f.b) && size > 0 {
+		return nil
+	}
+	fi, err := f.osFile.Stat()
+	if err != nil {
+		return err
+	}
+	have := fi.Size()
+	if have < int64(size) {
+		return corrupt("the header counts elements up to byte %d, the file has %d bytes", size, have)
+	}
+	if have > math.MaxInt {
+		return fmt.Errorf("%d bytes do not fit in this platform's address space", have)
+	}
+	if err := f.cover(int(have)); err != nil {
+		return err
+	}
+	f.fileSize = int(have)
+	f.setSize(int(have))
+	return nil
+}
+
+// wakeWord returns the header's wake word in a writable mapping of the
+// file's first page, made the first time, or nil if the follower's
+// descriptor is read-only or the mapping fails: Wait then polls. The data
+// stay mapped read-only, so a write through a follower's view still
+// faults.
+func (f *File) wakeWord() *atomic.Uint32 {
+	if f.wakePage == nil && f.writable && len(f.b) >= headerSize {
+		p, err := unix.MmapPtr(int(f.osFile.Fd()), 0, nil, uintptr(pageSize), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+		if err != nil {
+			f.writable = false
+			return nil
+		}
+		f.wakePage = (*byte)(p)
+	}
+	if f.wakePage == nil {
+		return nil
+	}
+	return (*atomic.Uint32)(unsafe.Add(unsafe.Pointer(f.wakePage), offWake))
 }
 
 // cover makes sure the mapping covers size bytes. A writable file is mapped
@@ -116,7 +198,7 @@ func (f *File) cover(size int) error {
 		return nil
 	}
 	r := need
-	if !f.readOnly {
+	if !f.readOnly || f.follow {
 		r = reservationSize(need, f.reserve, f.mapped)
 	}
 	p, err := mapFile(f.osFile, r, f.prot())
@@ -173,7 +255,12 @@ func (f *File) sync() error {
 
 // close unmaps the file and closes it, which releases the lock.
 func (f *File) close() error {
-	return errors.Join(releaseAddressSpace(f.base, f.mapped), f.osFile.Close())
+	var err error
+	if f.wakePage != nil {
+		err = releaseAddressSpace(f.wakePage, pageSize)
+		f.wakePage = nil
+	}
+	return errors.Join(err, releaseAddressSpace(f.base, f.mapped), f.osFile.Close())
 }
 
 // mapFile maps size bytes (a page multiple) of the file shared. The mapping

@@ -15,6 +15,9 @@ type fileHandle = *os.File
 
 // openFile opens, locks and maps the file at path.
 func openFile(path string, o options) (_ *File, err error) {
+	if o.follow {
+		return nil, fmt.Errorf("memvec: open %s: Follow: %w", path, errors.ErrUnsupported)
+	}
 	flag := os.O_RDWR | os.O_CREATE
 	if o.readOnly {
 		flag = os.O_RDONLY

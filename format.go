@@ -13,20 +13,29 @@ import (
 // documents it byte by byte. All integers are in the byte order of the
 // machine that created the region, which the byte-order mark records.
 //
+// The first 64 bytes (one cache line) are written once, when the region is
+// created, and covered by the checksum. The next 64 are the words that
+// change while the region is in use; they are not checksummed, and a reader
+// validates them against the region instead.
+//
 //	off size field
 //	  0   8 magic "\x89MEMVEC\n"
 //	  8   4 byte-order mark 0x01020304
-//	 12   4 format version (1)
+//	 12   4 format version (2)
 //	 16   8 element size in bytes
 //	 24   4 element alignment in bytes
 //	 28   4 offset of element 0 from the start of the region
 //	 32   8 layout fingerprint
-//	 40   8 length: the number of elements (atomic)
-//	 48  12 reserved, zero
-//	 60   4 CRC-32C of bytes 0-39 and 48-59
+//	 40  20 reserved, zero
+//	 60   4 CRC-32C of bytes 0-59
+//	 64   8 length: the number of elements published (atomic)
+//	 72   4 wake word: bit 0 set while a follower sleeps; bits 1-31 count wake-ups (atomic)
+//	 76   4 reserved, zero
+//	 80   8 generation: counts the writer's rewrites; odd while one is under way (atomic)
+//	 88  40 reserved, zero
 const (
-	headerSize    = 64
-	formatVersion = 1
+	headerSize    = 128
+	formatVersion = 2
 	byteOrderMark = 0x01020304
 
 	offMagic       = 0
@@ -36,9 +45,12 @@ const (
 	offElemAlign   = 24
 	offDataOffset  = 28
 	offFingerprint = 32
-	offLength      = 40
-	offReserved    = 48
+	offReserved    = 40
 	offChecksum    = 60
+	staticSize     = 64 // the checksummed part: bytes 0-63
+	offLength      = 64
+	offWake        = 72
+	offGeneration  = 80
 )
 
 // magic opens every region. Like PNG's, its first byte has the high bit set
@@ -64,11 +76,10 @@ func dataOffsetFor(l *layout) uint32 {
 	return (headerSize + a - 1) / a * a
 }
 
-// headerChecksum returns the CRC-32C of the header bytes it covers: all but
-// the length (which changes on every push) and the checksum itself.
+// headerChecksum returns the CRC-32C of the header bytes it covers: the
+// static part before the checksum itself.
 func headerChecksum(b []byte) uint32 {
-	c := crc32.Update(0, castagnoli, b[:offLength])
-	return crc32.Update(c, castagnoli, b[offReserved:offChecksum])
+	return crc32.Checksum(b[:offChecksum], castagnoli)
 }
 
 // writeHeader writes a new header for l with length 0 into b, which must be
@@ -83,11 +94,20 @@ func writeHeader(b []byte, l *layout) {
 	ne.PutUint32(b[offElemAlign:], uint32(l.align))
 	ne.PutUint32(b[offDataOffset:], dataOffsetFor(l))
 	ne.PutUint64(b[offFingerprint:], l.fingerprint)
-	var withMagic [headerSize]byte // the checksum covers the magic, which is written last
-	copy(withMagic[:], b[:headerSize])
+	var withMagic [staticSize]byte // the checksum covers the magic, which is written last
+	copy(withMagic[:], b[:staticSize])
 	copy(withMagic[offMagic:], magic[:])
 	ne.PutUint32(b[offChecksum:], headerChecksum(withMagic[:]))
-	copy(b[offMagic:], magic[:])
+	// One atomic store, after everything else: a follower that loads the
+	// magic atomically and finds it sees the whole header (hasMagic).
+	(*atomic.Uint64)(unsafe.Pointer(&b[offMagic])).Store(ne.Uint64(magic[:]))
+}
+
+// hasMagic reports whether the region b (at least 8 bytes) starts with the
+// magic, loading it atomically: the counterpart of writeHeader's last store,
+// for a follower that opened the region before its header was written.
+func hasMagic(b []byte) bool {
+	return (*atomic.Uint64)(unsafe.Pointer(&b[offMagic])).Load() == binary.NativeEndian.Uint64(magic[:])
 }
 
 // isBlank reports whether b is what a creation stopped between sizing the
@@ -120,7 +140,7 @@ func readHeader(b []byte, l *layout) (length int, err error) {
 	if len(b) < headerSize {
 		return 0, corrupt("region is %d bytes, shorter than the %d-byte header", len(b), headerSize)
 	}
-	if [headerSize]byte(b[:headerSize]) == [headerSize]byte{} {
+	if [staticSize]byte(b[:staticSize]) == [staticSize]byte{} {
 		return 0, corrupt("header is all zero, but the region is %d bytes, more than a new one: its header may have been lost", len(b))
 	}
 	if [8]byte(b[:8]) != magic {

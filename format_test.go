@@ -158,7 +158,14 @@ func checkOpenOutcome(t testing.TB, data []byte) error {
 	defer v.Close()
 	require.NoError(t, roErr, "the read-only open failed but the read-write one did not")
 	if !blank {
-		requireFileBytes(t, path, data, "opening an existing vector writes nothing")
+		// ... but for a generation left odd by a writer that died in a
+		// rewrite, which a writer's open makes even.
+		want := data
+		if g := binary.NativeEndian.Uint64(data[offGeneration:]); g&1 != 0 {
+			want = bytes.Clone(data)
+			binary.NativeEndian.PutUint64(want[offGeneration:], g+1)
+		}
+		requireFileBytes(t, path, want, "opening an existing vector writes nothing")
 	}
 	n := v.Len()
 	requireReadable(t, v)
@@ -207,7 +214,7 @@ func TestOpenZeroFileLargerThanAPageIsCorrupt(t *testing.T) {
 }
 
 func TestOpenBlankFileIsNewVector(t *testing.T) {
-	for _, size := range []int{headerSize, 100, pageSize - 1, pageSize} {
+	for _, size := range []int{headerSize, 200, pageSize - 1, pageSize} {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
 			path := writeVecFile(t, make([]byte, size))
 			v := openVec[point](t, path)
@@ -255,7 +262,7 @@ func TestOpenRejectsGarbage(t *testing.T) {
 	require.NoError(t, err)
 
 	oneHeaderByte := make([]byte, pageSize)
-	oneHeaderByte[headerSize-1] = 1
+	oneHeaderByte[staticSize-1] = 1
 
 	type garbage struct {
 		name string
@@ -263,22 +270,23 @@ func TestOpenRejectsGarbage(t *testing.T) {
 		msg  string
 	}
 	var tests []garbage
-	for _, n := range []int{1, 7, 8, 63} {
-		tests = append(tests, garbage{fmt.Sprintf("%d random bytes", n), random(n), "shorter than the 64-byte header"})
+	short := fmt.Sprintf("shorter than the %d-byte header", headerSize)
+	for _, n := range []int{1, 7, 8, 63, 64, 127} {
+		tests = append(tests, garbage{fmt.Sprintf("%d random bytes", n), random(n), short})
 	}
-	for _, n := range []int{64, 65, 100, 4095, 4096, 4097, 10000, 1 << 16} {
+	for _, n := range []int{128, 129, 200, 4095, 4096, 4097, 10000, 1 << 16} {
 		tests = append(tests, garbage{fmt.Sprintf("%d random bytes", n), random(n), "not a memvec region"})
 	}
 	tests = append(tests,
-		garbage{"a short text", []byte("hello, world\n"), "shorter than the 64-byte header"},
+		garbage{"a short text", []byte("hello, world\n"), short},
 		garbage{"text", []byte(strings.Repeat("The quick brown fox jumps over the lazy dog.\n", 100)), "not a memvec region"},
 		garbage{"a PNG signature", append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 120)...), "not a memvec region"},
 		garbage{"this test binary", exe[:min(len(exe), 1<<20)], "not a memvec region"},
 		garbage{"zeros but one header byte", oneHeaderByte, "not a memvec region"},
-		garbage{"magic only", append(magic[:], make([]byte, 56)...), "byte-order mark"},
+		garbage{"magic only", append(magic[:], make([]byte, headerSize-8)...), "byte-order mark"},
 		garbage{"magic then random bytes", append(magic[:], random(4088)...), "byte-order mark"},
-		garbage{"63 zero bytes", make([]byte, 63), "shorter than the 64-byte header"},
-		garbage{"one zero byte", []byte{0}, "shorter than the 64-byte header"},
+		garbage{"127 zero bytes", make([]byte, headerSize-1), short},
+		garbage{"one zero byte", []byte{0}, short},
 	)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -307,7 +315,7 @@ func TestOpenRejectsTruncatedFile(t *testing.T) {
 			_, err := Open[point](path, opts...)
 			require.ErrorIs(t, err, ErrCorrupt, "file cut to %d bytes", size)
 			if size < headerSize {
-				require.ErrorContains(t, err, fmt.Sprintf("region is %d bytes, shorter than the 64-byte header", size))
+				require.ErrorContains(t, err, fmt.Sprintf("region is %d bytes, shorter than the %d-byte header", size, headerSize))
 			} else {
 				require.ErrorContains(t, err, fmt.Sprintf("header counts %d elements, the %d-byte region holds at most %d", n, size, (size-headerSize)/24))
 			}
@@ -363,13 +371,13 @@ func TestOpenRejectsOtherByteOrder(t *testing.T) {
 
 func TestOpenRejectsOtherVersion(t *testing.T) {
 	data := validFile(t, 3)
-	for _, version := range []uint32{0, 2, 255, math.MaxUint32} {
+	for _, version := range []uint32{0, 1, 3, 255, math.MaxUint32} {
 		t.Run(fmt.Sprint(version), func(t *testing.T) {
 			b := withHeader(data, func(h []byte) { binary.NativeEndian.PutUint32(h[offVersion:], version) })
 			path := writeVecFile(t, b)
 			_, err := Open[point](path)
 			require.ErrorIs(t, err, ErrCorrupt)
-			assert.Contains(t, err.Error(), fmt.Sprintf("format version %d, this library reads version 1", version))
+			assert.Contains(t, err.Error(), fmt.Sprintf("format version %d, this library reads version %d", version, formatVersion))
 			requireFileBytes(t, path, b, "a failed open changes nothing")
 		})
 	}
@@ -479,8 +487,8 @@ func TestHeaderFlipsAreErrorsOrConsistent(t *testing.T) {
 				errs++
 			} else {
 				consistent++
-				assert.True(t, off >= offLength && off < offLength+8,
-					"only the length is outside the checksum, but flipping byte %d opened", off)
+				assert.True(t, off >= offLength,
+					"only the mutable words are outside the checksum, but flipping byte %d opened", off)
 			}
 		}
 	}

@@ -77,9 +77,13 @@ type MemVec[T any] struct {
 	mem        Memory
 	layout     *layout
 	dataOffset int
-	faulted    int // bytes of the region a prefaulter has faulted in
+	faulted    int       // bytes of the region a prefaulter has faulted in
+	follow     *follower // set for a vector opened with Follow
 	readOnly   bool
-	closed     bool
+	// announce is set when followers may see the region (any memory but
+	// Anon): rewrites then bump the generation (see beginRewrite).
+	announce bool
+	closed   bool
 }
 
 // prefaulter is implemented by a Memory that can fault in pages for
@@ -121,12 +125,22 @@ func New[T any](mem Memory) (*MemVec[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &MemVec[T]{mem: mem, layout: l, readOnly: isReadOnly(mem), dataOffset: int(dataOffsetFor(l))}
+	_, anon := mem.(*Anon)
+	v := &MemVec[T]{mem: mem, layout: l, readOnly: isReadOnly(mem), announce: !anon, dataOffset: int(dataOffsetFor(l))}
 	b := mem.Bytes()
 	if err := checkAligned(b, l); err != nil {
 		return nil, v.wrap("open", err)
 	}
-	n := 0
+	if _, ok := following(mem); ok {
+		v.follow = &follower{pending: headerPending(b)}
+		if v.follow.pending {
+			return v, nil
+		}
+		if err := v.open(b); err != nil {
+			return nil, err
+		}
+		return v, nil
+	}
 	switch {
 	case v.readOnly && (len(b) == 0 || isBlank(b)):
 		// A new vector that nobody may write: empty, without a header.
@@ -142,14 +156,45 @@ func New[T any](mem Memory) (*MemVec[T], error) {
 			}
 		}
 		writeHeader(b, l)
+		v.attach(b, 0)
 	default:
-		if n, err = readHeader(b, l); err != nil {
-			return nil, v.wrap("open", err)
+		if err := v.open(b); err != nil {
+			return nil, err
 		}
-		v.dataOffset = int(binaryDataOffset(b))
 	}
-	v.attach(b, n)
 	return v, nil
+}
+
+// open validates the header of region b and attaches the vector to the
+// elements it counts. A writer that finds the generation odd (a writer
+// before it died in the middle of a rewrite) makes it even again, which
+// followers see as a rewrite.
+func (v *MemVec[T]) open(b []byte) error {
+	n, err := readHeader(b, v.layout)
+	if err != nil {
+		return v.wrap("open", err)
+	}
+	v.dataOffset = int(binaryDataOffset(b))
+	v.attach(b, n)
+	switch {
+	case v.follow != nil:
+		// The writer may have pushed since readHeader looked.
+		v.follow.gen, n, _ = v.snapshot()
+		need, err := regionSize(v.dataOffset, n, v.layout.size)
+		if err == nil {
+			fm, _ := following(v.mem)
+			err = fm.followTo(need)
+		}
+		if err != nil {
+			return v.wrap("open", err)
+		}
+		v.attach(v.mem.Bytes(), n)
+	case !v.readOnly:
+		if g := v.word64(offGeneration); g.Load()&1 != 0 {
+			g.Add(1)
+		}
+	}
+	return nil
 }
 
 // Make returns an empty vector in anonymous memory (see Anon) with room for
@@ -267,18 +312,34 @@ func (v *MemVec[T]) Cap() int {
 }
 
 // Push appends x. The element is written before the length, so a crash
-// never leaves the length counting it unwritten. Push is amortized O(1): it
-// resizes the memory only when the capacity is used up (see Grow for the
-// growth policy). It returns ErrReadOnly, ErrClosed, or the memory's error
-// when it cannot grow (a full disk, no memory); the vector is then unchanged.
+// never leaves the length counting it unwritten, and a follower never sees
+// it half written. Push is amortized O(1): it resizes the memory only when
+// the capacity is used up (see Grow for the growth policy). It returns
+// ErrReadOnly, ErrClosed, or the memory's error when it cannot grow (a full
+// disk, no memory); the vector is then unchanged.
 func (v *MemVec[T]) Push(x T) error {
 	if n := len(v.s); n < cap(v.s) {
 		v.s = v.s[:n+1]
 		v.s[n] = x
+		// Publish: the length after the element, then wake the followers
+		// that sleep in Wait, if any (see wakeFollowers). Written out
+		// here rather than called, to keep the fast path one function.
 		v.length.Store(uint64(n + 1))
+		if (*atomic.Uint32)(unsafe.Add(unsafe.Pointer(v.length), offWake-offLength)).Load()&1 != 0 {
+			v.wakeFollowers()
+		}
 		return nil
 	}
 	return v.pushSlow(x)
+}
+
+// publish stores the length n, after the elements it counts, and wakes the
+// followers sleeping in Wait, if any.
+func (v *MemVec[T]) publish(n int) {
+	v.length.Store(uint64(n))
+	if v.wake().Load()&1 != 0 {
+		v.wakeFollowers()
+	}
 }
 
 // pushSlow makes room (growing the memory, or faulting in the next pages)
@@ -308,7 +369,7 @@ func (v *MemVec[T]) Append(xs ...T) error {
 	}
 	v.s = v.s[:n+len(xs)]
 	copy(v.s[n:], xs)
-	v.length.Store(uint64(len(v.s)))
+	v.publish(len(v.s))
 	return nil
 }
 
@@ -337,7 +398,9 @@ func (v *MemVec[T]) Pop() (T, bool) {
 		return zero, false
 	}
 	x := v.s[n-1]
+	v.beginRewrite()
 	v.setLen(n - 1)
+	v.endRewrite()
 	return x, true
 }
 
@@ -366,10 +429,19 @@ func (v *MemVec[T]) Insert(i int, xs ...T) error {
 		return err
 	}
 	s := v.s[:n+len(xs)]
-	copy(s[i+len(xs):], s[i:n])
-	copy(s[i:], xs)
-	v.s = s
-	v.length.Store(uint64(len(s)))
+	if i < n {
+		// Moving elements a follower may see.
+		v.beginRewrite()
+		copy(s[i+len(xs):], s[i:n])
+		copy(s[i:], xs)
+		v.s = s
+		v.length.Store(uint64(len(s)))
+		v.endRewrite()
+	} else {
+		copy(s[i:], xs)
+		v.s = s
+	}
+	v.publish(len(s))
 	return nil
 }
 
@@ -380,8 +452,10 @@ func (v *MemVec[T]) Insert(i int, xs ...T) error {
 func (v *MemVec[T]) Remove(i int) T {
 	v.mustWrite("Remove")
 	x := v.s[i]
+	v.beginRewrite()
 	copy(v.s[i:], v.s[i+1:])
 	v.setLen(len(v.s) - 1)
+	v.endRewrite()
 	return x
 }
 
@@ -392,8 +466,10 @@ func (v *MemVec[T]) SwapRemove(i int) T {
 	v.mustWrite("SwapRemove")
 	x := v.s[i]
 	last := len(v.s) - 1
+	v.beginRewrite()
 	v.s[i] = v.s[last]
 	v.setLen(last)
+	v.endRewrite()
 	return x
 }
 
@@ -409,7 +485,10 @@ func (v *MemVec[T]) Set(i int, x T) {
 	if v.readOnly {
 		v.mustWrite("Set")
 	}
-	v.s[i] = x
+	p := &v.s[i] // the index check, before the generation changes
+	v.beginRewrite()
+	*p = x
+	v.endRewrite()
 }
 
 // Slice returns the elements in place, with len and cap equal to Len(): an
@@ -508,14 +587,22 @@ func (v *MemVec[T]) Truncate(n int) {
 	if n < 0 || n > len(v.s) {
 		panic(fmt.Sprintf("memvec: Truncate length %d out of range [0:%d]", n, len(v.s)))
 	}
-	v.setLen(n)
+	if n < len(v.s) {
+		v.beginRewrite()
+		v.setLen(n)
+		v.endRewrite()
+	}
 }
 
 // Clear removes all elements, keeping the capacity. It panics if the vector
 // is read-only. O(1).
 func (v *MemVec[T]) Clear() {
 	v.mustWrite("Clear")
-	v.setLen(0)
+	if len(v.s) > 0 {
+		v.beginRewrite()
+		v.setLen(0)
+		v.endRewrite()
+	}
 }
 
 // Sync makes the elements and the length durable (for a File: msync, and

@@ -1,6 +1,7 @@
 package memvec
 
 import (
+	"fmt"
 	"io/fs"
 	"strconv"
 	"time"
@@ -12,7 +13,9 @@ type Option func(*options)
 
 type options struct {
 	readOnly    bool
+	follow      bool
 	lockTimeout time.Duration
+	lockWaits   bool // LockTimeout was given
 	mode        fs.FileMode
 	reserve     int
 }
@@ -31,6 +34,19 @@ func buildOptions(opts []Option) options {
 	return o
 }
 
+// fileOptions builds the options of OpenFile and refuses those that
+// contradict each other.
+func fileOptions(path string, opts []Option) (options, error) {
+	o := buildOptions(opts)
+	switch {
+	case o.follow && o.readOnly:
+		return o, fmt.Errorf("memvec: open %s: Follow and ReadOnly exclude each other: a follower reads beside a writer, a ReadOnly reader locks writers out", path)
+	case o.follow && o.lockWaits:
+		return o, fmt.Errorf("memvec: open %s: LockTimeout does not apply to a follower, which takes no lock a writer holds", path)
+	}
+	return o, nil
+}
+
 // ReadOnly opens the file for reading only: it takes a shared lock, so that
 // any number of readers may open the file at once but no writer, and maps it
 // read-only. The file must exist. Mutators that return an error return
@@ -43,7 +59,7 @@ func ReadOnly() Option {
 // file's lock, polling, before it fails with ErrLocked. The default, like a
 // d of zero or less, is to fail at once: an open never waits forever.
 func LockTimeout(d time.Duration) Option {
-	return func(o *options) { o.lockTimeout = d }
+	return func(o *options) { o.lockTimeout, o.lockWaits = d, true }
 }
 
 // Reserve sets how much address space a region reserves, so that it grows

@@ -1,0 +1,410 @@
+package memvec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// Followers: one writer, any number of live readers.
+//
+// A follower is a vector opened with Follow. It maps the file read-only
+// and takes no lock that a writer waits on; the writer's handle does not
+// change to let it in. What it sees is what the writer has published in
+// three words of the header (FORMAT.md, "Following a writer"):
+//
+//   - the length, stored atomically after the elements it counts, so a
+//     follower that loads it and then reads the elements sees them whole;
+//   - the generation, which the writer increments before and after every
+//     operation that changes or drops elements a follower may see (a
+//     seqlock: odd while such an operation is under way), so a follower
+//     knows at its next Refresh that what it read may have changed;
+//   - the wake word, whose bit 0 a follower sets before it sleeps in Wait:
+//     the writer's Push loads it after the length, and only when the bit
+//     is set does it clear it and wake the sleepers (a futex on Linux), so
+//     a Push that no follower waits for costs one load more than before.
+//
+// Between two calls of Refresh or Wait a follower's view does not change:
+// its Len, Index, Slice and iterators read a length the follower keeps in
+// its own handle, so the follower's code needs no locks.
+//
+// A follower must never fault, whatever the writer does. The writer's
+// elements only ever grow into space the file already has (growth reserves
+// the blocks and extends the file before the length counts them), so the
+// one danger is a writer that shrinks the file (Clip) under a follower that
+// still reads elements past the new end. The writer therefore does not
+// truncate the file while a follower is attached: each follower holds a
+// shared byte-range lock (an open-file-description lock on Linux, LockFileEx
+// on Windows) on one byte at followerLockOffset, which the writer tests
+// before it truncates, and which the kernel drops when the follower closes
+// or dies. A shrink with followers attached shrinks the region and keeps
+// the file's bytes. Where the kernel has no such per-descriptor lock
+// (macOS, the BSDs, Solaris: their fcntl locks belong to the process and
+// interact with flock), the writer cannot see followers and never truncates
+// the file. See File.Resize.
+
+// followerLockOffset is the byte a follower locks, shared, for as long as it
+// follows the file: one past the byte a Windows writer locks (2^62), far
+// past the end of any file.
+const followerLockOffset = 1<<62 + 1
+
+// Follow opens the file as a follower: read-only, beside a writer. A
+// follower takes no lock that a writer waits on, and waits on none: the
+// open succeeds whether or not a writer holds the file, and a writer opens
+// while followers follow it. The file must exist (a missing one is an
+// error wrapping fs.ErrNotExist); it may still be empty, or hold no header
+// yet, if its writer is creating it: the follower is then empty until a
+// Refresh finds the header.
+//
+// A follower sees the elements the writer had published when the follower
+// opened, or when it last called Refresh or Wait; its Len, Index, Slice and
+// iterators do not change in between. Every element it sees is whole: the
+// writer stores the length after the elements it counts. Refresh and Wait
+// return an error wrapping ErrRewritten when the writer has changed or
+// dropped elements the follower could see (Set, Insert, Remove, SwapRemove,
+// Pop, Truncate, Clear and the like); an element read while the writer
+// rewrote it may have been torn, so re-read what matters. Writes through
+// Slice are invisible to this: a writer that changes elements through a
+// view must tell its followers some other way.
+//
+// Its mutators behave as those of a ReadOnly vector, and writing through
+// its views faults. A follower writes nothing to the file but one word of
+// the header, the wake word, when it sleeps in Wait (and then only if the
+// file is writable for it; otherwise Wait polls).
+//
+// Follow cannot be combined with ReadOnly or LockTimeout: OpenFile returns
+// an error. Reserve applies: a follower's view grows in place up to it, like
+// a writer's (see the package documentation on views).
+func Follow() Option {
+	return func(o *options) { o.follow = true }
+}
+
+// follower is the state a vector opened with Follow keeps in its handle.
+type follower struct {
+	// gen is the generation read at the last Refresh: a Refresh that
+	// finds another reports ErrRewritten.
+	gen uint64
+	// pending is set while the file has no header yet: its writer has not
+	// written it. Every Refresh looks again.
+	pending bool
+	// fence is a word of the follower's own, for the read-modify-write
+	// that orders the reads of elements before the read of the
+	// generation (see snapshot).
+	fence atomic.Uint32
+}
+
+// followedMemory is implemented by a Memory that can be opened with Follow
+// (a *File).
+type followedMemory interface {
+	// following reports whether it was opened with Follow.
+	following() bool
+	// followTo makes Bytes cover at least size bytes, if the file has
+	// them, and returns an error wrapping ErrCorrupt if it does not.
+	followTo(size int) error
+	// wakeWord returns the header's wake word, writable, or nil when the
+	// follower cannot write it: Wait then polls. The header must exist.
+	wakeWord() *atomic.Uint32
+}
+
+// following returns mem as a followedMemory if it was opened with Follow.
+func following(mem Memory) (followedMemory, bool) {
+	fm, ok := mem.(followedMemory)
+	return fm, ok && fm.following()
+}
+
+// Refresh catches up with the writer: the vector's length becomes the one
+// the writer has published, and Len, Index, Slice and the iterators show
+// the elements up to it from then on. It returns the new length. It is
+// O(1): nothing is read but three words of the header (and, when the file
+// grew past what the follower maps, its size).
+//
+// If the writer has, since the follower's previous Refresh or Wait (or its
+// open), changed or dropped elements the follower could see, or is doing
+// so now, Refresh still refreshes and returns an error wrapping
+// ErrRewritten: what was read in between may have changed. It returns
+// ErrTypeMismatch or ErrCorrupt if the header the writer has written since
+// the follower opened an empty file does not fit T, and an error wrapping
+// ErrCorrupt, without refreshing, if the header counts more elements than
+// the file holds.
+//
+// On a vector that is not a follower, Refresh returns (Len(), nil); after
+// Close, (0, ErrClosed).
+func (v *MemVec[T]) Refresh() (int, error) {
+	if v.closed {
+		return 0, fmt.Errorf("memvec: refresh: %w", ErrClosed)
+	}
+	f := v.follow
+	if f == nil {
+		return len(v.s), nil
+	}
+	if f.pending {
+		if err := v.adopt(); err != nil || f.pending {
+			return 0, err
+		}
+	}
+	gen, n, steady := v.snapshot()
+	need, err := regionSize(v.dataOffset, n, v.layout.size)
+	if err != nil {
+		return len(v.s), v.wrap("refresh", corrupt("header counts %d elements: %v", n, err))
+	}
+	fm, _ := following(v.mem)
+	if err := fm.followTo(need); err != nil {
+		return len(v.s), v.wrap("refresh", err)
+	}
+	v.attach(v.mem.Bytes(), n)
+	rewritten := !steady || gen != f.gen
+	f.gen = gen
+	if rewritten {
+		return n, v.wrap("refresh", ErrRewritten)
+	}
+	return n, nil
+}
+
+// snapshot reads the generation and the length as one consistent pair: a
+// seqlock read, retried while the writer is in the middle of a rewrite. If
+// the rewrite goes on (a long Insert, or a writer that died in one), it
+// gives up and reports the pair as not steady.
+//
+// The read-modify-write on the follower's own fence word comes first: it
+// orders every read of elements the follower's code made before this call
+// ahead of the read of the generation (amd64 keeps loads in order anyway;
+// arm64 needs the barrier), so that an element read while the writer
+// rewrote it always shows as a changed generation here.
+func (v *MemVec[T]) snapshot() (gen uint64, n int, steady bool) {
+	v.follow.fence.Add(1)
+	g := v.word64(offGeneration)
+	for try := 0; ; try++ {
+		g1 := g.Load()
+		l := v.length.Load()
+		g2 := g.Load()
+		if l > math.MaxInt {
+			l = math.MaxInt // regionSize refuses it
+		}
+		if g1 == g2 && g1&1 == 0 || try == snapshotTries {
+			return g2, int(l), g1 == g2 && g1&1 == 0
+		}
+		runtime.Gosched()
+	}
+}
+
+// snapshotTries bounds the retries of snapshot: about as long as a rewrite
+// of a few thousand elements takes.
+const snapshotTries = 100
+
+// adopt looks again at a follower's region that had no header: if the
+// writer has written one since, it is validated and the follower starts
+// following it.
+func (v *MemVec[T]) adopt() error {
+	fm, _ := following(v.mem)
+	if err := fm.followTo(0); err != nil {
+		return v.wrap("refresh", err)
+	}
+	b := v.mem.Bytes()
+	if headerPending(b) {
+		return nil
+	}
+	if err := v.open(b); err != nil {
+		return err
+	}
+	v.follow.pending = false
+	return nil
+}
+
+// headerPending reports whether a follower's region b has no header yet
+// because its writer is still creating it: the file is empty, or at most a
+// page whose magic (written last) is still zero. Anything else is a header
+// to validate.
+func headerPending(b []byte) bool {
+	if len(b) == 0 {
+		return true
+	}
+	return len(b) <= pageSize && len(b) >= 8 && (*atomic.Uint64)(unsafe.Pointer(&b[offMagic])).Load() == 0
+}
+
+// Wait blocks until the writer has published more than n elements, then
+// refreshes (see Refresh) and returns the new length. It returns at once if
+// the writer already has. Like Refresh, it reports ErrRewritten (with a
+// length above n) if the writer changed or dropped elements the follower
+// could see, also while it waited.
+//
+// On Linux a waiting follower spins for spinFor, then sleeps on a futex in
+// the file's header that the writer's Push wakes, which takes a few
+// microseconds; elsewhere, and for a follower that cannot write the file,
+// it polls the length with back-off, from pollMin up to pollMax between
+// looks, which bounds the latency to about a millisecond. A Wait that
+// sleeps holds an operating-system thread, as a blocking read does.
+//
+// If ctx ends first, Wait returns the length it has and an error wrapping
+// ctx.Err(). On a vector that is not a follower, whose length nobody else
+// changes, Wait returns (Len(), nil) if Len() > n and an error otherwise;
+// after Close, (0, ErrClosed).
+func (v *MemVec[T]) Wait(ctx context.Context, n int) (int, error) {
+	if v.closed {
+		return 0, fmt.Errorf("memvec: wait: %w", ErrClosed)
+	}
+	if v.follow == nil {
+		if len(v.s) > n {
+			return len(v.s), nil
+		}
+		return len(v.s), v.wrap("wait", fmt.Errorf("the vector holds %d elements and is not a follower (see Follow): nothing else adds to it", len(v.s)))
+	}
+	var rewritten error
+	for {
+		m, err := v.Refresh()
+		switch {
+		case errors.Is(err, ErrRewritten):
+			rewritten = err
+		case err != nil:
+			return m, err
+		}
+		if m > n {
+			return m, rewritten
+		}
+		if err := v.await(ctx, n); err != nil {
+			return m, v.wrap("wait", fmt.Errorf("for more than %d elements: %w", n, err))
+		}
+	}
+}
+
+// Waiting, tuned for a follower in another process on another core.
+const (
+	// spinFor is how long a follower spins on the length before it sleeps:
+	// a writer that pushes within it is seen at once, without a system
+	// call on either side.
+	spinFor = 20 * time.Microsecond
+	// pollMin and pollMax bound the back-off of a follower that polls.
+	pollMin = 20 * time.Microsecond
+	pollMax = time.Millisecond
+	// sleepMax bounds one futex sleep. A Push always wakes a sleeper; the
+	// bound only makes a follower look again at a file whose writer went
+	// away for good.
+	sleepMax = time.Second
+)
+
+// await returns when the writer's published length may be above n (it
+// may also return early: the caller refreshes and checks), or ctx.Err()
+// when ctx ends.
+func (v *MemVec[T]) await(ctx context.Context, n int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if v.follow.pending {
+		return pollSleep(ctx, pollMax)
+	}
+	published := func() bool { return v.length.Load() > uint64(n) }
+	start := time.Now()
+	for i := 0; ; i++ {
+		if published() {
+			return nil
+		}
+		if i%64 == 63 && time.Since(start) > spinFor {
+			break
+		}
+	}
+	fm, _ := following(v.mem)
+	if w := fm.wakeWord(); w != nil && canSleep {
+		return sleepOnWake(ctx, w, published)
+	}
+	for wait := pollMin; ; wait = min(2*wait, pollMax) {
+		if err := pollSleep(ctx, wait); err != nil || published() {
+			return err
+		}
+	}
+}
+
+// sleepOnWake sleeps on the wake word w until published() or ctx ends. It
+// sets the word's bit 0 before it looks at the length a last time and
+// sleeps only if the word still holds what it set: the writer stores the
+// length before it loads the word, so either the writer sees the bit and
+// changes the word (waking the sleep, or keeping it from starting), or
+// this sees the length.
+func sleepOnWake(ctx context.Context, w *atomic.Uint32, published func() bool) error {
+	stop := context.AfterFunc(ctx, func() {
+		w.Add(2) // another count, so that a sleep about to start does not
+		wakeAll(w)
+	})
+	defer stop()
+	for {
+		x := w.Load()
+		if x&1 == 0 && !w.CompareAndSwap(x, x|1) {
+			continue
+		}
+		x |= 1
+		if published() {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		sleepWhile(w, x, sleepMax)
+		if published() {
+			return nil
+		}
+	}
+}
+
+// pollSleep sleeps for d, or until ctx ends, and returns ctx.Err().
+func pollSleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// The writer's side.
+
+// word64 returns the header word at off, one of the atomic 8-byte words.
+// The vector must have a header.
+func (v *MemVec[T]) word64(off int) *atomic.Uint64 {
+	return (*atomic.Uint64)(unsafe.Add(unsafe.Pointer(v.length), off-offLength))
+}
+
+// wake returns the header's wake word.
+func (v *MemVec[T]) wake() *atomic.Uint32 {
+	return (*atomic.Uint32)(unsafe.Add(unsafe.Pointer(v.length), offWake-offLength))
+}
+
+// wakeFollowers clears the wake word's bit 0, counting one more wake-up,
+// and wakes every follower sleeping on it. Push calls it only when it finds
+// the bit set. A follower killed while it slept leaves the bit set: the
+// next publish pays for one wake-up, and that is all it costs.
+//
+//go:noinline
+func (v *MemVec[T]) wakeFollowers() {
+	w := v.wake()
+	for {
+		x := w.Load()
+		if x&1 == 0 {
+			return
+		}
+		if w.CompareAndSwap(x, (x+2)&^1) {
+			break
+		}
+	}
+	wakeAll(w)
+}
+
+// beginRewrite and endRewrite bracket every change of elements a follower
+// may see: each makes the generation one larger, so it is odd during the
+// change. The writer is the only one that writes the generation. Anonymous
+// memory cannot be followed, and skips both.
+func (v *MemVec[T]) beginRewrite() {
+	if v.announce {
+		v.word64(offGeneration).Add(1)
+	}
+}
+
+func (v *MemVec[T]) endRewrite() {
+	if v.announce {
+		v.word64(offGeneration).Add(1)
+	}
+}

@@ -1,0 +1,70 @@
+package memvec
+
+import (
+	"io"
+	"os"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// canSleep says that a waiting follower can sleep until the writer wakes
+// it: here on a futex, which the kernel keys on the file's page and offset,
+// so a wake through the writer's mapping reaches a sleeper in any process.
+const canSleep = true
+
+// The futex operations (linux/futex.h). Not FUTEX_PRIVATE_FLAG: the word is
+// shared between processes.
+const (
+	futexWait = 0
+	futexWake = 1
+)
+
+// sleepWhile sleeps while the word at w holds x, for at most d: until a
+// wakeAll, a change of the word before the sleep starts, a signal, or d.
+func sleepWhile(w *atomic.Uint32, x uint32, d time.Duration) {
+	ts := unix.NsecToTimespec(d.Nanoseconds())
+	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWait, uintptr(x), uintptr(unsafe.Pointer(&ts)), 0, 0)
+}
+
+// wakeAll wakes every follower sleeping on the word at w.
+func wakeAll(w *atomic.Uint32) {
+	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWake, uintptr(1<<31-1), 0, 0, 0)
+}
+
+// lockFollower takes a shared open-file-description lock on the follower
+// byte: one that belongs to this descriptor (not to the process, as a plain
+// fcntl lock would), is independent of the writer's flock, and goes away
+// when the descriptor is closed or its holder dies. No one ever takes the
+// byte exclusively, so it never waits.
+func lockFollower(osf *os.File) error {
+	lk := unix.Flock_t{Type: unix.F_RDLCK, Whence: io.SeekStart, Start: followerLockOffset, Len: 1}
+	for {
+		err := unix.FcntlFlock(osf.Fd(), unix.F_OFD_SETLK, &lk)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// followersAttached reports whether any descriptor, in this process or
+// another, holds the follower byte: whether the writer would take it away
+// from a follower by truncating the file. A follower that takes the byte
+// after this looks reads, after taking it, a length no larger than the one
+// the writer stored before looking (the kernel's lock operations order the
+// two), so it never reads past the file's new end.
+func followersAttached(osf *os.File) (bool, error) {
+	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart, Start: followerLockOffset, Len: 1}
+	for {
+		err := unix.FcntlFlock(osf.Fd(), unix.F_OFD_GETLK, &lk)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return true, err
+		}
+		return lk.Type != unix.F_UNLCK, nil
+	}
+}
