@@ -105,7 +105,8 @@ func (f *File) prot() int {
 // (see Resize): the pages past the new end stay mapped but are never
 // handed out. On failure both are as they were.
 func (f *File) resize(size int) error {
-	if size < len(f.b) {
+	if size <= f.fileSize {
+		// Shrinking, or growing back into bytes a shrink kept.
 		if size < f.fileSize {
 			followed, err := followersAttached(f.osFile)
 			if err != nil {
@@ -121,17 +122,15 @@ func (f *File) resize(size int) error {
 		f.setSize(size)
 		return nil
 	}
-	if size > f.fileSize {
-		old := f.fileSize
-		if err := reserveBlocks(f.osFile, int64(old), int64(size-old)); err != nil {
-			// The reservation may have extended the file part of the way.
-			return errors.Join(err, f.osFile.Truncate(int64(old)))
-		}
-		if err := f.cover(size); err != nil {
-			return errors.Join(err, f.osFile.Truncate(int64(old)))
-		}
-		f.fileSize = size
+	old := f.fileSize
+	if err := reserveBlocks(f.osFile, int64(old), int64(size-old)); err != nil {
+		// The reservation may have extended the file part of the way.
+		return errors.Join(err, f.osFile.Truncate(int64(old)))
 	}
+	if err := f.cover(size); err != nil {
+		return errors.Join(err, f.osFile.Truncate(int64(old)))
+	}
+	f.fileSize = size
 	f.setSize(size)
 	return nil
 }
