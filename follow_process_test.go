@@ -50,7 +50,7 @@ func followAndVerify(ctx context.Context, f *MemVec[crashRec], target func() int
 		}
 		waits++
 		for i, x := range f.Slice()[seen:m] {
-			if x != makeCrashRec(uint64(seen + i)) {
+			if x != makeCrashRec(uint64(seen+i)) {
 				return seen + i, waits, fmt.Errorf("element %d of %d is %+v", seen+i, m, x)
 			}
 		}
