@@ -406,8 +406,9 @@ func ExampleMemVec_AppendSeq() {
 	}
 	defer v.Close()
 
-	// Each value is counted as it is appended: a follower sees it, and a
-	// crash keeps it, before seq yields the next.
+	// The values go straight into the vector's memory: no slice collects
+	// them first. They are counted batch by batch, and all of them by the
+	// time AppendSeq returns.
 	squares := func(yield func(int) bool) {
 		for i := 1; i <= 5; i++ {
 			if !yield(i * i) {

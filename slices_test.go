@@ -2,6 +2,7 @@ package memvec
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"iter"
@@ -9,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -586,4 +588,89 @@ func (m failingRegion) Resize(size int) error {
 		return errNoRoom
 	}
 	return m.heapRegion.Resize(size)
+}
+
+// TestAppendSeqCountsInBatches specifies when AppendSeq stores the length:
+// once per appendSeqBatch values, before it grows the memory, and when it
+// returns; never past the values written.
+func TestAppendSeqCountsInBatches(t *testing.T) {
+	const start, total = 3, 1000
+	for _, grown := range []bool{true, false} {
+		t.Run(fmt.Sprintf("grown=%v", grown), func(t *testing.T) {
+			v := filled(t, backends[1].open, start)
+			if grown {
+				require.NoError(t, v.Grow(total))
+			}
+			growths := 0
+			err := v.AppendSeq(func(yield func(point) bool) {
+				for i := range total {
+					// i values yielded so far: the header counts each
+					// whole batch of them (more, if it grew since).
+					counted := int(v.length.Load())
+					require.Equal(t, counted, v.Len())
+					require.LessOrEqual(t, counted, start+i, "never a value not written")
+					if grown {
+						require.Equal(t, start+i-i%appendSeqBatch, counted)
+					} else {
+						require.GreaterOrEqual(t, counted, start+i-i%appendSeqBatch)
+						if counted > start+i-i%appendSeqBatch {
+							growths++
+						}
+					}
+					if !yield(pt(start + i)) {
+						return
+					}
+				}
+			})
+			require.NoError(t, err)
+			require.Equal(t, pts(seq(start+total)...), v.Slice())
+			require.Equal(t, uint64(start+total), v.length.Load())
+			if !grown {
+				require.NotZero(t, growths, "a growth counts the values written before it")
+			}
+		})
+	}
+}
+
+// TestAppendSeqWakesWaitingFollower: a follower sleeping in Wait sees the
+// values of an AppendSeq while it runs, without waiting for a batch to
+// fill: the next value after it went to sleep wakes it.
+func TestAppendSeqWakesWaitingFollower(t *testing.T) {
+	if !canSleep {
+		t.Skip("followers poll here: they see AppendSeq's values batch by batch")
+	}
+	path := vecPath(t)
+	w := openVec[point](t, path)
+	require.NoError(t, w.Append(pts(0, 1)...))
+	require.NoError(t, w.Grow(appendSeqBatch)) // no growth to count the values either
+	f := openVec[point](t, path, Follow())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	seen := make(chan int, 1)
+	go func() {
+		n, err := f.Wait(ctx, 2)
+		if err != nil {
+			n = -1
+		}
+		seen <- n
+	}()
+	const most = appendSeqBatch - 10
+	yielded, saw := 0, 0
+	require.NoError(t, w.AppendSeq(func(yield func(point) bool) {
+		for yielded < most {
+			select {
+			case saw = <-seen:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			if !yield(pt(2 + yielded)) {
+				return
+			}
+			yielded++
+		}
+	}))
+	require.Less(t, yielded, most, "the follower's Wait returned before AppendSeq did")
+	require.Greater(t, saw, 2)
+	require.LessOrEqual(t, saw, 2+yielded)
+	require.Equal(t, w.Slice()[:saw], f.Slice())
 }
