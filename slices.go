@@ -139,9 +139,10 @@ func (v *MemVec[T]) endSqueeze(s []T, w, r int) {
 
 // Replace replaces the elements at indices [i, j) by xs, like
 // slices.Replace: the elements from j on move to follow xs. It panics if
-// i < 0, j < i or j > Len(). It is O(Len()-i + len(xs)) and grows the memory
-// at most once. xs may point into the vector (v.Slice()[k:l]): when the
-// elements must move up, such xs are copied to the heap first.
+// i < 0, j < i or j > Len(), as slices.Replace does. It is
+// O(Len()-i + len(xs)) and grows the memory at most once. xs may point into
+// the vector (v.Slice()[k:l]): when the elements must move up, such xs are
+// copied to the heap first.
 //
 // It returns ErrReadOnly or ErrClosed (checked before the indices), or the
 // memory's error when it must grow and cannot (a full disk, no memory); the
@@ -308,10 +309,10 @@ func (v *MemVec[T]) count(m int) {
 //
 // It panics if n is negative, if fill returns k < 0 or k > n, or if fill
 // changed the vector's length or the memory under s (fill may read the
-// vector, and Set elements below the length); it then counts nothing. If fill panics, nothing
-// is counted either, and the panic goes on. It returns ErrReadOnly or
-// ErrClosed (checked before n), or the memory's error when it must grow and
-// cannot, without calling fill; the vector is then unchanged.
+// vector, and Set elements below the length); it then counts nothing. If
+// fill panics, nothing is counted either, and the panic goes on. It returns
+// ErrReadOnly or ErrClosed (checked before n), or the memory's error when it
+// must grow and cannot, without calling fill; the vector is then unchanged.
 func (v *MemVec[T]) AppendInPlace(n int, fill func(s []T) int) error {
 	if err := v.writable(); err != nil {
 		return err
