@@ -131,9 +131,14 @@ func TestSlicesMethodsMatchSlices(t *testing.T) {
 			return v.AppendInPlace(len(big), func(s []point) int { return copy(s, big) })
 		}, func(s []point) []point { return append(s, big...) }},
 	}
+	// The cases that read a view of the vector while it grows.
+	viewAcrossGrowth := map[string]bool{"AppendSeq own values, growing": true}
 	for _, be := range backends {
 		for _, tt := range tests {
 			t.Run(be.name+"/"+tt.name, func(t *testing.T) {
+				if viewAcrossGrowth[tt.name] && be.name == "file" && runtime.GOOS == "windows" {
+					t.Skip("on Windows a file's view moves on every resize, as documented")
+				}
 				v := be.open(t)
 				require.NoError(t, v.Append(tt.init...))
 				require.NoError(t, tt.vec(v))
