@@ -264,7 +264,9 @@ func (v *MemVec[T]) AppendSeq(seq iter.Seq[T]) error {
 			if err := v.makeRoom(m + 1); err != nil {
 				return fmt.Errorf("memvec: AppendSeq stopped after appending %d values: %w", m-start, err)
 			}
-			room = v.s[:cap(v.s)]
+			// The region may have moved (past its reservation; for a
+			// File on Windows, at every growth): the header with it.
+			room, wake = v.s[:cap(v.s)], v.wake()
 		}
 		room[m] = x
 		m++

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -678,4 +679,50 @@ func TestAppendSeqWakesWaitingFollower(t *testing.T) {
 	require.Greater(t, saw, 2)
 	require.LessOrEqual(t, saw, 2+yielded)
 	require.Equal(t, w.Slice()[:saw], f.Slice())
+}
+
+// TestSlicesMethodsGrowPastReservation: the methods that grow keep working
+// when the region moves (past its reservation here; on Windows a file's
+// region moves at every growth), holding no pointer into the old one.
+func TestSlicesMethodsGrowPastReservation(t *testing.T) {
+	const reserve = 64 << 10
+	n := 3 * reserve / 24
+	open := map[string]func(t *testing.T) *MemVec[point]{
+		"anon": func(t *testing.T) *MemVec[point] {
+			v, err := Make[point](0, Reserve(reserve))
+			require.NoError(t, err)
+			t.Cleanup(func() { v.Close() })
+			return v
+		},
+		"file": func(t *testing.T) *MemVec[point] { return openVec[point](t, vecPath(t), Reserve(reserve)) },
+	}
+	for name, open := range open {
+		for op, grow := range map[string]func(v *MemVec[point]) error{
+			"AppendSeq": func(v *MemVec[point]) error { return v.AppendSeq(slices.Values(pts(seq(n)...)[1:])) },
+			"AppendInPlace": func(v *MemVec[point]) error {
+				return v.AppendInPlace(n-1, func(s []point) int { return copy(s, pts(seq(n)...)[1:]) })
+			},
+			"Replace": func(v *MemVec[point]) error { return v.Replace(1, 1, pts(seq(n)...)[1:]...) },
+			"Resize": func(v *MemVec[point]) error {
+				if err := v.Resize(n); err != nil {
+					return err
+				}
+				for i := range n {
+					v.Set(i, pt(i))
+				}
+				return nil
+			},
+		} {
+			t.Run(name+"/"+op, func(t *testing.T) {
+				v := open(t)
+				require.NoError(t, v.Push(pt(0)))
+				before := uintptr(unsafe.Pointer(&v.Slice()[0]))
+				require.NoError(t, grow(v))
+				require.NotEqual(t, before, uintptr(unsafe.Pointer(&v.Slice()[0])), "growth past the reservation moves the region")
+				require.True(t, slices.Equal(pts(seq(n)...), v.Slice()))
+				require.Equal(t, uint64(n), v.length.Load())
+				require.NoError(t, v.Push(pt(n)))
+			})
+		}
+	}
 }
