@@ -5,6 +5,7 @@ package memvec
 import (
 	"encoding/binary"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -131,6 +132,24 @@ func TestRewriteBelowDurableLowersItFirst(t *testing.T) {
 		{"Remove", func(w *MemVec[point]) { w.Remove(10) }, 10},
 		{"SwapRemove", func(w *MemVec[point]) { w.SwapRemove(5) }, 5},
 		{"Clip after Truncate", func(w *MemVec[point]) { w.Truncate(3); require.NoError(t, w.Clip()) }, 3},
+		{"Delete", func(w *MemVec[point]) { require.NoError(t, w.Delete(40, 45)) }, 40},
+		{"DeleteFunc", func(w *MemVec[point]) {
+			require.NoError(t, w.DeleteFunc(func(p point) bool { return p.X == 44 }))
+		}, 44},
+		{"CompactFunc", func(w *MemVec[point]) {
+			require.NoError(t, w.CompactFunc(func(a, b point) bool { return a.X >= 70 })) // s[70] is the first to go
+		}, 70},
+		{"Replace", func(w *MemVec[point]) { require.NoError(t, w.Replace(33, 34, pts(1, 2)...)) }, 33},
+		{"Resize down and up", func(w *MemVec[point]) { require.NoError(t, w.Resize(20)); require.NoError(t, w.Resize(30)) }, 20},
+		{"AppendSeq after Truncate", func(w *MemVec[point]) {
+			w.Truncate(90)
+			require.NoError(t, w.AppendSeq(slices.Values(pts(1, 2))))
+		}, 90},
+		{"AppendInPlace after Pop", func(w *MemVec[point]) {
+			w.Pop()
+			require.NoError(t, w.AppendInPlace(1, func(s []point) int { s[0] = pt(1); return 1 }))
+		}, 99},
+		{"Delete nothing", func(w *MemVec[point]) { require.NoError(t, w.Delete(5, 5)) }, 100},
 		{"Truncate alone", func(w *MemVec[point]) { w.Truncate(50) }, 100},
 		{"Push past the length", func(w *MemVec[point]) { require.NoError(t, w.Push(pt(1))) }, 100},
 		{"Set past the durable length", func(w *MemVec[point]) { require.NoError(t, w.Push(pt(1))); w.Set(100, pt(2)) }, 100},

@@ -39,6 +39,9 @@ func (v *MemVec[T]) Delete(i, j int) error {
 	if i == j {
 		return nil
 	}
+	if err := v.overwrite(i); err != nil {
+		return err
+	}
 	v.beginRewrite()
 	copy(v.s[i:], v.s[j:])
 	v.setLen(n - (j - i))
@@ -67,6 +70,9 @@ func (v *MemVec[T]) DeleteFunc(del func(T) bool) error {
 	}
 	if w == len(s) {
 		return nil
+	}
+	if err := v.overwrite(w); err != nil {
+		return err
 	}
 	// s[w] goes. From here on s[:w] holds the elements kept of those
 	// before r, and s[r:] is as it was.
@@ -109,6 +115,9 @@ func (v *MemVec[T]) CompactFunc(eq func(a, b T) bool) error {
 	}
 	if w == len(s) {
 		return nil
+	}
+	if err := v.overwrite(w); err != nil {
+		return err
 	}
 	// s[w] goes (it equals s[w-1]). From here on s[:w] holds the elements
 	// kept of those before r, and s[r-1:] is as it was: the write at step
@@ -168,6 +177,9 @@ func (v *MemVec[T]) Replace(i, j int, xs ...T) error {
 	m := n - (j - i) + len(xs)
 	if m < 0 { // n + len(xs) overflowed
 		return fmt.Errorf("memvec: Replace of %d elements by %d in %d overflows int", j-i, len(xs), n)
+	}
+	if err := v.overwrite(i); err != nil {
+		return err
 	}
 	if m > n {
 		// The tail moves up first, over where xs may be: copy it before
@@ -255,6 +267,9 @@ func (v *MemVec[T]) AppendSeq(seq iter.Seq[T]) error {
 		return err
 	}
 	start := len(v.s)
+	if err := v.overwrite(start); err != nil {
+		return err
+	}
 	// The values are written to room[len(v.s):m] before they are counted.
 	room, m, wake := v.s[:cap(v.s)], start, v.wake()
 	defer func() { v.count(m) }()
@@ -348,6 +363,9 @@ func (v *MemVec[T]) spare(op string, n int) ([]T, error) {
 	have := len(v.s)
 	if have+n < have {
 		return nil, fmt.Errorf("memvec: %s of %d elements to %d overflows int", op, n, have)
+	}
+	if err := v.overwrite(have); err != nil {
+		return nil, err
 	}
 	if err := v.makeRoom(have + n); err != nil {
 		return nil, err

@@ -494,7 +494,7 @@ func TestSlicesMethodsGeneration(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v := filled(t, backends[1].open, n)
-			require.True(t, v.announce)
+			require.True(t, v.persistent)
 			before := v.word64(offGeneration).Load()
 			require.Zero(t, before&1)
 			require.NoError(t, tt.op(v))
