@@ -235,20 +235,25 @@ func (f *File) sync() error {
 		}
 		f.sizeChanged = false
 	}
-	if f.dirSync {
-		// A new file survives a power loss only once the directory that
-		// names it does.
-		dir, err := os.Open(filepath.Dir(f.path))
-		if err != nil {
-			return err
-		}
-		err = dir.Sync()
-		dir.Close()
-		if err != nil {
-			return err
-		}
-		f.dirSync = false
+	return f.syncDir()
+}
+
+// syncDir fsyncs the directory of a file that may be new, once: a new file
+// survives a power loss only once the directory that names it does.
+func (f *File) syncDir() error {
+	if !f.dirSync {
+		return nil
 	}
+	dir, err := os.Open(filepath.Dir(f.path))
+	if err != nil {
+		return err
+	}
+	err = dir.Sync()
+	dir.Close()
+	if err != nil {
+		return err
+	}
+	f.dirSync = false
 	return nil
 }
 
@@ -267,6 +272,10 @@ func (f *File) syncHeader() error {
 		if err := f.osFile.Sync(); err != nil {
 			return fmt.Errorf("memvec: sync %s: %w", f.path, err)
 		}
+	}
+	// A vector creates its header with this: its name must last too.
+	if err := f.syncDir(); err != nil {
+		return fmt.Errorf("memvec: sync %s: %w", f.path, err)
 	}
 	return nil
 }

@@ -171,6 +171,14 @@ func New[T any](mem Memory) (*MemVec[T], error) {
 		writeHeader(b, l)
 		v.attach(b, 0)
 		v.claim(b, 0)
+		// The header reaches the disk before any element can: a power
+		// loss never leaves elements under a header that is all zero,
+		// which reads as damage (ErrCorrupt), not as a new vector.
+		if v.persistent {
+			if err := v.syncHeader(); err != nil {
+				return nil, v.wrap("create", err)
+			}
+		}
 	default:
 		if err := v.open(b); err != nil {
 			return nil, err
