@@ -51,7 +51,7 @@ type File struct {
 	path        string
 	b           []byte // the mapped file: len(b) is the file's size
 	base        *byte  // start of the mapping
-	mapped      int    // bytes mapped from base, a page multiple: past the end of the file when writable
+	mapped      int    // bytes mapped from base: on Unix a page multiple, past the end of the file when writable; on Windows the view's size, at most the file's
 	fileSize    int    // the file's size: len(b), or more after a shrink that followers kept from truncating
 	reserve     int    // the Reserve option
 	readOnly    bool   // ReadOnly or Follow
