@@ -280,11 +280,12 @@ const (
 	// pollMin and pollMax bound the back-off of a follower that polls.
 	pollMin = 20 * time.Microsecond
 	pollMax = time.Millisecond
-	// sleepMax bounds one futex sleep. A Push always wakes a sleeper; the
-	// bound only makes a follower look again at a file whose writer went
-	// away for good.
-	sleepMax = time.Second
 )
+
+// sleepMax bounds one futex sleep. A Push always wakes a sleeper; the bound
+// only makes a follower look again at a file whose writer went away for
+// good. The tests make it an hour, so that a lost wake-up shows.
+var sleepMax = time.Second
 
 // await returns when the writer's published length may be above n (it
 // may also return early: the caller refreshes and checks), or ctx.Err()
