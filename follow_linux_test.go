@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -33,10 +32,9 @@ func awaitSleeper(t testing.TB, pid int, addr uintptr) {
 	t.Fatalf("no thread of process %d sleeps on the wake word at %#x", pid, addr)
 }
 
-// awaitFollowerAsleep returns once follower f, of this process, sleeps in
-// Wait on its wake word.
-func awaitFollowerAsleep[T any](t testing.TB, f *MemVec[T]) {
+// awaitFollowerAsleep returns once a follower of this process sleeps in
+// Wait on the wake word at addr (see wakeAddr).
+func awaitFollowerAsleep(t testing.TB, addr uintptr) {
 	t.Helper()
-	w := f.mem.(*File).wakeWord()
-	awaitSleeper(t, os.Getpid(), uintptr(unsafe.Pointer(w)))
+	awaitSleeper(t, os.Getpid(), addr)
 }

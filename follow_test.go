@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -31,6 +32,13 @@ func init() {
 func follow[T any](t testing.TB, path string) *MemVec[T] {
 	t.Helper()
 	return openVec[T](t, path, Follow())
+}
+
+// wakeAddr returns the address of follower f's wake word, to be taken
+// before another goroutine waits on f: the handle is not safe for
+// concurrent use.
+func wakeAddr[T any](f *MemVec[T]) uintptr {
+	return uintptr(unsafe.Pointer(f.mem.(*File).wakeWord()))
 }
 
 // awaitDone returns what done delivers, or fails the test if nothing comes
@@ -349,12 +357,13 @@ func TestWaitReturnsWhenPublished(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 3, n)
 
+	addr := wakeAddr(f)
 	done := make(chan error, 1)
 	go func() {
 		_, err := f.Wait(context.Background(), 3)
 		done <- err
 	}()
-	awaitFollowerAsleep(t, f) // so that the wake-up, not the spin, is tested
+	awaitFollowerAsleep(t, addr) // so that the wake-up, not the spin, is tested
 	require.NoError(t, w.Push(pt(3)))
 	require.NoError(t, awaitDone(t, done))
 	require.Equal(t, pts(0, 1, 2, 3), f.Slice())
@@ -401,12 +410,13 @@ func TestWaitEndsWithContext(t *testing.T) {
 
 	// A cancel while the follower sleeps wakes it.
 	ctx, cancel = context.WithCancel(context.Background())
+	addr := wakeAddr(f)
 	done := make(chan error, 1)
 	go func() {
 		_, err := f.Wait(ctx, 1)
 		done <- err
 	}()
-	awaitFollowerAsleep(t, f)
+	awaitFollowerAsleep(t, addr)
 	cancel()
 	require.ErrorIs(t, awaitDone(t, done), context.Canceled)
 

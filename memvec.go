@@ -8,9 +8,9 @@
 // never scans. Any other Memory (a heap []byte, a shared-memory segment)
 // works through New.
 //
-// The vector keeps a 64-byte header at the start of the region: a magic
+// The vector keeps a 128-byte header at the start of the region: a magic
 // number, format version, byte-order mark, the element size, alignment and
-// layout fingerprint, and the length. Opening an existing region validates
+// layout fingerprint, the length, and the words that followers read. Opening an existing region validates
 // all of it, so a file is never read as elements of another type
 // (ErrTypeMismatch) and a damaged one is reported (ErrCorrupt), never
 // trusted. FORMAT.md in the repository documents the format byte by byte.
@@ -29,6 +29,12 @@
 // at a time, and readers must not run beside a writer. A File's lock keeps
 // other handles, in this process or another, from opening it for writing
 // at the same time.
+//
+// To read a file while its writer appends to it, open a follower with the
+// Follow option, in another process or in the goroutine that reads (one
+// handle per goroutine): it sees the writer's progress at each Refresh or
+// Wait, never an element half written, and never faults, whatever the
+// writer does. See Follow.
 //
 // # Views
 //
