@@ -252,6 +252,25 @@ func (f *File) sync() error {
 	return nil
 }
 
+// syncHeader makes the file's first page, which holds the header, durable
+// alone: msync of that page, and on macOS the fsync that msync needs there
+// (see msyncReachesDisk). The vector calls it to raise or lower the durable
+// length (durable.go).
+func (f *File) syncHeader() error {
+	if f.closed || f.readOnly || len(f.b) == 0 {
+		return nil
+	}
+	if err := unix.Msync(unsafe.Slice(f.base, pageSize), unix.MS_SYNC); err != nil {
+		return fmt.Errorf("memvec: sync %s: %w", f.path, err)
+	}
+	if !msyncReachesDisk {
+		if err := f.osFile.Sync(); err != nil {
+			return fmt.Errorf("memvec: sync %s: %w", f.path, err)
+		}
+	}
+	return nil
+}
+
 // close unmaps the file and closes it, which releases the lock.
 func (f *File) close() error {
 	var err error

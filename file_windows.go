@@ -339,6 +339,22 @@ func (f *File) sync() error {
 	return f.osFile.Sync()
 }
 
+// syncHeader makes the file's first page, which holds the header, durable:
+// FlushViewOfFile of that page, then FlushFileBuffers (see sync). The
+// vector calls it to raise or lower the durable length (durable.go).
+func (f *File) syncHeader() error {
+	if f.closed || f.readOnly || len(f.b) == 0 {
+		return nil
+	}
+	if err := windows.FlushViewOfFile(uintptr(unsafe.Pointer(f.base)), uintptr(min(len(f.b), pageSize))); err != nil {
+		return fmt.Errorf("memvec: sync %s: %w", f.path, os.NewSyscallError("FlushViewOfFile", err))
+	}
+	if err := f.osFile.Sync(); err != nil {
+		return fmt.Errorf("memvec: sync %s: %w", f.path, err)
+	}
+	return nil
+}
+
 // close unmaps the file, unlocks it (a follower, the follower byte) and
 // closes it.
 func (f *File) close() error {

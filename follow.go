@@ -181,6 +181,11 @@ func (v *MemVec[T]) snapshot() (gen uint64, n int, steady bool) {
 	for try := 0; ; try++ {
 		g1 := g.Load()
 		l := v.length.Load()
+		if b := v.mem.Bytes(); rebooted(b) {
+			// No writer since the machine went down: what survived.
+			n, _ := trustedLength(b, v.dataOffset, v.layout.size)
+			l = uint64(n)
+		}
 		g2 := g.Load()
 		if l > math.MaxInt {
 			l = math.MaxInt // regionSize refuses it
@@ -399,13 +404,13 @@ func (v *MemVec[T]) wakeFollowers() {
 // change. The writer is the only one that writes the generation. Anonymous
 // memory cannot be followed, and skips both.
 func (v *MemVec[T]) beginRewrite() {
-	if v.announce {
+	if v.persistent {
 		v.word64(offGeneration).Add(1)
 	}
 }
 
 func (v *MemVec[T]) endRewrite() {
-	if v.announce {
+	if v.persistent {
 		v.word64(offGeneration).Add(1)
 	}
 }

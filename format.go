@@ -32,7 +32,11 @@ import (
 //	 72   4 wake word: bit 0 set while a follower sleeps; bits 1-31 count wake-ups (atomic)
 //	 76   4 reserved, zero
 //	 80   8 generation: counts the writer's rewrites; odd while one is under way (atomic)
-//	 88  40 reserved, zero
+//	 88   8 durable length: elements that a Sync made durable (durable.go)
+//	 96  16 boot identifier of the writer's machine when it opened the region
+//	112   8 closed length: the length at the writer's Close
+//	120   4 CRC-32C of the elements from the durable length to the closed length
+//	124   4 flags: bit 0, the writer closed the region and the closed length holds
 const (
 	headerSize    = 128
 	formatVersion = 2
@@ -51,6 +55,13 @@ const (
 	offLength      = 64
 	offWake        = 72
 	offGeneration  = 80
+	offDurable     = 88
+	offBootID      = 96
+	offClosedLen   = 112
+	offTailSum     = 120
+	offFlags       = 124
+
+	flagClosed = 1 // the flags bit: a writer's Close wrote the closed length and the tail's checksum
 )
 
 // magic opens every region. Like PNG's, its first byte has the high bit set
@@ -185,11 +196,7 @@ func readHeader(b []byte, l *layout) (length int, err error) {
 		return 0, fmt.Errorf("%w: region holds elements of %d bytes, align %d, fingerprint %#016x; the element type is %s",
 			ErrTypeMismatch, h.elemSize, h.elemAlign, h.fingerprint, l.desc)
 	}
-	n := atomic.LoadUint64((*uint64)(unsafe.Pointer(&b[offLength])))
-	if max := capacityOf(len(b), int(h.dataOffset), l.size); n > uint64(max) {
-		return 0, corrupt("header counts %d elements, the %d-byte region holds at most %d", n, len(b), max)
-	}
-	return int(n), nil
+	return trustedLength(b, int(h.dataOffset), l.size)
 }
 
 // capacityOf returns how many elements of size bytes fit in a region of

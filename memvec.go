@@ -86,10 +86,17 @@ type MemVec[T any] struct {
 	faulted    int       // bytes of the region a prefaulter has faulted in
 	follow     *follower // set for a vector opened with Follow
 	readOnly   bool
-	// announce is set when followers may see the region (any memory but
-	// Anon): rewrites then bump the generation (see beginRewrite).
-	announce bool
-	closed   bool
+	// persistent is set for a region that outlives the vector (any memory
+	// but Anon): followers may see it, so rewrites bump the generation
+	// (beginRewrite), and a power loss may cut it, so the durable length
+	// is kept (durable.go).
+	persistent bool
+	// durable is the header's durable length, as this writer keeps it.
+	durable int
+	// syncErr is an error the next Sync returns: a mutator without an
+	// error result could not lower the durable length (overwriteOrRemember).
+	syncErr error
+	closed  bool
 }
 
 // prefaulter is implemented by a Memory that can fault in pages for
@@ -132,7 +139,7 @@ func New[T any](mem Memory) (*MemVec[T], error) {
 		return nil, err
 	}
 	_, anon := mem.(*Anon)
-	v := &MemVec[T]{mem: mem, layout: l, readOnly: isReadOnly(mem), announce: !anon, dataOffset: int(dataOffsetFor(l))}
+	v := &MemVec[T]{mem: mem, layout: l, readOnly: isReadOnly(mem), persistent: !anon, dataOffset: int(dataOffsetFor(l))}
 	b := mem.Bytes()
 	if err := checkAligned(b, l); err != nil {
 		return nil, v.wrap("open", err)
@@ -163,6 +170,7 @@ func New[T any](mem Memory) (*MemVec[T], error) {
 		}
 		writeHeader(b, l)
 		v.attach(b, 0)
+		v.claim(b, 0)
 	default:
 		if err := v.open(b); err != nil {
 			return nil, err
@@ -172,9 +180,8 @@ func New[T any](mem Memory) (*MemVec[T], error) {
 }
 
 // open validates the header of region b and attaches the vector to the
-// elements it counts. A writer that finds the generation odd (a writer
-// before it died in the middle of a rewrite) makes it even again, which
-// followers see as a rewrite.
+// elements it counts, by the rule of trustedLength. A writer then claims
+// the region (see claim).
 func (v *MemVec[T]) open(b []byte) error {
 	n, err := readHeader(b, v.layout)
 	if err != nil {
@@ -196,9 +203,8 @@ func (v *MemVec[T]) open(b []byte) error {
 		}
 		v.attach(v.mem.Bytes(), n)
 	case !v.readOnly:
-		if g := v.word64(offGeneration); g.Load()&1 != 0 {
-			g.Add(1)
-		}
+		v.claim(b, n)
+		v.attach(b, n)
 	}
 	return nil
 }
@@ -261,7 +267,9 @@ func (v *MemVec[T]) attach(b []byte, n int) {
 	if _, ok := v.mem.(prefaulter); ok && v.layout.size > 0 {
 		c = min(c, max(n, capacityOf(v.faulted, v.dataOffset, v.layout.size)))
 	}
-	if v.readOnly {
+	if v.readOnly || n < v.durable {
+		// Nothing may be pushed; or not before the durable length goes
+		// down (see overwrite): Push takes the slow path.
 		c = n
 	}
 	v.s = unsafe.Slice((*T)(unsafe.Add(base, v.dataOffset)), c)[:n]
@@ -351,6 +359,9 @@ func (v *MemVec[T]) publish(n int) {
 // pushSlow makes room (growing the memory, or faulting in the next pages)
 // and pushes x.
 func (v *MemVec[T]) pushSlow(x T) error {
+	if err := v.overwrite(len(v.s)); err != nil {
+		return err
+	}
 	if err := v.makeRoom(len(v.s) + 1); err != nil {
 		return err
 	}
@@ -367,7 +378,11 @@ func (v *MemVec[T]) Append(xs ...T) error {
 		return v.writable()
 	case n+len(xs) < n:
 		return fmt.Errorf("memvec: Append of %d elements to %d overflows int", len(xs), n)
-	case n+len(xs) > cap(v.s):
+	}
+	if err := v.overwrite(n); err != nil {
+		return err
+	}
+	if n+len(xs) > cap(v.s) {
 		xs = v.detach(xs)
 		if err := v.makeRoom(n + len(xs)); err != nil {
 			return err
@@ -431,6 +446,9 @@ func (v *MemVec[T]) Insert(i int, xs ...T) error {
 		return fmt.Errorf("memvec: Insert of %d elements into %d overflows int", len(xs), n)
 	}
 	xs = v.detach(xs) // xs may point into the region: copy it before moving anything
+	if err := v.overwrite(i); err != nil {
+		return err
+	}
 	if err := v.makeRoom(n + len(xs)); err != nil {
 		return err
 	}
@@ -458,6 +476,7 @@ func (v *MemVec[T]) Insert(i int, xs ...T) error {
 func (v *MemVec[T]) Remove(i int) T {
 	v.mustWrite("Remove")
 	x := v.s[i]
+	v.overwriteOrRemember(i)
 	v.beginRewrite()
 	copy(v.s[i:], v.s[i+1:])
 	v.setLen(len(v.s) - 1)
@@ -472,6 +491,7 @@ func (v *MemVec[T]) SwapRemove(i int) T {
 	v.mustWrite("SwapRemove")
 	x := v.s[i]
 	last := len(v.s) - 1
+	v.overwriteOrRemember(i)
 	v.beginRewrite()
 	v.s[i] = v.s[last]
 	v.setLen(last)
@@ -492,6 +512,9 @@ func (v *MemVec[T]) Set(i int, x T) {
 		v.mustWrite("Set")
 	}
 	p := &v.s[i] // the index check, before the generation changes
+	if i < v.durable {
+		v.overwriteOrRemember(i)
+	}
 	v.beginRewrite()
 	*p = x
 	v.endRewrite()
@@ -582,6 +605,11 @@ func (v *MemVec[T]) Clip() error {
 	if err != nil {
 		return err
 	}
+	// Cutting the file under the durable length would leave a durable
+	// length past the end of a file that a power loss shortened.
+	if err := v.overwrite(len(v.s)); err != nil {
+		return err
+	}
 	return v.resize(size)
 }
 
@@ -624,6 +652,9 @@ func (v *MemVec[T]) Sync() error {
 	if err := v.mem.Sync(); err != nil {
 		return v.wrap("sync", err)
 	}
+	if v.persistent && !v.readOnly && v.length != nil {
+		return v.publishDurable()
+	}
 	return nil
 }
 
@@ -636,8 +667,11 @@ func (v *MemVec[T]) Close() error {
 	if v.closed {
 		return nil
 	}
+	if v.persistent && !v.readOnly && v.length != nil {
+		v.recordClose()
+	}
 	v.closed = true
-	v.s, v.length = nil, nil
+	v.s, v.length, v.durable = nil, nil, 0
 	if err := v.mem.Close(); err != nil {
 		return v.wrap("close", err)
 	}
@@ -648,6 +682,9 @@ func (v *MemVec[T]) Close() error {
 // vector (whose length is 0, so n is 0) there is nothing to record.
 func (v *MemVec[T]) setLen(n int) {
 	v.s = v.s[:n]
+	if n < v.durable {
+		v.s = v.s[:n:n] // see attach
+	}
 	if v.length != nil {
 		v.length.Store(uint64(n))
 	}
