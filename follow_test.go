@@ -152,7 +152,12 @@ func TestFollowerStableBetweenRefreshes(t *testing.T) {
 
 	require.Equal(t, 2000, refreshed(t, f, false))
 	require.Equal(t, w.Slice(), f.Slice())
-	require.Equal(t, pts(0, 1, 2), view, "a view taken before a Refresh stays valid")
+	if runtime.GOOS != "windows" {
+		// On Windows a Refresh that finds the file grown maps it anew and
+		// unmaps the old view (see File, TestFollowerViewMovesOnGrowth):
+		// reading view now would fault.
+		require.Equal(t, pts(0, 1, 2), view, "a view taken before a Refresh stays valid")
+	}
 	require.GreaterOrEqual(t, f.Cap(), f.Len())
 }
 

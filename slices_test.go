@@ -313,10 +313,7 @@ func TestAppendInPlaceFillMustNotChangeVector(t *testing.T) {
 // new mutator returns ErrReadOnly, before it checks its indices or calls
 // its function, and the file is not changed.
 func TestSlicesMethodsReadOnly(t *testing.T) {
-	opts := map[string]Option{"ReadOnly": ReadOnly()}
-	if runtime.GOOS != "windows" { // Windows refuses Follow for now
-		opts["Follow"] = Follow()
-	}
+	opts := map[string]Option{"ReadOnly": ReadOnly(), "Follow": Follow()}
 	for name, opt := range opts {
 		t.Run(name, func(t *testing.T) {
 			path := vecPath(t)
@@ -513,9 +510,6 @@ func TestSlicesMethodsGeneration(t *testing.T) {
 // each call, the writer's elements, and ErrRewritten exactly when the call
 // changed or dropped elements it could see.
 func TestSlicesMethodsFollowed(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("Windows refuses Follow for now")
-	}
 	path := vecPath(t)
 	w := openVec[point](t, path)
 	require.NoError(t, w.Append(pts(seq(10)...)...))
