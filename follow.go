@@ -48,11 +48,6 @@ import (
 // interact with flock), the writer cannot see followers and never truncates
 // the file. See File.Resize.
 
-// followerLockOffset is the byte a follower locks, shared, for as long as it
-// follows the file: one past the byte a Windows writer locks (2^62), far
-// past the end of any file.
-const followerLockOffset = 1<<62 + 1
-
 // Follow opens the file as a follower: read-only, beside a writer. A
 // follower takes no lock that a writer waits on, and waits on none: the
 // open succeeds whether or not a writer holds the file, and a writer opens
@@ -78,8 +73,12 @@ const followerLockOffset = 1<<62 + 1
 // file is writable for it; otherwise Wait polls).
 //
 // Follow cannot be combined with ReadOnly or LockTimeout: OpenFile returns
-// an error. Reserve applies: a follower's view grows in place up to it, like
-// a writer's (see the package documentation on views).
+// an error. On Unix, Reserve applies: a follower's view grows in place up to
+// it, like a writer's (see the package documentation on views). On Windows a
+// view cannot grow: a Refresh or Wait that finds the file grown past the
+// follower's view maps it anew and unmaps the old one, so views taken
+// before it are invalid after it; and a follower's open may wait a few
+// milliseconds while a writer checks for followers (File.Resize).
 func Follow() Option {
 	return func(o *options) { o.follow = true }
 }

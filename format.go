@@ -110,15 +110,8 @@ func writeHeader(b []byte, l *layout) {
 	copy(withMagic[offMagic:], magic[:])
 	ne.PutUint32(b[offChecksum:], headerChecksum(withMagic[:]))
 	// One atomic store, after everything else: a follower that loads the
-	// magic atomically and finds it sees the whole header (hasMagic).
+	// magic atomically and finds it sees the whole header (headerPending).
 	(*atomic.Uint64)(unsafe.Pointer(&b[offMagic])).Store(ne.Uint64(magic[:]))
-}
-
-// hasMagic reports whether the region b (at least 8 bytes) starts with the
-// magic, loading it atomically: the counterpart of writeHeader's last store,
-// for a follower that opened the region before its header was written.
-func hasMagic(b []byte) bool {
-	return (*atomic.Uint64)(unsafe.Pointer(&b[offMagic])).Load() == binary.NativeEndian.Uint64(magic[:])
 }
 
 // isBlank reports whether b is what a creation stopped between sizing the
