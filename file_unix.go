@@ -208,7 +208,7 @@ func (f *File) cover(size int) error {
 	if err != nil {
 		return err
 	}
-	releaseAddressSpace(f.base, f.mapped)
+	retire(f.base, f.mapped)
 	f.base, f.mapped = p, r
 	return nil
 }
@@ -287,7 +287,7 @@ func (f *File) close() error {
 		err = releaseAddressSpace(f.wakePage, pageSize)
 		f.wakePage = nil
 	}
-	return errors.Join(err, releaseAddressSpace(f.base, f.mapped), f.osFile.Close())
+	return errors.Join(err, retire(f.base, f.mapped), f.osFile.Close())
 }
 
 // mapFile maps size bytes (a page multiple) of the file shared. The mapping

@@ -50,7 +50,10 @@
 // Truncate, Pop or Clip dropped may go on being read through an old view;
 // after Clip, the bytes past the new end may fault. Reading or writing a
 // view after Close faults, and so does writing through a view of a read-only
-// vector: a fault is not a panic and cannot be recovered.
+// vector: a fault is not a panic and cannot be recovered. On Unix the fault
+// is certain, not a read or write of whatever is mapped there next: the
+// address space given up stays reserved and inaccessible in a bounded
+// quarantine (16 TiB or 1,024 ranges retired after it; see the README).
 package memvec
 
 import (
