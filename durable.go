@@ -15,63 +15,62 @@ import (
 // A power loss (or an operating-system crash) does not: the kernel writes
 // dirty pages back in any order, so the disk may hold a header whose length
 // counts elements whose pages never got there, or a length past the end of
-// a file whose growth never got there. Three words of the header, and the
-// writer's boot identifier, make every state a power loss can leave open as
-// a consistent vector (FORMAT.md, "Power loss", has the whole argument):
+// a file whose growth never got there. Four words of the header make every
+// state a power loss can leave open as a consistent vector (FORMAT.md,
+// "Power loss", has the whole argument):
 //
-//   - The durable length D counts elements that are on the disk. Sync raises
-//     it to the length, but only after the elements (and the file's size)
-//     are durable, and then makes the header durable. Before anything at an
-//     index below D is written again (a Set, an Insert, a Push after a
-//     Truncate, a Clip that cuts the file), the writer lowers D to that
-//     index and makes the header durable first (overwrite). So the elements
-//     D counts are always on the disk, whatever else is.
-//   - The writer stores its machine's boot identifier in the header when it
-//     opens the region. A reader whose machine has the same boot identifier
-//     knows the page cache the writer wrote into is still there (at most,
-//     the writer's process died): it trusts the length. One that finds
-//     another knows the machine went down since: it trusts D.
-//   - Close records the length and a CRC-32C of the elements from D to it.
-//     A machine that then shuts down cleanly writes the page cache out, so
-//     after its reboot the elements are there and the checksum holds: the
-//     length at Close is trusted. After a power loss it does not hold, and
-//     D is.
+//   - The base length counts elements that were on the disk before the
+//     header holding it was written: the writer never stores a base above
+//     what a finished barrier (a Sync) made durable.
+//   - The durable length, with the CRC-32C of the elements from the base
+//     to it, is what the last Sync or Close meant to make durable. Sync
+//     stores the three and then makes the elements and the header durable
+//     in one barrier: a power loss in the middle leaves the elements past
+//     the base whole, and the checksum holds, or not, and then the base
+//     counts. Close stores the same without the barrier: a machine that
+//     shuts down cleanly writes its page cache out, so after its reboot the
+//     checksum holds and nothing is lost.
+//   - Before anything at an index below what the writer holds durable is
+//     written again (a Set, an Insert, a Push after a Truncate, a Clip that
+//     cuts the file), the base and the durable length go down to that index,
+//     and the header is made durable first (overwrite): a rewrite never
+//     reaches the disk under a base that counts it.
+//   - The writer stores its machine's boot identifier when it opens the
+//     region. A reader on a machine with the same boot identifier knows the
+//     page cache the writer wrote into is still there (at most the writer's
+//     process died) and trusts the length; one that finds another knows the
+//     machine went down since, and trusts the durable length if its
+//     checksum holds, the base otherwise.
 //
-// Push's fast path does none of this: it only writes past the length, which
-// D never counts. A drop below D (Pop, Truncate, Clear) lowers the capacity
-// the fast path sees to the length, so the next Push takes the slow path,
-// which lowers D first.
+// Push's fast path does none of this: it only writes past the length. A
+// drop below what the writer holds durable (Pop, Truncate, Clear) lowers
+// the capacity the fast path sees to the length, so that the next Push
+// takes the slow path, which lowers the base first.
 
 // trustedLength returns how many elements region b holds, by the rule
-// above: the length, or after a reboot the durable length or the closed
-// one. It returns an error wrapping ErrCorrupt if that is more than the
-// region holds.
+// above: the length, or after a reboot the durable or the base length. It
+// returns an error wrapping ErrCorrupt if that is more than the region
+// holds.
 func trustedLength(b []byte, dataOffset int, size uintptr) (int, error) {
-	c := capacityOf(len(b), dataOffset, size)
-	// No writer leaves the durable length past the end: Clip lowers it,
+	c := uint64(capacityOf(len(b), dataOffset, size))
+	// No writer leaves the base past the end of the file: Clip lowers it,
 	// durably, before it cuts the file.
-	d := word64At(b, offDurable).Load()
-	if d > uint64(c) {
-		return 0, corrupt("durable length %d, the %d-byte region holds at most %d", d, len(b), c)
+	base := word64At(b, offBase).Load()
+	if base > c {
+		return 0, corrupt("base length %d, the %d-byte region holds at most %d", base, len(b), c)
 	}
 	if !rebooted(b) {
 		n := word64At(b, offLength).Load()
-		if n > uint64(c) {
+		if n > c {
 			return 0, corrupt("header counts %d elements, the %d-byte region holds at most %d", n, len(b), c)
 		}
 		return int(n), nil
 	}
-	ne := binary.NativeEndian
-	if ne.Uint32(b[offFlags:])&flagClosed != 0 {
-		closed := ne.Uint64(b[offClosedLen:])
-		switch {
-		case closed <= d:
-			return int(closed), nil
-		case closed <= uint64(c) && tailSum(b, dataOffset, size, int(d), int(closed)) == ne.Uint32(b[offTailSum:]):
-			return int(closed), nil
-		}
+	d := word64At(b, offDurable).Load()
+	if base <= d && d <= c && deltaSum(b, dataOffset, size, int(base), int(d)) == binary.NativeEndian.Uint32(b[offDeltaSum:]) {
+		return int(d), nil
 	}
-	return int(d), nil
+	return int(base), nil
 }
 
 // rebooted reports whether the machine has booted since the writer of
@@ -83,9 +82,9 @@ func rebooted(b []byte) bool {
 	return stored != [16]byte{} && now != [16]byte{} && stored != now
 }
 
-// tailSum returns the CRC-32C of the bytes of elements [from, to) of region
-// b, whose elements of size bytes start at dataOffset.
-func tailSum(b []byte, dataOffset int, size uintptr, from, to int) uint32 {
+// deltaSum returns the CRC-32C of the bytes of elements [from, to) of
+// region b, whose elements of size bytes start at dataOffset.
+func deltaSum(b []byte, dataOffset int, size uintptr, from, to int) uint32 {
 	return crc32.Checksum(b[dataOffset+from*int(size):dataOffset+to*int(size)], castagnoli)
 }
 
@@ -111,38 +110,50 @@ func (v *MemVec[T]) syncHeader() error {
 
 // claim readies a writer's open region after validation: a region its
 // writer left before the machine went down gets the length that survived
-// (the durable or closed one) as its length and durable length, and every
-// region this writer's boot identifier and no close record, and an even
-// generation (a writer that died in the middle of a rewrite leaves it
-// odd). n is the trusted length.
+// as its length, base and durable length; every region gets this writer's
+// boot identifier, and an even generation (a writer that died in the
+// middle of a rewrite leaves it odd). n is the trusted length. What the
+// writer then holds durable is the base: the durable length past it may
+// not have reached the disk (a Close makes no barrier).
 func (v *MemVec[T]) claim(b []byte, n int) {
 	if v.persistent {
 		if rebooted(b) {
 			v.length.Store(uint64(n))
-			v.word64(offDurable).Store(uint64(n))
+			v.setDurable(n, n)
 		}
 		id := bootID()
 		copy(b[offBootID:offBootID+16], id[:])
-		binary.NativeEndian.PutUint32(b[offFlags:], 0)
-		v.durable = int(v.word64(offDurable).Load())
+		v.durable = int(v.word64(offBase).Load())
 	}
 	if g := v.word64(offGeneration); g.Load()&1 != 0 {
 		g.Add(1)
 	}
 }
 
-// overwrite readies index i to be written again: if a Sync made the element
-// at i durable, the durable length goes down to i, durably, first, so that a
-// power loss in the middle of the write never leaves a durable length that
-// counts a torn element. It then re-attaches the view, whose capacity is
-// held at the length while the length is below the durable length (see
-// attach). If the header cannot be made durable, nothing changes and the
-// error is returned: i must not be written.
+// setDurable stores the base and the durable length, with the checksum of
+// the elements between them.
+func (v *MemVec[T]) setDurable(base, d int) {
+	var sum uint32
+	if d > base && v.layout.size > 0 {
+		sum = deltaSum(v.mem.Bytes(), v.dataOffset, v.layout.size, base, d)
+	}
+	binary.NativeEndian.PutUint32(v.mem.Bytes()[offDeltaSum:], sum)
+	v.word64(offBase).Store(uint64(base))
+	v.word64(offDurable).Store(uint64(d))
+}
+
+// overwrite readies index i to be written again: if the writer holds the
+// element at i durable, the base and the durable length go down to i,
+// durably, first, so that a power loss in the middle of the write never
+// leaves a header that counts a torn element. It then re-attaches the view,
+// whose capacity is held at the length while the length is below what the
+// writer holds durable (see attach). If the header cannot be made durable,
+// nothing changes and the error is returned: i must not be written.
 func (v *MemVec[T]) overwrite(i int) error {
 	if i >= v.durable {
 		return nil
 	}
-	v.word64(offDurable).Store(uint64(i))
+	v.setDurable(i, i)
 	if err := v.syncHeader(); err != nil {
 		return v.wrap("sync", fmt.Errorf("lower the durable length to %d before rewriting: %w", i, err))
 	}
@@ -161,36 +172,37 @@ func (v *MemVec[T]) overwriteOrRemember(i int) {
 	}
 }
 
-// publishDurable makes the vector's length its durable length, once the
-// memory has made the elements durable (Sync): it stores it and makes the
-// header durable.
-func (v *MemVec[T]) publishDurable() error {
+// syncDurable is Sync for a persistent region: it records what it is about
+// to make durable (a base no higher than what is durable already, the
+// length, the checksum between them), then makes the elements and the
+// header durable in the memory's one barrier. Only then does the writer
+// hold the length durable.
+func (v *MemVec[T]) syncDurable() error {
 	n := len(v.s)
-	if n == v.durable && v.syncErr == nil {
-		return nil
+	base := min(v.durable, n)
+	if v.syncErr != nil {
+		// A rewrite went ahead without lowering the base (which index
+		// is not kept): nothing is held durable before this barrier.
+		base = 0
 	}
-	v.word64(offDurable).Store(uint64(n))
-	if err := v.syncHeader(); err != nil {
+	v.setDurable(base, n)
+	if err := v.mem.Sync(); err != nil {
 		return v.wrap("sync", err)
 	}
+	err := v.syncErr
 	v.durable, v.syncErr = n, nil
 	v.attach(v.mem.Bytes(), n)
+	if err != nil {
+		return fmt.Errorf("%w (made good by this Sync)", err)
+	}
 	return nil
 }
 
-// recordClose writes the close record: the length, and the checksum of the
-// elements past the durable length, which a reboot after a clean shutdown
-// verifies (see trustedLength). It costs a checksum of what was written
-// since the last Sync.
+// recordClose records, at Close, the length as the durable length over the
+// base the writer holds durable, with the checksum of the elements between:
+// what a reboot after a clean shutdown verifies (see trustedLength). It
+// costs a checksum of what was written since the last Sync.
 func (v *MemVec[T]) recordClose() {
-	b := v.mem.Bytes()
 	n := len(v.s)
-	var sum uint32
-	if n > v.durable && v.layout.size > 0 {
-		sum = tailSum(b, v.dataOffset, v.layout.size, v.durable, n)
-	}
-	ne := binary.NativeEndian
-	ne.PutUint64(b[offClosedLen:], uint64(n))
-	ne.PutUint32(b[offTailSum:], sum)
-	ne.PutUint32(b[offFlags:], flagClosed)
+	v.setDurable(min(v.durable, n), n)
 }

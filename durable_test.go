@@ -161,21 +161,37 @@ func TestRewriteBelowDurableLowersItFirst(t *testing.T) {
 			require.NoError(t, w.Append(pts(seq(100)...)...))
 			require.NoError(t, w.Sync())
 			tt.op(w)
-			require.Equal(t, tt.want, headerWord(t, path, offDurable))
+			// After the Sync, the base was 0 (what was durable before it)
+			// and the durable length 100. An op that writes below 100
+			// lowers both to where it writes, durably, first.
+			base, durable := headerWord(t, path, offBase), headerWord(t, path, offDurable)
+			if tt.want < 100 {
+				require.Equal(t, []uint64{tt.want, tt.want}, []uint64{base, durable}, "lowered, base and durable length")
+			} else {
+				require.Equal(t, []uint64{0, 100}, []uint64{base, durable}, "unchanged, base and durable length")
+			}
 			require.NoError(t, w.Sync())
 			require.Equal(t, uint64(w.Len()), headerWord(t, path, offDurable))
+			require.Equal(t, min(tt.want, uint64(w.Len())), headerWord(t, path, offBase), "the base is what was durable before the Sync")
 		})
 	}
 }
 
-// TestDurableLengthPastEndIsCorrupt: no writer leaves the durable length
-// past the end of the file.
-func TestDurableLengthPastEndIsCorrupt(t *testing.T) {
+// TestBaseLengthPastEndIsCorrupt: no writer leaves the base length past
+// the end of the file; a durable length past it only fails its checksum.
+func TestBaseLengthPastEndIsCorrupt(t *testing.T) {
 	data := validFile(t, 10)
-	binary.NativeEndian.PutUint64(data[offDurable:], 1<<40)
+	binary.NativeEndian.PutUint64(data[offBase:], 1<<40)
 	path := writeVecFile(t, data)
 	_, err := Open[point](path)
 	require.ErrorIs(t, err, ErrCorrupt)
-	require.ErrorContains(t, err, "durable length 1099511627776")
+	require.ErrorContains(t, err, "base length 1099511627776")
 	requireFileBytes(t, path, data, "a failed open changes nothing")
+
+	data = validFile(t, 10)
+	binary.NativeEndian.PutUint64(data[offDurable:], 1<<40)
+	path = writeVecFile(t, data)
+	reboot(t)
+	v := openVec[point](t, path, ReadOnly())
+	require.Equal(t, 0, v.Len(), "after a reboot, the base: nothing was synced")
 }

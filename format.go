@@ -32,11 +32,11 @@ import (
 //	 72   4 wake word: bit 0 set while a follower sleeps; bits 1-31 count wake-ups (atomic)
 //	 76   4 reserved, zero
 //	 80   8 generation: counts the writer's rewrites; odd while one is under way (atomic)
-//	 88   8 durable length: elements that a Sync made durable (durable.go)
+//	 88   8 durable length: what the last Sync or Close made (or meant to make) durable (durable.go)
 //	 96  16 boot identifier of the writer's machine when it opened the region
-//	112   8 closed length: the length at the writer's Close
-//	120   4 CRC-32C of the elements from the durable length to the closed length
-//	124   4 flags: bit 0, the writer closed the region and the closed length holds
+//	112   8 base length: elements durable before that Sync or Close
+//	120   4 CRC-32C of the elements from the base length to the durable length
+//	124   4 reserved, zero
 const (
 	headerSize    = 128
 	formatVersion = 2
@@ -57,11 +57,8 @@ const (
 	offGeneration  = 80
 	offDurable     = 88
 	offBootID      = 96
-	offClosedLen   = 112
-	offTailSum     = 120
-	offFlags       = 124
-
-	flagClosed = 1 // the flags bit: a writer's Close wrote the closed length and the tail's checksum
+	offBase        = 112
+	offDeltaSum    = 120
 )
 
 // magic opens every region. Like PNG's, its first byte has the high bit set

@@ -660,11 +660,11 @@ func (v *MemVec[T]) Sync() error {
 	if v.closed {
 		return fmt.Errorf("memvec: Sync: %w", ErrClosed)
 	}
+	if v.persistent && !v.readOnly && v.length != nil {
+		return v.syncDurable()
+	}
 	if err := v.mem.Sync(); err != nil {
 		return v.wrap("sync", err)
-	}
-	if v.persistent && !v.readOnly && v.length != nil {
-		return v.publishDurable()
 	}
 	return nil
 }
