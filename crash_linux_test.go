@@ -20,7 +20,7 @@ func init() { children["crashwork"] = crashWorkChild }
 
 // crashOp is one step of a power-loss workload.
 type crashOp struct {
-	kind byte // 'p' Push n, 'a' Append n, 's' Sync, 't' Truncate to i, 'c' Clip, 'i' Insert n at i, 'w' Set i, 'r' Close and Open again
+	kind byte // 'p' Push n, 'a' Append n, 's' Sync, 't' Truncate to i, 'c' Clip, 'i' Insert n at i, 'w' Set i, 'r' Close and Open again, 'k' drop the file as a killed writer does and Open again
 	i, n int
 }
 
@@ -63,8 +63,10 @@ func planCrashWorkload(seed uint64, n int) *crashPlan {
 			op = crashOp{kind: 'i', i: r.IntN(len(s) + 1), n: 1 + r.IntN(20)}
 		case x < 93 && len(s) > 0:
 			op = crashOp{kind: 'w', i: r.IntN(len(s))}
-		default:
+		case x < 96:
 			op = crashOp{kind: 'r'}
+		default:
+			op = crashOp{kind: 'k'}
 		}
 		switch op.kind {
 		case 'p', 'a':
@@ -169,6 +171,9 @@ func crashWorkChild() {
 			if err = v.Close(); err == nil {
 				v, err = Open[crashRec](path)
 			}
+		case 'k':
+			abandon(v)
+			v, err = Open[crashRec](path)
 		}
 		if err != nil {
 			fail(fmt.Errorf("op %d %c: %w", j, op.kind, err))

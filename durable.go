@@ -15,62 +15,68 @@ import (
 // A power loss (or an operating-system crash) does not: the kernel writes
 // dirty pages back in any order, so the disk may hold a header whose length
 // counts elements whose pages never got there, or a length past the end of
-// a file whose growth never got there. Four words of the header make every
+// a file whose growth never got there. Some words of the header make every
 // state a power loss can leave open as a consistent vector (FORMAT.md,
 // "Power loss", has the whole argument):
 //
 //   - The base length counts elements that were on the disk before the
 //     header holding it was written: the writer never stores a base above
 //     what a finished barrier (a Sync) made durable.
-//   - The durable length, with the CRC-32C of the elements from the base
-//     to it, is what the last Sync or Close meant to make durable. Sync
-//     stores the three and then makes the elements and the header durable
-//     in one barrier: a power loss in the middle leaves the elements past
-//     the base whole, and the checksum holds, or not, and then the base
-//     counts. Close stores the same without the barrier: a machine that
+//   - Two checked lengths extend it, each with the CRC-32C of the elements
+//     from the length before it: after a reboot, the vector counts as far as
+//     the checksums hold, in order. Sync stores the base, as first checked
+//     length the furthest a header on the disk may already count, and as
+//     second the length; then it makes the elements and the header durable
+//     in one barrier. A power loss in the middle leaves each stretch whole or
+//     not, and its checksum says which; the first link keeps what an earlier
+//     Sync, whose writer died before anyone knew it had finished, made
+//     durable. Close stores the same without the barrier: a machine that
 //     shuts down cleanly writes its page cache out, so after its reboot the
-//     checksum holds and nothing is lost.
-//   - Before anything at an index below what the writer holds durable is
-//     written again (a Set, an Insert, a Push after a Truncate, a Clip that
-//     cuts the file), the base and the durable length go down to that index,
-//     and the header is made durable first (overwrite): a rewrite never
-//     reaches the disk under a base that counts it.
+//     checksums hold and nothing is lost.
+//   - Before anything at an index below what a header on the disk may count
+//     is written again (a Set, an Insert, a Push after a Truncate, a Clip
+//     that cuts the file), all of them go down to that index, and the header
+//     is made durable first (overwrite): a rewrite never reaches the disk
+//     under a header that counts it.
 //   - The writer stores its machine's boot identifier when it opens the
 //     region. A reader on a machine with the same boot identifier knows the
 //     page cache the writer wrote into is still there (at most the writer's
 //     process died) and trusts the length; one that finds another knows the
-//     machine went down since, and trusts the durable length if its
-//     checksum holds, the base otherwise.
+//     machine went down since, and trusts the checked lengths.
 //
 // Push's fast path does none of this: it only writes past the length. A
-// drop below what the writer holds durable (Pop, Truncate, Clear) lowers
-// the capacity the fast path sees to the length, so that the next Push
-// takes the slow path, which lowers the base first.
+// drop below what a header may count (Pop, Truncate, Clear) lowers the
+// capacity the fast path sees to the length, so that the next Push takes
+// the slow path, which lowers the header first.
 
 // trustedLength returns how many elements region b holds, by the rule
-// above: the length, or after a reboot the durable or the base length. It
-// returns an error wrapping ErrCorrupt if that is more than the region
+// above: the length, or after a reboot as far as the checked lengths hold.
+// It returns an error wrapping ErrCorrupt if that is more than the region
 // holds.
 func trustedLength(b []byte, dataOffset int, size uintptr) (int, error) {
 	c := uint64(capacityOf(len(b), dataOffset, size))
 	// No writer leaves the base past the end of the file: Clip lowers it,
 	// durably, before it cuts the file.
-	base := word64At(b, offBase).Load()
-	if base > c {
-		return 0, corrupt("base length %d, the %d-byte region holds at most %d", base, len(b), c)
+	n := word64At(b, offBase).Load()
+	if n > c {
+		return 0, corrupt("base length %d, the %d-byte region holds at most %d", n, len(b), c)
 	}
 	if !rebooted(b) {
-		n := word64At(b, offLength).Load()
-		if n > c {
-			return 0, corrupt("header counts %d elements, the %d-byte region holds at most %d", n, len(b), c)
+		l := word64At(b, offLength).Load()
+		if l > c {
+			return 0, corrupt("header counts %d elements, the %d-byte region holds at most %d", l, len(b), c)
 		}
-		return int(n), nil
+		return int(l), nil
 	}
-	d := word64At(b, offDurable).Load()
-	if base <= d && d <= c && deltaSum(b, dataOffset, size, int(base), int(d)) == binary.NativeEndian.Uint32(b[offDeltaSum:]) {
-		return int(d), nil
+	ne := binary.NativeEndian
+	for _, link := range [...]struct{ off, sum int }{{offChecked1, offSum1}, {offChecked2, offSum2}} {
+		next := word64At(b, link.off).Load()
+		if next < n || next > c || checkSum(b, dataOffset, size, int(n), int(next)) != ne.Uint32(b[link.sum:]) {
+			break
+		}
+		n = next
 	}
-	return int(base), nil
+	return int(n), nil
 }
 
 // rebooted reports whether the machine has booted since the writer of
@@ -78,13 +84,16 @@ func trustedLength(b []byte, dataOffset int, size uintptr) (int, error) {
 // gone. A region whose boot identifier is zero (written by a tool that does
 // not keep one), or a machine that gives none, counts as not rebooted.
 func rebooted(b []byte) bool {
-	stored, now := [16]byte(b[offBootID:offBootID+16]), bootID()
-	return stored != [16]byte{} && now != [16]byte{} && stored != now
+	stored, now := binary.NativeEndian.Uint64(b[offBootID:]), bootID()
+	return stored != 0 && now != 0 && stored != now
 }
 
-// deltaSum returns the CRC-32C of the bytes of elements [from, to) of
+// checkSum returns the CRC-32C of the bytes of elements [from, to) of
 // region b, whose elements of size bytes start at dataOffset.
-func deltaSum(b []byte, dataOffset int, size uintptr, from, to int) uint32 {
+func checkSum(b []byte, dataOffset int, size uintptr, from, to int) uint32 {
+	if size == 0 || to <= from {
+		return 0
+	}
 	return crc32.Checksum(b[dataOffset+from*int(size):dataOffset+to*int(size)], castagnoli)
 }
 
@@ -110,54 +119,80 @@ func (v *MemVec[T]) syncHeader() error {
 
 // claim readies a writer's open region after validation: a region its
 // writer left before the machine went down gets the length that survived
-// as its length, base and durable length; every region gets this writer's
-// boot identifier, and an even generation (a writer that died in the
-// middle of a rewrite leaves it odd). n is the trusted length. What the
-// writer then holds durable is the base: the durable length past it may
-// not have reached the disk (a Close makes no barrier).
+// as its length and every checked length; every region gets this writer's
+// boot identifier, and an even generation (a writer that died in the middle
+// of a rewrite leaves it odd). n is the trusted length. The writer then
+// knows the base to be durable, and must protect as far as the checked
+// lengths reach: a Close, or a Sync whose writer died, made no barrier that
+// it knows of.
 func (v *MemVec[T]) claim(b []byte, n int) {
 	if v.persistent {
 		if rebooted(b) {
 			v.length.Store(uint64(n))
-			v.setDurable(n, n)
+			v.record(n, n, n)
 		}
-		id := bootID()
-		copy(b[offBootID:offBootID+16], id[:])
-		v.durable = int(v.word64(offBase).Load())
+		binary.NativeEndian.PutUint64(b[offBootID:], bootID())
+		v.base = int(v.word64(offBase).Load())
+		v.durable = max(v.base, int(v.word64(offChecked1).Load()), int(v.word64(offChecked2).Load()))
 	}
 	if g := v.word64(offGeneration); g.Load()&1 != 0 {
 		g.Add(1)
 	}
 }
 
-// setDurable stores the base and the durable length, with the checksum of
+// record stores the base and the two checked lengths, with the checksums of
 // the elements between them.
-func (v *MemVec[T]) setDurable(base, d int) {
-	var sum uint32
-	if d > base && v.layout.size > 0 {
-		sum = deltaSum(v.mem.Bytes(), v.dataOffset, v.layout.size, base, d)
-	}
-	binary.NativeEndian.PutUint32(v.mem.Bytes()[offDeltaSum:], sum)
+func (v *MemVec[T]) record(base, first, second int) {
+	b := v.mem.Bytes()
+	ne := binary.NativeEndian
+	ne.PutUint32(b[offSum1:], checkSum(b, v.dataOffset, v.layout.size, base, first))
+	ne.PutUint32(b[offSum2:], checkSum(b, v.dataOffset, v.layout.size, first, second))
 	v.word64(offBase).Store(uint64(base))
-	v.word64(offDurable).Store(uint64(d))
+	v.word64(offChecked1).Store(uint64(first))
+	v.word64(offChecked2).Store(uint64(second))
 }
 
-// overwrite readies index i to be written again: if the writer holds the
-// element at i durable, the base and the durable length go down to i,
-// durably, first, so that a power loss in the middle of the write never
-// leaves a header that counts a torn element. It then re-attaches the view,
-// whose capacity is held at the length while the length is below what the
-// writer holds durable (see attach). If the header cannot be made durable,
-// nothing changes and the error is returned: i must not be written.
+// recordLength records the length as what to make durable: over the base
+// the writer knows durable, through what a header on the disk may count
+// already, to the length.
+func (v *MemVec[T]) recordLength() {
+	n := len(v.s)
+	base := min(v.base, n)
+	if v.syncErr != nil {
+		// A rewrite went ahead without lowering the header (which index
+		// is not kept): nothing is known durable before this barrier.
+		base = 0
+	}
+	v.record(base, max(base, min(v.durable, n)), n)
+}
+
+// overwrite readies index i to be written again: if a header on the disk
+// may count the element at i, the header goes down to i, durably, first, so
+// that a power loss in the middle of the write never leaves a header that
+// counts a torn element. Where the writer knows the elements below i are
+// durable, making the header durable is enough; where it does not (past
+// the base: what a Close recorded, or a Sync whose writer died), it makes
+// everything durable first (as Sync does), so that no element a Sync
+// covered is lost. It then re-attaches the view, whose capacity is held at
+// the length while the length is below what a header may count (see
+// attach). If a barrier fails, the error is returned and i must not be
+// written.
 func (v *MemVec[T]) overwrite(i int) error {
 	if i >= v.durable {
 		return nil
 	}
-	v.setDurable(i, i)
+	if i > v.base {
+		v.recordLength()
+		if err := v.mem.Sync(); err != nil {
+			return v.wrap("sync", fmt.Errorf("make the elements durable before rewriting at %d: %w", i, err))
+		}
+		v.base = i
+	}
+	v.record(i, i, i)
 	if err := v.syncHeader(); err != nil {
 		return v.wrap("sync", fmt.Errorf("lower the durable length to %d before rewriting: %w", i, err))
 	}
-	v.durable = i
+	v.base, v.durable = i, i
 	v.attach(v.mem.Bytes(), len(v.s))
 	return nil
 }
@@ -173,24 +208,20 @@ func (v *MemVec[T]) overwriteOrRemember(i int) {
 }
 
 // syncDurable is Sync for a persistent region: it records what it is about
-// to make durable (a base no higher than what is durable already, the
-// length, the checksum between them), then makes the elements and the
-// header durable in the memory's one barrier. Only then does the writer
-// hold the length durable.
+// to make durable (recordLength), then makes the elements and the header
+// durable in the memory's one barrier. Only then does the writer know the
+// length durable.
 func (v *MemVec[T]) syncDurable() error {
-	n := len(v.s)
-	base := min(v.durable, n)
-	if v.syncErr != nil {
-		// A rewrite went ahead without lowering the base (which index
-		// is not kept): nothing is held durable before this barrier.
-		base = 0
-	}
-	v.setDurable(base, n)
+	v.recordLength()
 	if err := v.mem.Sync(); err != nil {
 		return v.wrap("sync", err)
 	}
+	// Known durable now: the header says so at once, so that a writer
+	// that opens the file after this one dies knows it too.
+	n := len(v.s)
+	v.record(n, n, n)
 	err := v.syncErr
-	v.durable, v.syncErr = n, nil
+	v.base, v.durable, v.syncErr = n, n, nil
 	v.attach(v.mem.Bytes(), n)
 	if err != nil {
 		return fmt.Errorf("%w (made good by this Sync)", err)
@@ -198,11 +229,17 @@ func (v *MemVec[T]) syncDurable() error {
 	return nil
 }
 
-// recordClose records, at Close, the length as the durable length over the
-// base the writer holds durable, with the checksum of the elements between:
-// what a reboot after a clean shutdown verifies (see trustedLength). It
-// costs a checksum of what was written since the last Sync.
-func (v *MemVec[T]) recordClose() {
-	n := len(v.s)
-	v.setDurable(min(v.durable, n), n)
+// recordClose records the length at Close, as Sync does but with no
+// barrier: what a reboot after a clean shutdown verifies (see
+// trustedLength). It costs a checksum of what was written since the last
+// Sync. If the vector dropped elements a header on the disk may count, the
+// lower record is made durable (the header alone): the next writer knows
+// only this header, and must not write where an older one on the disk
+// counts.
+func (v *MemVec[T]) recordClose() error {
+	v.recordLength()
+	if len(v.s) < v.durable {
+		return v.syncHeader()
+	}
+	return nil
 }

@@ -32,11 +32,12 @@ import (
 //	 72   4 wake word: bit 0 set while a follower sleeps; bits 1-31 count wake-ups (atomic)
 //	 76   4 reserved, zero
 //	 80   8 generation: counts the writer's rewrites; odd while one is under way (atomic)
-//	 88   8 durable length: what the last Sync or Close made (or meant to make) durable (durable.go)
-//	 96  16 boot identifier of the writer's machine when it opened the region
-//	112   8 base length: elements durable before that Sync or Close
-//	120   4 CRC-32C of the elements from the base length to the durable length
-//	124   4 reserved, zero
+//	 88   8 base length: elements on the disk before this header was written (durable.go)
+//	 96   8 first checked length: counted after a reboot if the first checksum holds
+//	104   8 second checked length: counted if the second checksum holds too
+//	112   8 boot identifier of the writer's machine when it opened the region
+//	120   4 CRC-32C of the elements from the base to the first checked length
+//	124   4 CRC-32C of the elements from the first to the second checked length
 const (
 	headerSize    = 128
 	formatVersion = 2
@@ -55,10 +56,12 @@ const (
 	offLength      = 64
 	offWake        = 72
 	offGeneration  = 80
-	offDurable     = 88
-	offBootID      = 96
-	offBase        = 112
-	offDeltaSum    = 120
+	offBase        = 88
+	offChecked1    = 96
+	offChecked2    = 104
+	offBootID      = 112
+	offSum1        = 120
+	offSum2        = 124
 )
 
 // magic opens every region. Like PNG's, its first byte has the high bit set

@@ -57,6 +57,7 @@
 package memvec
 
 import (
+	"errors"
 	"fmt"
 	"iter"
 	"math"
@@ -94,8 +95,10 @@ type MemVec[T any] struct {
 	// (beginRewrite), and a power loss may cut it, so the durable length
 	// is kept (durable.go).
 	persistent bool
-	// durable is the header's durable length, as this writer keeps it.
-	durable int
+	// base is what this writer knows to be durable: a finished barrier
+	// covered the elements below it. durable is what a header on the disk
+	// may count: rewriting below it needs a barrier first (overwrite).
+	base, durable int
 	// syncErr is an error the next Sync returns: a mutator without an
 	// error result could not lower the durable length (overwriteOrRemember).
 	syncErr error
@@ -678,12 +681,13 @@ func (v *MemVec[T]) Close() error {
 	if v.closed {
 		return nil
 	}
+	var err error
 	if v.persistent && !v.readOnly && v.length != nil {
-		v.recordClose()
+		err = v.recordClose()
 	}
 	v.closed = true
-	v.s, v.length, v.durable = nil, nil, 0
-	if err := v.mem.Close(); err != nil {
+	v.s, v.length, v.base, v.durable = nil, nil, 0, 0
+	if err := errors.Join(err, v.mem.Close()); err != nil {
 		return v.wrap("close", err)
 	}
 	return nil
