@@ -213,6 +213,82 @@ func TestOpenZeroFileLargerThanAPageIsCorrupt(t *testing.T) {
 	require.Equal(t, data, after)
 }
 
+// TestOneRuleForANewRegion pins the rule of FORMAT.md ("What a reader must
+// check", step 1) at its bounds, for a file and for a user's Memory: a
+// region is new if it is empty, or from 128 bytes up to one page and all
+// zero; every other region must hold a header, and one whose header was
+// lost is refused, unchanged.
+func TestOneRuleForANewRegion(t *testing.T) {
+	zeros := func(n int) func() []byte { return func() []byte { return make([]byte, n) } }
+	zeroHeaderThen := func(off int) func() []byte {
+		return func() []byte { b := make([]byte, pageSize); b[off] = 1; return b }
+	}
+	noMagic := func() []byte { // a creation stopped before its last store
+		l, err := layoutFor[point]()
+		require.NoError(t, err)
+		b := make([]byte, pageSize)
+		writeHeader(b, l)
+		clear(b[:8])
+		return b
+	}
+	eightKiB := "more than a new one" // where a page is 4 KiB
+	if 8192 <= pageSize {
+		eightKiB = "" // Apple silicon: 16 KiB pages
+	}
+	tests := []struct {
+		name string
+		data func() []byte
+		msg  string // "" for a new vector, else the ErrCorrupt detail
+	}{
+		{"0 bytes", zeros(0), ""},
+		{"127 zero bytes", zeros(headerSize - 1), "shorter than the 128-byte header"},
+		{"128 zero bytes", zeros(headerSize), ""},
+		{"a page of zeros", zeros(pageSize), ""},
+		{"a page and a byte of zeros", zeros(pageSize + 1), "more than a new one"},
+		{"8 KiB of zeros", zeros(8192), eightKiB},
+		{"two pages of zeros", zeros(2 * pageSize), "more than a new one"},
+		{"a zero header, then a length", zeroHeaderThen(offLength), "header is all zero, but the region is not"},
+		{"a zero header, then an element", zeroHeaderThen(pageSize - 1), "header is all zero, but the region is not"},
+		{"the fields without the magic", noMagic, "not a memvec region"},
+	}
+	check := func(t *testing.T, v *MemVec[point], err error, msg string) {
+		t.Helper()
+		if msg != "" {
+			require.ErrorIs(t, err, ErrCorrupt)
+			require.ErrorContains(t, err, msg)
+			return
+		}
+		require.NoError(t, err)
+		require.Equal(t, 0, v.Len())
+		require.NoError(t, v.Push(samplePoint(1)))
+	}
+	for _, tt := range tests {
+		t.Run("file/"+tt.name, func(t *testing.T) {
+			data := tt.data()
+			path := writeVecFile(t, data)
+			v, err := Open[point](path)
+			check(t, v, err, tt.msg)
+			if tt.msg != "" {
+				requireFileBytes(t, path, data, "a region refused is not changed")
+				return
+			}
+			require.NoError(t, v.Close())
+			v = openVec[point](t, path)
+			require.Equal(t, []point{samplePoint(1)}, v.Slice())
+		})
+		t.Run("memory/"+tt.name, func(t *testing.T) {
+			data := tt.data()
+			mem := newHeapRegion(len(data))
+			copy(mem.b, data)
+			v, err := New[point](mem)
+			check(t, v, err, tt.msg)
+			if tt.msg != "" {
+				require.Equal(t, data, mem.b, "a region refused is not changed")
+			}
+		})
+	}
+}
+
 func TestOpenBlankFileIsNewVector(t *testing.T) {
 	for _, size := range []int{headerSize, 200, pageSize - 1, pageSize} {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {

@@ -117,12 +117,17 @@ const growthStep = 1 << 30
 
 // New returns a vector stored in mem. An empty region becomes a new, empty
 // vector: New resizes it to one page and writes a header. So does a region
-// of at most one page that is all zero (what a creation interrupted before
-// its header leaves); a larger region must hold a header. An existing region
-// is validated: New returns an error wrapping ErrCorrupt if it is not a
-// memvec region or its header is inconsistent, and ErrTypeMismatch if it was
-// written for another element layout. A read-only mem (one with a ReadOnly
-// method that returns true) is never written.
+// of 128 bytes (the header's size) up to one page of this machine whose
+// bytes are all zero: what a creation interrupted before its header leaves.
+// Every other region must hold a valid header: New returns an error
+// wrapping ErrCorrupt for a region shorter than 128 bytes, for one whose
+// first 64 bytes are zero but that is longer than a page or not all zero
+// (a lost header, whose elements a new one would overwrite), and for a
+// region that is not a memvec region or whose header is inconsistent; it
+// returns
+// ErrTypeMismatch for a region written for another element layout.
+// FORMAT.md states the same rule. A read-only mem (see Memory) is never
+// written.
 //
 // New does not close mem when it fails. It costs O(1) (the type check is
 // done once per type and cached).
