@@ -505,9 +505,10 @@ func (v *MemVec[T]) Set(i int, x T) {
 // Slice returns the elements in place, with len and cap equal to Len(): an
 // append to it copies to the heap rather than writing past the length.
 // Writes through it change the vector (and fault on a read-only one). It
-// stays valid across growth until Close, unless the region moves (past its
-// reservation; for a File on Windows, at every resize: see the package
-// documentation). O(1).
+// stays valid until Close, also across growth, unless the region moves:
+// past its reservation, and at every resize (a growth or a Clip) for a File
+// on Windows and for anonymous memory on Plan 9 and WebAssembly (see the
+// package documentation on views). O(1).
 func (v *MemVec[T]) Slice() []T { return v.s[:len(v.s):len(v.s)] }
 
 // All returns an iterator over the indices and elements, in order: the
