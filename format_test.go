@@ -892,6 +892,21 @@ func TestNewOnReadOnlyUserMemory(t *testing.T) {
 	})
 }
 
+// namedRegion is a heapRegion with the optional Name method of a Memory.
+type namedRegion struct{ *heapRegion }
+
+func (namedRegion) Name() string { return "the test's region" }
+
+// TestNewNamesAUserMemoryByItsName: errors call a Memory with a Name method
+// by it, as they call a File by its path.
+func TestNewNamesAUserMemoryByItsName(t *testing.T) {
+	mem := newHeapRegion(pageSize)
+	copy(mem.b, "not a vector")
+	_, err := New[point](namedRegion{mem})
+	require.ErrorIs(t, err, ErrCorrupt)
+	assert.Contains(t, err.Error(), "the test's region")
+}
+
 func TestNewUserMemoryResizeFailureLeavesVectorUnchanged(t *testing.T) {
 	mem := newHeapRegion(0)
 	mem.limit = pageSize
