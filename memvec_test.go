@@ -428,3 +428,15 @@ func TestModeSetsPermissionsOfNewFile(t *testing.T) {
 	require.Zero(t, fi.Mode().Perm()&^0o644, "the default is at most 0644")
 	require.NotZero(t, fi.Mode().Perm()&0o600)
 }
+
+// TestDefaultReserveFitsThePlatform: DefaultReserve is 64 GiB where an int
+// has 64 bits and 256 MiB where it has 32, as its doc says: the build
+// constraints of reserve64.go and reserve32.go must split the platforms by
+// the size of int.
+func TestDefaultReserveFitsThePlatform(t *testing.T) {
+	want := int64(64 << 30)
+	if strconv.IntSize == 32 {
+		want = 256 << 20
+	}
+	require.Equal(t, want, int64(DefaultReserve))
+}
