@@ -185,7 +185,7 @@ func ExampleMake_unsupportedType() {
 	fmt.Println(err)
 	// Output:
 	// true
-	// memvec: Reading.Sensor is a string: unsupported element type
+	// memvec: make anonymous memory: Reading.Sensor is a string: unsupported element type
 }
 
 func ExampleMemVec_All() {

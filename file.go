@@ -108,12 +108,12 @@ func (f *File) Resize(size int) error {
 	case f.readOnly:
 		return fmt.Errorf("memvec: resize %s: %w", f.path, ErrReadOnly)
 	case size < 0:
-		return fmt.Errorf("memvec: resize %s to negative size %d", f.path, size)
+		return fmt.Errorf("memvec: resize %s: negative size %d", f.path, size)
 	case size == len(f.b) && size == f.fileSize:
 		return nil
 	}
 	if err := f.resize(size); err != nil {
-		return fmt.Errorf("memvec: resize %s from %d to %d bytes: %w", f.path, len(f.b), size, err)
+		return fmt.Errorf("memvec: resize %s: from %d to %d bytes: %w", f.path, len(f.b), size, err)
 	}
 	f.sizeChanged = true
 	return nil

@@ -1,5 +1,7 @@
 package memvec
 
+import "fmt"
+
 // Memory is a contiguous, resizable region of bytes that a MemVec stores into.
 //
 // The vector keeps its header (format, element layout, length) at the start
@@ -24,7 +26,8 @@ package memvec
 // for a file opened with the ReadOnly option. The region should then be
 // mapped read-only, so that a write through a view faults rather than
 // goes unnoticed. Name returns what error messages call the region, as
-// *File returns its path; without it they call it "region".
+// *File returns its path; without it they call it by its Go type, as in
+// "memvec: resize *main.shmMemory: ...".
 type Memory interface {
 	// Bytes returns the whole region; len(Bytes()) is its size in bytes.
 	// It is called after New and after every Resize, never on the hot path.
@@ -63,4 +66,17 @@ func isReadOnly(mem Memory) bool {
 // errors name the region (*File returns its path).
 type namedMemory interface {
 	Name() string
+}
+
+// memoryName returns what error messages call mem: its Name if it has one
+// (a File's path), "anonymous memory" for an Anon, and its Go type for any
+// other Memory.
+func memoryName(mem Memory) string {
+	switch m := mem.(type) {
+	case namedMemory:
+		return m.Name()
+	case *Anon:
+		return "anonymous memory"
+	}
+	return fmt.Sprintf("%T", mem)
 }

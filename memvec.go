@@ -58,6 +58,7 @@ import (
 	"iter"
 	"math"
 	"os"
+	"strings"
 	"sync/atomic"
 	"unsafe"
 )
@@ -134,7 +135,7 @@ const growthStep = 1 << 30
 func New[T any](mem Memory) (*MemVec[T], error) {
 	l, err := layoutFor[T]()
 	if err != nil {
-		return nil, err
+		return nil, wrapError("open", mem, err)
 	}
 	_, anon := mem.(*Anon)
 	v := &MemVec[T]{mem: mem, layout: l, readOnly: isReadOnly(mem), announce: !anon, dataOffset: int(dataOffsetFor(l))}
@@ -216,10 +217,10 @@ func (v *MemVec[T]) open(b []byte) error {
 // only Reserve applies.
 func Make[T any](capacity int, opts ...Option) (*MemVec[T], error) {
 	if capacity < 0 {
-		panic("memvec: Make: negative capacity")
+		panic(fmt.Sprintf("memvec: make anonymous memory: negative capacity %d", capacity))
 	}
 	if _, err := layoutFor[T](); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("memvec: make anonymous memory: %w", err)
 	}
 	mem, err := NewAnon(0, opts...)
 	if err != nil {
@@ -242,7 +243,7 @@ func Make[T any](capacity int, opts ...Option) (*MemVec[T], error) {
 // file's size: nothing is read until used.
 func Open[T any](path string, opts ...Option) (*MemVec[T], error) {
 	if _, err := layoutFor[T](); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("memvec: open %s: %w", path, err)
 	}
 	f, err := OpenFile(path, opts...)
 	if err != nil {
@@ -272,14 +273,25 @@ func (v *MemVec[T]) attach(b []byte, n int) {
 	v.s = unsafe.Slice((*T)(unsafe.Add(base, v.dataOffset)), c)[:n]
 }
 
-// wrap adds the operation and the region's name to an error from the memory
-// or the format.
-func (v *MemVec[T]) wrap(op string, err error) error {
-	name := "region"
-	if nm, ok := v.mem.(namedMemory); ok {
-		name = nm.Name()
+// wrap puts an error from the memory or the format in the package's form,
+// "memvec: <op> <region>: <what>" (see wrapError).
+func (v *MemVec[T]) wrap(op string, err error) error { return wrapError(op, v.mem, err) }
+
+// wrapError puts err in the package's form, "memvec: <op> <name>: <err>",
+// with the name of mem (see memoryName), unless err is in that form
+// already: the errors of File and Anon name their operation and path
+// themselves, and a second prefix would only repeat them.
+func wrapError(op string, mem Memory, err error) error {
+	if strings.HasPrefix(err.Error(), "memvec: ") {
+		return err
 	}
-	return fmt.Errorf("memvec: %s %s: %w", op, name, err)
+	return fmt.Errorf("memvec: %s %s: %w", op, memoryName(mem), err)
+}
+
+// panicf panics with a message in the package's form, naming op and the
+// vector's region, as wrap does for errors.
+func (v *MemVec[T]) panicf(op, format string, args ...any) {
+	panic(fmt.Sprintf("memvec: %s %s: %s", op, memoryName(v.mem), fmt.Sprintf(format, args...)))
 }
 
 // checkAligned returns an error wrapping ErrUnaligned unless b starts at an
@@ -298,10 +310,11 @@ func binaryDataOffset(b []byte) uint32 {
 }
 
 // regionSize returns the bytes a region needs for n elements of size bytes
-// after dataOffset, or an error if that overflows an int.
+// after dataOffset, or an error, for the caller to wrap, if that overflows
+// an int.
 func regionSize(dataOffset, n int, size uintptr) (int, error) {
 	if size > 0 && n > (math.MaxInt-dataOffset-pageSize)/int(size) {
-		return 0, fmt.Errorf("memvec: %d elements of %d bytes do not fit in an int", n, size)
+		return 0, fmt.Errorf("%d elements of %d bytes do not fit in an int", n, size)
 	}
 	return dataOffset + n*int(size), nil
 }
@@ -371,7 +384,7 @@ func (v *MemVec[T]) Append(xs ...T) error {
 	case len(xs) == 0:
 		return v.writable()
 	case n+len(xs) < n:
-		return fmt.Errorf("memvec: Append of %d elements to %d overflows int", len(xs), n)
+		return v.wrap("append", fmt.Errorf("%d elements and %d more overflow int", n, len(xs)))
 	case n+len(xs) > cap(v.s):
 		xs = v.detach(xs)
 		if err := v.makeRoom(n + len(xs)); err != nil {
@@ -402,7 +415,7 @@ func (v *MemVec[T]) detach(xs []T) []T {
 // Pop removes and returns the last element, and false if the vector is
 // empty (or closed). It panics on a read-only vector. It is O(1).
 func (v *MemVec[T]) Pop() (T, bool) {
-	v.mustWrite("Pop")
+	v.mustWrite("pop")
 	n := len(v.s)
 	if n == 0 {
 		var zero T
@@ -427,13 +440,13 @@ func (v *MemVec[T]) Insert(i int, xs ...T) error {
 	}
 	n := len(v.s)
 	if i < 0 || i > n {
-		panic(fmt.Sprintf("memvec: Insert index %d out of range [0:%d]", i, n))
+		v.panicf("insert", "index %d out of range [0:%d]", i, n)
 	}
 	if len(xs) == 0 {
 		return nil
 	}
 	if n+len(xs) < n {
-		return fmt.Errorf("memvec: Insert of %d elements into %d overflows int", len(xs), n)
+		return v.wrap("insert", fmt.Errorf("%d elements and %d more overflow int", n, len(xs)))
 	}
 	xs = v.detach(xs) // xs may point into the region: copy it before moving anything
 	if err := v.makeRoom(n + len(xs)); err != nil {
@@ -461,7 +474,8 @@ func (v *MemVec[T]) Insert(i int, xs ...T) error {
 // is read-only. It is O(Len()-i). Like Insert, it is not atomic under a
 // crash.
 func (v *MemVec[T]) Remove(i int) T {
-	v.mustWrite("Remove")
+	v.mustWrite("remove")
+	v.mustBeOpen("remove")
 	x := v.s[i]
 	v.beginRewrite()
 	copy(v.s[i:], v.s[i+1:])
@@ -474,7 +488,8 @@ func (v *MemVec[T]) Remove(i int) T {
 // element into its place: O(1), but the order is not kept. It panics if i is
 // out of range or the vector is read-only.
 func (v *MemVec[T]) SwapRemove(i int) T {
-	v.mustWrite("SwapRemove")
+	v.mustWrite("remove")
+	v.mustBeOpen("remove")
 	x := v.s[i]
 	last := len(v.s) - 1
 	v.beginRewrite()
@@ -493,8 +508,9 @@ func (v *MemVec[T]) Index(i int) T { return v.s[i] }
 // Set sets the element at index i to x. It panics if i is out of range or
 // the vector is read-only. It is O(1).
 func (v *MemVec[T]) Set(i int, x T) {
-	if v.readOnly {
-		v.mustWrite("Set")
+	if v.readOnly || v.closed {
+		v.mustWrite("set")
+		v.mustBeOpen("set")
 	}
 	p := &v.s[i] // the index check, before the generation changes
 	v.beginRewrite()
@@ -566,13 +582,13 @@ func (v *MemVec[T]) Backward() iter.Seq2[int, T] {
 // after; the File backend reserves the disk blocks of each step.
 func (v *MemVec[T]) Grow(n int) error {
 	if n < 0 {
-		panic("memvec: Grow: negative count")
+		v.panicf("grow", "negative count %d", n)
 	}
 	if err := v.writable(); err != nil {
 		return err
 	}
 	if len(v.s)+n < len(v.s) {
-		return fmt.Errorf("memvec: Grow by %d overflows int", n)
+		return v.wrap("grow", fmt.Errorf("%d elements and %d more overflow int", len(v.s), n))
 	}
 	return v.reserve(len(v.s) + n)
 }
@@ -586,7 +602,7 @@ func (v *MemVec[T]) Clip() error {
 	}
 	size, err := regionSize(v.dataOffset, len(v.s), v.layout.size)
 	if err != nil {
-		return err
+		return v.wrap("clip", err)
 	}
 	return v.resize(size)
 }
@@ -595,9 +611,9 @@ func (v *MemVec[T]) Clip() error {
 // or n > Len(), or if the vector is read-only. It is O(1): the capacity and
 // the bytes of the removed elements stay.
 func (v *MemVec[T]) Truncate(n int) {
-	v.mustWrite("Truncate")
+	v.mustWrite("truncate")
 	if n < 0 || n > len(v.s) {
-		panic(fmt.Sprintf("memvec: Truncate length %d out of range [0:%d]", n, len(v.s)))
+		v.panicf("truncate", "length %d out of range [0:%d]", n, len(v.s))
 	}
 	if n < len(v.s) {
 		v.beginRewrite()
@@ -609,7 +625,7 @@ func (v *MemVec[T]) Truncate(n int) {
 // Clear removes all elements, keeping the capacity. It panics if the vector
 // is read-only. O(1).
 func (v *MemVec[T]) Clear() {
-	v.mustWrite("Clear")
+	v.mustWrite("clear")
 	if len(v.s) > 0 {
 		v.beginRewrite()
 		v.setLen(0)
@@ -625,7 +641,7 @@ func (v *MemVec[T]) Clear() {
 // with nothing to make durable.
 func (v *MemVec[T]) Sync() error {
 	if v.closed {
-		return fmt.Errorf("memvec: Sync: %w", ErrClosed)
+		return v.wrap("sync", ErrClosed)
 	}
 	if err := v.mem.Sync(); err != nil {
 		return v.wrap("sync", err)
@@ -659,11 +675,12 @@ func (v *MemVec[T]) setLen(n int) {
 	}
 }
 
-// writable returns ErrClosed or ErrReadOnly when the vector cannot change.
+// writable returns an error wrapping ErrClosed or ErrReadOnly when the
+// vector cannot change, as in "memvec: write /tmp/a.vec: closed".
 func (v *MemVec[T]) writable() error {
 	switch {
 	case v.closed:
-		return fmt.Errorf("memvec: %w", ErrClosed)
+		return v.wrap("write", ErrClosed)
 	case v.readOnly:
 		return v.wrap("write", ErrReadOnly)
 	}
@@ -671,10 +688,23 @@ func (v *MemVec[T]) writable() error {
 }
 
 // mustWrite panics if the vector is read-only, for the mutators that have
-// no error to return.
+// no error to return, as in "memvec: pop /tmp/a.vec: read-only". A closed
+// vector passes: it is empty, and the mutators that can act on an empty
+// vector (Pop, Truncate, Clear) do.
 func (v *MemVec[T]) mustWrite(op string) {
 	if v.readOnly && !v.closed {
-		panic("memvec: " + op + " on a read-only vector")
+		v.panicf(op, "%v", ErrReadOnly)
+	}
+}
+
+// mustBeOpen panics if the vector is closed, for the mutators with an index
+// and no error to return (Set, Remove, SwapRemove): an index into a closed
+// vector is out of range, but the message says why, as in
+// "memvec: set /tmp/a.vec: closed". On an open vector an index out of range
+// panics as it does for a slice.
+func (v *MemVec[T]) mustBeOpen(op string) {
+	if v.closed {
+		v.panicf(op, "%v", ErrClosed)
 	}
 }
 
@@ -705,14 +735,14 @@ func (v *MemVec[T]) reserve(n int) error {
 		return err
 	}
 	if n < 0 { // the length plus what is added overflowed: zero-size elements only
-		return fmt.Errorf("memvec: %d elements plus more overflow int", len(v.s))
+		return v.wrap("grow", fmt.Errorf("%d elements and more overflow int", len(v.s)))
 	}
 	if n <= cap(v.s) || n <= v.Cap() {
 		return nil
 	}
 	want, err := regionSize(v.dataOffset, n, v.layout.size)
 	if err != nil {
-		return err
+		return v.wrap("grow", err)
 	}
 	next := nextRegionSize(len(v.mem.Bytes()), want)
 	err = v.resize(next)
