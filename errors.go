@@ -31,7 +31,9 @@ var (
 
 	// ErrTypeMismatch reports an existing region that was written for another
 	// element layout (size, alignment, field kinds or offsets). A type with
-	// the same layout under another name is accepted.
+	// the same layout under another name is accepted; one that differs only
+	// in explicit padding (a _ [4]byte field where Go would pad) is not (see
+	// the package documentation on element types).
 	ErrTypeMismatch = errors.New("element type mismatch")
 
 	// ErrCorrupt reports an existing region that is not a memvec region, or

@@ -439,6 +439,55 @@ func TestReopenWithOtherLayoutIsTypeMismatch(t *testing.T) {
 	assert.Equal(t, []point{{1, 2, 3}, {4, 5, 6}}, v.Slice())
 }
 
+// TestExplicitPaddingIsAField: a blank field written to pad a struct by
+// hand (for C or numpy) is part of the layout, while the padding Go inserts
+// is not, so the two structs below, of the same size and offsets, are
+// different layouts: a file written for one is refused for the other.
+func TestExplicitPaddingIsAField(t *testing.T) {
+	needs64BitAlignment(t)
+	type (
+		implicit struct {
+			A int32
+			B int64
+		}
+		explicit struct {
+			A int32
+			_ [4]byte
+			B int64
+		}
+	)
+	require.Equal(t, unsafe.Sizeof(implicit{}), unsafe.Sizeof(explicit{}), "premise: same size")
+	require.Equal(t, unsafe.Offsetof(implicit{}.B), unsafe.Offsetof(explicit{}.B), "premise: same offsets")
+
+	li, err := layoutFor[implicit]()
+	require.NoError(t, err)
+	le, err := layoutFor[explicit]()
+	require.NoError(t, err)
+	assert.Equal(t, "16 bytes, align 8, fingerprint 0x72579bd7560e7711: {i32@0 i64@8}", li.desc)
+	assert.Equal(t, "16 bytes, align 8, fingerprint 0x18831ac6ef8ef8ad: {i32@0 u8[4]@4 i64@8}", le.desc)
+
+	for name, open := range map[string]func(path string) error{
+		"explicit as implicit": func(path string) error {
+			w := openVec[explicit](t, path)
+			require.NoError(t, w.Push(explicit{A: 1, B: 2}))
+			require.NoError(t, w.Close())
+			_, err := Open[implicit](path)
+			return err
+		},
+		"implicit as explicit": func(path string) error {
+			w := openVec[implicit](t, path)
+			require.NoError(t, w.Push(implicit{A: 1, B: 2}))
+			require.NoError(t, w.Close())
+			_, err := Open[explicit](path)
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			require.ErrorIs(t, open(vecPath(t)), ErrTypeMismatch)
+		})
+	}
+}
+
 // TestFingerprintsDocumentedInFORMAT pins the fingerprints FORMAT.md
 // publishes, so that other tools reading files can rely on them.
 func TestFingerprintsDocumentedInFORMAT(t *testing.T) {
@@ -463,6 +512,15 @@ func TestFingerprintsDocumentedInFORMAT(t *testing.T) {
 			D uint16
 		}](), 0x0850c4756c0d50a2},
 		{reflect.TypeFor[struct{}](), 0x38a24c81de2e1682},
+		{reflect.TypeFor[struct {
+			A int32
+			B int64
+		}](), 0x72579bd7560e7711},
+		{reflect.TypeFor[struct {
+			A int32
+			_ [4]byte
+			B int64
+		}](), 0x18831ac6ef8ef8ad},
 	}
 	for _, tt := range tests {
 		l, err := computeLayout(tt.typ)

@@ -23,6 +23,18 @@
 // ErrUnsupportedType: the garbage collector does not scan mapped memory, and
 // such values mean nothing after a restart.
 //
+// A region records the layout of its element type: the size, the
+// alignment, and the kind and offset of each primitive field inside. A
+// region written for one layout opens only with a type of the same layout
+// (else ErrTypeMismatch). Names never matter, so struct{ X, Y, Z float64 }
+// and [3]float64 are the same layout; kinds do, so bool and uint8 are not.
+// Explicit padding is a field: in struct{ A int32; _ [4]byte; B int64 },
+// the blank field is four uint8 at offsets 4 to 7, while the 4 bytes of
+// padding Go puts in struct{ A int32; B int64 } are no field at all. The
+// two have the same size and offsets but different layouts, which matters
+// to those who pad by hand to match a C struct or a numpy dtype: write the
+// type the same way everywhere the file is opened.
+//
 // # Concurrency
 //
 // A MemVec is not safe for concurrent use: like a slice, it needs one writer
