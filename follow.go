@@ -48,11 +48,6 @@ import (
 // interact with flock), the writer cannot see followers and never truncates
 // the file. See File.Resize.
 
-// followerLockOffset is the byte a follower locks, shared, for as long as it
-// follows the file: one past the byte a Windows writer locks (2^62), far
-// past the end of any file.
-const followerLockOffset = 1<<62 + 1
-
 // Follow opens the file as a follower: read-only, beside a writer. A
 // follower takes no lock that a writer waits on, and waits on none: the
 // open succeeds whether or not a writer holds the file, and a writer opens
