@@ -75,14 +75,14 @@ func (a *Anon) move(m int) error {
 		}
 	}
 	// What is left of the old reservation (where pages can move, only its
-	// tail) goes.
-	releaseAddressSpace(a.base, a.reserved)
+	// tail) goes, by way of the quarantine (quarantine.go).
+	retire(a.base, a.reserved)
 	a.base, a.reserved = p, r
 	return nil
 }
 
 // free releases the reservation, pages and all.
-func (a *Anon) free() error { return releaseAddressSpace(a.base, a.reserved) }
+func (a *Anon) free() error { return retire(a.base, a.reserved) }
 
 // addPtr returns p advanced by n bytes.
 func addPtr(p *byte, n int) *byte { return (*byte)(unsafe.Add(unsafe.Pointer(p), n)) }

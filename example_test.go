@@ -313,3 +313,161 @@ func ExampleNew() {
 	// Output:
 	// [1.5 2.5]
 }
+
+func ExampleMemVec_Delete() {
+	v, err := memvec.Make[int](0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+	if err := v.Append(0, 1, 2, 3, 4, 5); err != nil {
+		log.Fatal(err)
+	}
+	if err := v.Delete(1, 3); err != nil { // [1, 3): the elements 1 and 2
+		log.Fatal(err)
+	}
+	fmt.Println(v.Slice())
+	if err := v.DeleteFunc(func(x int) bool { return x%2 != 0 }); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(v.Slice())
+	// Output:
+	// [0 3 4 5]
+	// [0 4]
+}
+
+func ExampleMemVec_CompactFunc() {
+	v, err := memvec.Make[Point](0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+	if err := v.Append(Point{1, 0, 0}, Point{1, 1, 0}, Point{2, 0, 0}, Point{1, 2, 0}); err != nil {
+		log.Fatal(err)
+	}
+	// Runs of points with the same X: each keeps its first.
+	if err := v.CompactFunc(func(a, b Point) bool { return a.X == b.X }); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(v.Slice())
+	// Output:
+	// [{1 0 0} {2 0 0} {1 2 0}]
+}
+
+func ExampleMemVec_Replace() {
+	v, err := memvec.Make[int](0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+	if err := v.Append(0, 1, 2, 3); err != nil {
+		log.Fatal(err)
+	}
+	// [1, 3) by three elements: the vector grows by one.
+	if err := v.Replace(1, 3, 7, 8, 9); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(v.Slice())
+	// [0, 4) by one element of its own.
+	if err := v.Replace(0, 4, v.Slice()[2]); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(v.Slice())
+	// Output:
+	// [0 7 8 9 3]
+	// [8 3]
+}
+
+func ExampleMemVec_Resize() {
+	v, err := memvec.Make[int](0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+	if err := v.Append(1, 2, 3, 4); err != nil {
+		log.Fatal(err)
+	}
+	if err := v.Resize(2); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(v.Slice())
+	// Growing appends zeros, not the elements dropped before.
+	if err := v.Resize(4); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(v.Slice())
+	// Output:
+	// [1 2]
+	// [1 2 0 0]
+}
+
+func ExampleMemVec_AppendSeq() {
+	v, err := memvec.Make[int](0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+
+	// The values go straight into the vector's memory: no slice collects
+	// them first. They are counted batch by batch, and all of them by the
+	// time AppendSeq returns.
+	squares := func(yield func(int) bool) {
+		for i := 1; i <= 5; i++ {
+			if !yield(i * i) {
+				return
+			}
+		}
+	}
+	if err := v.AppendSeq(squares); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(v.Slice())
+	// Output:
+	// [1 4 9 16 25]
+}
+
+func ExampleMemVec_AppendInPlace() {
+	v, err := memvec.Make[uint64](0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+
+	// fill writes the new elements where they will stay (here each from
+	// the two before it), and returns how many it set. Nothing is counted
+	// until it returns.
+	fib := func(s []uint64) int {
+		for i := range s {
+			if i < 2 {
+				s[i] = 1
+			} else {
+				s[i] = s[i-1] + s[i-2]
+			}
+		}
+		return len(s)
+	}
+	if err := v.AppendInPlace(10, fib); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(v.Slice())
+
+	// Room for up to 10 more, of which fill sets those below 300.
+	err = v.AppendInPlace(10, func(s []uint64) int {
+		a, b := v.Index(v.Len()-2), v.Index(v.Len()-1)
+		for k := range s {
+			a, b = b, a+b
+			if b >= 300 {
+				return k
+			}
+			s[k] = b
+		}
+		return len(s)
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(v.Slice()[10:])
+	// Output:
+	// [1 1 2 3 5 8 13 21 34 55]
+	// [89 144 233]
+}

@@ -26,9 +26,14 @@ import "fmt"
 // On Windows a view of a file cannot reach past the file's end nor grow, so
 // every Resize (a growth, or a Clip) maps the file anew, at another address,
 // and unmaps the old view: views taken before a resize are invalid after
-// it. Pushes within the capacity resize nothing and move nothing. Reserve
-// does not apply. (Placeholder mappings, VirtualAlloc2 and MapViewOfFile3,
-// could keep the address, but Wine, which runs the Windows tests, does not
+// it. Pushes within the capacity resize nothing and move nothing. (A Clip
+// that followers keep from truncating the file, and growth back into the
+// bytes it kept, move nothing either.) Reserve does not apply. A
+// follower's view moves too: at a Refresh or Wait that finds the file
+// grown past what the follower maps, it maps the whole file anew and
+// unmaps the old view, so views taken before that Refresh are invalid
+// after it. (Placeholder mappings, VirtualAlloc2 and MapViewOfFile3, could
+// keep the address, but Wine, which runs the Windows tests, does not
 // support them, so they would go untested.)
 //
 // Growth reserves the disk blocks before the file's end covers them
@@ -46,7 +51,7 @@ type File struct {
 	path        string
 	b           []byte // the mapped file: len(b) is the file's size
 	base        *byte  // start of the mapping
-	mapped      int    // bytes mapped from base, a page multiple: past the end of the file when writable
+	mapped      int    // bytes mapped from base: on Unix a page multiple, past the end of the file when writable; on Windows the view's size, at most the file's
 	fileSize    int    // the file's size: len(b), or more after a shrink that followers kept from truncating
 	reserve     int    // the Reserve option
 	readOnly    bool   // ReadOnly or Follow
@@ -98,10 +103,12 @@ func (f *File) following() bool { return f.follow }
 // Shrinking truncates the file, unless followers (see Follow) are attached:
 // the region then shrinks but the file keeps its size, so that no
 // follower's view loses the bytes under it (reading them would fault). The
-// next shrink without followers truncates. On macOS, the BSDs and Solaris,
-// which give the writer no way to see followers, a shrink never truncates
-// the file; the bytes past the region come back as capacity when the file
-// is opened again.
+// next shrink without followers truncates. On Windows, which refuses to
+// cut a file under a mapped view, a view that another program maps keeps
+// the file's size too. On macOS, the BSDs and Solaris, which give the
+// writer no way to see followers, a shrink never truncates the file; the
+// bytes past the region come back as capacity when the file is opened
+// again.
 func (f *File) Resize(size int) error {
 	switch {
 	case f.closed:

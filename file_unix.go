@@ -217,7 +217,7 @@ func (f *File) cover(size int) error {
 	if err != nil {
 		return err
 	}
-	releaseAddressSpace(f.base, f.mapped)
+	retire(f.base, f.mapped)
 	f.base, f.mapped = p, r
 	return nil
 }
@@ -244,19 +244,47 @@ func (f *File) sync() error {
 		}
 		f.sizeChanged = false
 	}
-	if f.dirSync {
-		// A new file survives a power loss only once the directory that
-		// names it does.
-		dir, err := os.Open(filepath.Dir(f.path))
-		if err != nil {
-			return err
+	return f.syncDir()
+}
+
+// syncDir fsyncs the directory of a file that may be new, once: a new file
+// survives a power loss only once the directory that names it does.
+func (f *File) syncDir() error {
+	if !f.dirSync {
+		return nil
+	}
+	dir, err := os.Open(filepath.Dir(f.path))
+	if err != nil {
+		return err
+	}
+	err = dir.Sync()
+	dir.Close()
+	if err != nil {
+		return err
+	}
+	f.dirSync = false
+	return nil
+}
+
+// syncHeader makes the file's first page, which holds the header, durable
+// alone: msync of that page, and on macOS the fsync that msync needs there
+// (see msyncReachesDisk). The vector calls it to raise or lower the durable
+// length (durable.go).
+func (f *File) syncHeader() error {
+	if f.closed || f.readOnly || len(f.b) == 0 {
+		return nil
+	}
+	if err := unix.Msync(unsafe.Slice(f.base, pageSize), unix.MS_SYNC); err != nil {
+		return fmt.Errorf("memvec: sync %s: %w", f.path, err)
+	}
+	if !msyncReachesDisk {
+		if err := f.osFile.Sync(); err != nil {
+			return fmt.Errorf("memvec: sync %s: %w", f.path, err)
 		}
-		err = dir.Sync()
-		dir.Close()
-		if err != nil {
-			return err
-		}
-		f.dirSync = false
+	}
+	// A vector creates its header with this: its name must last too.
+	if err := f.syncDir(); err != nil {
+		return fmt.Errorf("memvec: sync %s: %w", f.path, err)
 	}
 	return nil
 }
@@ -268,7 +296,7 @@ func (f *File) close() error {
 		err = releaseAddressSpace(f.wakePage, pageSize)
 		f.wakePage = nil
 	}
-	return errors.Join(err, releaseAddressSpace(f.base, f.mapped), f.osFile.Close())
+	return errors.Join(err, retire(f.base, f.mapped), f.osFile.Close())
 }
 
 // mapFile maps size bytes (a page multiple) of the file shared. The mapping

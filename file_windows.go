@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/windows"
@@ -20,25 +21,36 @@ type fileOS struct{}
 
 // openFile opens, locks and maps the file at path.
 func openFile(path string, o options) (_ *File, err error) {
-	if o.follow {
-		return nil, fmt.Errorf("memvec: open %s: Follow: %w", path, errors.ErrUnsupported)
-	}
 	flag := os.O_RDWR | os.O_CREATE
-	if o.readOnly {
+	if o.readOnly || o.follow {
+		// A follower opens read-only and never creates the file. It
+		// never writes the wake word either: Windows has no futex that
+		// works across processes (see wakeWord).
 		flag = os.O_RDONLY
 	}
+	// os.OpenFile shares the file for reading and writing
+	// (FILE_SHARE_READ|FILE_SHARE_WRITE), so that a follower and a writer,
+	// or readers, open it together; the locks decide who may. It does not
+	// share it for deletion: no handle of memvec lets the file be deleted
+	// or renamed while it is open.
 	osf, err := os.OpenFile(path, flag, o.mode)
 	if err != nil {
 		return nil, fmt.Errorf("memvec: %w", err) // *PathError: op, path and error
 	}
-	if err := lockFile(osf, o.readOnly, o.lockTimeout); err != nil {
+	lock, unlock := func() error { return lockFile(osf, o.readOnly, o.lockTimeout) }, unlockFile
+	if o.follow {
+		// A follower takes no lock that a writer waits on: only the
+		// follower byte, shared (see follow_windows.go).
+		lock, unlock = func() error { return lockFollower(osf) }, unlockFollower
+	}
+	if err := lock(); err != nil {
 		osf.Close()
 		return nil, fmt.Errorf("memvec: lock %s: %w", path, err)
 	}
 	// Every error below unlocks and closes the file.
 	defer func() {
 		if err != nil {
-			unlockFile(osf)
+			unlock(osf)
 			osf.Close()
 		}
 	}()
@@ -53,52 +65,96 @@ func openFile(path string, o options) (_ *File, err error) {
 	if size > math.MaxInt {
 		return nil, fmt.Errorf("memvec: open %s: %d bytes do not fit in this platform's address space", path, size)
 	}
-	f := &File{osFile: osf, path: path, readOnly: o.readOnly, reserve: o.reserve}
+	f := &File{osFile: osf, path: path, readOnly: o.readOnly || o.follow, follow: o.follow, reserve: o.reserve}
+	if o.follow {
+		// The writer may grow the file (or, before it sees this
+		// follower's lock, cut it) after the Stat: followTo maps what the
+		// file has when it maps.
+		if err := f.followTo(0); err != nil {
+			return nil, fmt.Errorf("memvec: map %s: %w", path, err)
+		}
+		return f, nil
+	}
 	if size > 0 {
 		if err := f.mapView(int(size)); err != nil {
 			return nil, fmt.Errorf("memvec: map %s: %w", path, err)
 		}
 	}
+	f.fileSize = int(size)
 	f.setSize(int(size))
 	return f, nil
 }
 
-// resize changes the file's size, mapping it anew: on Windows a view of a
-// file cannot grow, so every resize moves the region (see File).
+// resize changes the region's size. On Windows a view of a file cannot
+// reach past the file's end nor grow, so a resize that needs more than the
+// view maps the file anew, and one that truncates the file unmaps it first:
+// either moves the region (see File). A shrink that followers keep from
+// truncating the file (see File.Resize), and growth back into the bytes it
+// kept, only change the region's length within the view: the region does
+// not move.
 //
-// Growth creates a file mapping object (a section) of the new size, which
-// extends the file first: NTFS allocates the clusters of a file's new end
-// at once, so a full disk is ERROR_DISK_FULL here, not a fault in a later
-// write. The old view stays mapped until the new one is, so a growth that
-// the disk refuses leaves the region where it was. One that fails later,
-// for want of address space, must unmap the old view to give the file its
-// size back, and maps it again, possibly elsewhere.
-//
-// Shrinking cannot work that way: Windows refuses to cut a file under a
-// mapped view (ERROR_USER_MAPPED_FILE), so the view goes first, then the
-// file is cut and mapped again at its new size.
+// Growth past the file's end creates a file mapping object (a section) of
+// the new size, which extends the file first: NTFS allocates the clusters
+// of a file's new end at once, so a full disk is ERROR_DISK_FULL here, not
+// a fault in a later write. The old view stays mapped until the new one
+// is, so a growth that the disk refuses leaves the region where it was.
+// One that fails later, for want of address space, must unmap the old view
+// to give the file its size back, and maps it again, possibly elsewhere.
 func (f *File) resize(size int) error {
-	old := len(f.b)
-	if size > old {
-		err := f.mapView(size)
-		if err == nil {
-			f.setSize(size)
-			return nil
-		}
-		// MapViewOfFile failed (no address space) after the new section
-		// extended the file: give the file its size back. Windows asks
-		// for every view to be unmapped before the size changes.
-		if fi, serr := f.osFile.Stat(); serr == nil && fi.Size() == int64(old) {
+	if size < f.fileSize {
+		followed, err := followersAttached(f.osFile)
+		if err != nil {
 			return err
 		}
-		return errors.Join(err, f.remapAt(old))
+		if !followed {
+			return f.truncate(size)
+		}
+		// Followers may map the bytes past size: keep them (Windows would
+		// refuse to cut them from under a follower's view anyway, with
+		// ERROR_USER_MAPPED_FILE).
 	}
+	if size <= f.mapped {
+		f.setSize(size)
+		return nil
+	}
+	region := len(f.b)
+	err := f.mapView(size)
+	if err == nil {
+		f.fileSize = max(f.fileSize, size)
+		f.setSize(size)
+		return nil
+	}
+	// MapViewOfFile failed (no address space) after the new section may
+	// have extended the file: give the file its size back.
+	if fi, serr := f.osFile.Stat(); serr == nil && fi.Size() == int64(f.fileSize) {
+		return err
+	}
+	return errors.Join(err, f.restore(region))
+}
+
+// truncate cuts the file to size bytes and maps it at that size. Windows
+// refuses to cut a file under a mapped view (ERROR_USER_MAPPED_FILE), so
+// the view goes first, then the file is cut and mapped again.
+//
+// Another handle's view refuses the cut too: a follower that took its lock
+// after followersAttached looked and mapped the file before the cut (or a
+// program that maps the file). The file then keeps its size, as it does for
+// the followers that followersAttached sees, and the region is mapped again
+// at size.
+func (f *File) truncate(size int) error {
+	region := len(f.b)
 	if err := f.unmapView(); err != nil {
 		return err
 	}
-	if err := f.osFile.Truncate(int64(size)); err != nil {
+	err := f.osFile.Truncate(int64(size))
+	switch {
+	case err == nil:
+		f.fileSize = size
+	case errors.Is(err, windows.ERROR_USER_MAPPED_FILE):
+		// The file is as it was, and f.fileSize with it.
+	default:
 		// The file is as it was: map it as it was.
-		return errors.Join(err, f.remapAt(old))
+		return errors.Join(err, f.remap(region))
 	}
 	if size > 0 {
 		// If this fails, which needs the address space to run out between
@@ -113,28 +169,117 @@ func (f *File) resize(size int) error {
 	return nil
 }
 
-// remapAt unmaps the file, sets its size to size and maps it again: how a
-// failed resize puts the file back as it was.
-func (f *File) remapAt(size int) error {
+// restore gives the file back its size, f.fileSize, after a growth whose
+// section extended it but whose view failed, and maps the region of region
+// bytes again, possibly elsewhere: the old view goes first, since Windows
+// asks for every view to be unmapped before a file is cut. If another
+// handle's view refuses the cut (a follower that mapped the file while it
+// was longer), the file keeps the size it has.
+func (f *File) restore(region int) error {
 	err := f.unmapView()
 	if err == nil {
-		err = f.osFile.Truncate(int64(size))
-	}
-	if err == nil && size > 0 {
-		err = f.mapView(size)
+		err = f.osFile.Truncate(int64(f.fileSize))
+		if errors.Is(err, windows.ERROR_USER_MAPPED_FILE) {
+			var fi os.FileInfo
+			if fi, err = f.osFile.Stat(); err == nil {
+				f.fileSize = int(fi.Size())
+			}
+		}
 	}
 	if err != nil {
 		f.setSize(0)
-		return fmt.Errorf("restore the size of %d bytes: %w", size, err)
+		return fmt.Errorf("restore the size of %d bytes: %w", f.fileSize, err)
 	}
-	f.setSize(size)
+	return f.remap(region)
+}
+
+// remap maps the first region bytes of the file again, after its view was
+// unmapped: how a failed resize puts the region back as it was, though
+// possibly elsewhere. If that fails, the File is left with no region.
+func (f *File) remap(region int) error {
+	if region > 0 {
+		if err := f.mapView(region); err != nil {
+			f.setSize(0)
+			return fmt.Errorf("map the %d bytes again: %w", region, err)
+		}
+	}
+	f.setSize(region)
 	return nil
 }
+
+// followTo makes a follower's region cover at least size bytes, if the
+// file has them, and returns an error wrapping ErrCorrupt if it does not.
+// It reads the file's size again when size is past the region (the writer
+// grows the file before its length counts the new elements), or when size
+// is 0 (the follower of a file that has no header yet looks at every
+// Refresh).
+//
+// A view on Windows cannot grow, and a read-only handle cannot create a
+// section larger than the file (only a writer extends a file), so when the
+// file has grown past the view, followTo maps a new view of the whole file
+// as it is now and unmaps the old one at once: the follower's region moves,
+// and every view of it taken before (Slice, pointers into it, running
+// iterators) is invalid from then on. That happens only at a Refresh or
+// Wait (or the open) that finds the file grown past the view; one that
+// finds the elements it counts within the view maps nothing. On failure
+// the region is as it was.
+//
+// The file never shrinks under a follower's view: the writer does not
+// truncate it while followers are attached, and Windows refuses to cut a
+// file under a view. But the writer may cut it between this Stat and the
+// mapping, if it looked for followers before this follower took its lock:
+// the section, as large as the Stat said, then no longer fits the file, and
+// followTo looks again.
+func (f *File) followTo(size int) error {
+	if f.closed {
+		return ErrClosed
+	}
+	if size <= len(f.b) && size > 0 {
+		return nil
+	}
+	for try := 1; ; try++ {
+		fi, err := f.osFile.Stat()
+		if err != nil {
+			return err
+		}
+		have := fi.Size()
+		if have < int64(size) {
+			return corrupt("the header counts elements up to byte %d, the file has %d bytes", size, have)
+		}
+		if have > math.MaxInt {
+			return fmt.Errorf("%d bytes do not fit in this platform's address space", have)
+		}
+		if int(have) <= f.mapped {
+			f.fileSize = int(have)
+			f.setSize(int(have))
+			return nil
+		}
+		err = f.mapView(int(have))
+		if err == nil {
+			f.fileSize = int(have)
+			f.setSize(int(have))
+			return nil
+		}
+		if fi, serr := f.osFile.Stat(); serr != nil || fi.Size() >= have || try == followTries {
+			return err
+		}
+	}
+}
+
+// followTries bounds the looks of followTo at a file that shrinks while it
+// maps it: a writer cuts a file at most once before it sees the follower.
+const followTries = 3
+
+// wakeWord returns nil: Windows has no futex that works across processes
+// on a shared file mapping (WaitOnAddress works within a process only), so
+// a follower's Wait polls (see canSleep).
+func (f *File) wakeWord() *atomic.Uint32 { return nil }
 
 // mapView maps the first size bytes of the file in a new view, in place of
 // the current one, which stays mapped until the new one is: on failure the
 // region is unchanged (though a new section may have extended the file). A
-// section larger than the file extends the file to its size.
+// section larger than the file extends the file to its size; only a
+// writer's can, a read-only handle's fails (see followTo).
 //
 // The section's handle is closed at once: a view keeps its section alive,
 // and a section that no view needs would keep the file from shrinking.
@@ -199,7 +344,28 @@ func (f *File) sync() error {
 	return f.osFile.Sync()
 }
 
-// close unmaps the file, unlocks it and closes it.
+// syncHeader makes the file's first page, which holds the header, durable:
+// FlushViewOfFile of that page, then FlushFileBuffers (see sync). The
+// vector calls it to raise or lower the durable length (durable.go).
+func (f *File) syncHeader() error {
+	if f.closed || f.readOnly || len(f.b) == 0 {
+		return nil
+	}
+	if err := windows.FlushViewOfFile(uintptr(unsafe.Pointer(f.base)), uintptr(min(len(f.b), pageSize))); err != nil {
+		return fmt.Errorf("memvec: sync %s: %w", f.path, os.NewSyscallError("FlushViewOfFile", err))
+	}
+	if err := f.osFile.Sync(); err != nil {
+		return fmt.Errorf("memvec: sync %s: %w", f.path, err)
+	}
+	return nil
+}
+
+// close unmaps the file, unlocks it (a follower, the follower byte) and
+// closes it.
 func (f *File) close() error {
-	return errors.Join(f.unmapView(), unlockFile(f.osFile), f.osFile.Close())
+	unlock := unlockFile
+	if f.follow {
+		unlock = unlockFollower
+	}
+	return errors.Join(f.unmapView(), unlock(f.osFile), f.osFile.Close())
 }

@@ -73,8 +73,12 @@ import (
 // file is writable for it; otherwise Wait polls).
 //
 // Follow cannot be combined with ReadOnly or LockTimeout: OpenFile returns
-// an error. Reserve applies: a follower's view grows in place up to it, like
-// a writer's (see the package documentation on views).
+// an error. On Unix, Reserve applies: a follower's view grows in place up to
+// it, like a writer's (see the package documentation on views). On Windows a
+// view cannot grow: a Refresh or Wait that finds the file grown past the
+// follower's view maps it anew and unmaps the old one, so views taken
+// before it are invalid after it; and a follower's open may wait a few
+// milliseconds while a writer checks for followers (File.Resize).
 func Follow() Option {
 	return func(o *options) { o.follow = true }
 }
@@ -176,6 +180,11 @@ func (v *MemVec[T]) snapshot() (gen uint64, n int, steady bool) {
 	for try := 0; ; try++ {
 		g1 := g.Load()
 		l := v.length.Load()
+		if b := v.mem.Bytes(); rebooted(b) {
+			// No writer since the machine went down: what survived.
+			n, _ := trustedLength(b, v.dataOffset, v.layout.size)
+			l = uint64(n)
+		}
 		g2 := g.Load()
 		if l > math.MaxInt {
 			l = math.MaxInt // regionSize refuses it
@@ -394,13 +403,13 @@ func (v *MemVec[T]) wakeFollowers() {
 // change. The writer is the only one that writes the generation. Anonymous
 // memory cannot be followed, and skips both.
 func (v *MemVec[T]) beginRewrite() {
-	if v.announce {
+	if v.persistent {
 		v.word64(offGeneration).Add(1)
 	}
 }
 
 func (v *MemVec[T]) endRewrite() {
-	if v.announce {
+	if v.persistent {
 		v.word64(offGeneration).Add(1)
 	}
 }

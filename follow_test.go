@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -151,7 +152,12 @@ func TestFollowerStableBetweenRefreshes(t *testing.T) {
 
 	require.Equal(t, 2000, refreshed(t, f, false))
 	require.Equal(t, w.Slice(), f.Slice())
-	require.Equal(t, pts(0, 1, 2), view, "a view taken before a Refresh stays valid")
+	if runtime.GOOS != "windows" {
+		// On Windows a Refresh that finds the file grown maps it anew and
+		// unmaps the old view (see File, TestFollowerViewMovesOnGrowth):
+		// reading view now would fault.
+		require.Equal(t, pts(0, 1, 2), view, "a view taken before a Refresh stays valid")
+	}
 	require.GreaterOrEqual(t, f.Cap(), f.Len())
 }
 
@@ -259,6 +265,25 @@ var writerOps = []struct {
 		w.Clear()
 		require.NoError(t, w.Clip())
 		require.NoError(t, w.Push(pt(7)))
+	}},
+	{"Delete", true, func(t testing.TB, w *MemVec[point]) { require.NoError(t, w.Delete(3, 7)) }},
+	{"Delete nothing", false, func(t testing.TB, w *MemVec[point]) { require.NoError(t, w.Delete(3, 3)) }},
+	{"DeleteFunc", true, func(t testing.TB, w *MemVec[point]) {
+		require.NoError(t, w.DeleteFunc(func(p point) bool { return int(p.X)%3 == 0 }))
+	}},
+	{"CompactFunc", true, func(t testing.TB, w *MemVec[point]) {
+		require.NoError(t, w.CompactFunc(func(a, b point) bool { return int(a.X)/10 == int(b.X)/10 }))
+	}},
+	{"CompactFunc of nothing equal", false, func(t testing.TB, w *MemVec[point]) {
+		require.NoError(t, w.CompactFunc(func(a, b point) bool { return false }))
+	}},
+	{"Replace", true, func(t testing.TB, w *MemVec[point]) { require.NoError(t, w.Replace(2, 4, pts(97, 98, 99)...)) }},
+	{"Replace at the end", false, func(t testing.TB, w *MemVec[point]) { require.NoError(t, w.Replace(w.Len(), w.Len(), pt(99))) }},
+	{"Resize down", true, func(t testing.TB, w *MemVec[point]) { require.NoError(t, w.Resize(5)) }},
+	{"Resize up", false, func(t testing.TB, w *MemVec[point]) { require.NoError(t, w.Resize(w.Len()+5)) }},
+	{"AppendSeq", false, func(t testing.TB, w *MemVec[point]) { require.NoError(t, w.AppendSeq(slices.Values(pts(1, 2, 3)))) }},
+	{"AppendInPlace", false, func(t testing.TB, w *MemVec[point]) {
+		require.NoError(t, w.AppendInPlace(2, func(s []point) int { s[0] = pt(5); return 1 }))
 	}},
 	{"Truncate and Push back", true, func(t testing.TB, w *MemVec[point]) {
 		w.Truncate(5)

@@ -32,7 +32,11 @@ import (
 //	 72   4 wake word: bit 0 set while a follower sleeps; bits 1-31 count wake-ups (atomic)
 //	 76   4 reserved, zero
 //	 80   8 generation: counts the writer's rewrites; odd while one is under way (atomic)
-//	 88  40 reserved, zero
+//	 88   8 durable length: what the last Sync or Close made (or meant to make) durable (durable.go)
+//	 96  16 boot identifier of the writer's machine when it opened the region
+//	112   8 base length: elements durable before that Sync or Close
+//	120   4 CRC-32C of the elements from the base length to the durable length
+//	124   4 reserved, zero
 const (
 	headerSize    = 128
 	formatVersion = 2
@@ -51,6 +55,10 @@ const (
 	offLength      = 64
 	offWake        = 72
 	offGeneration  = 80
+	offDurable     = 88
+	offBootID      = 96
+	offBase        = 112
+	offDeltaSum    = 120
 )
 
 // magic opens every region. Like PNG's, its first byte has the high bit set
@@ -103,7 +111,7 @@ func writeHeader(b []byte, l *layout) {
 	copy(withMagic[offMagic:], magic[:])
 	ne.PutUint32(b[offChecksum:], headerChecksum(withMagic[:]))
 	// One atomic store, after everything else: a follower that loads the
-	// magic atomically and finds it sees the whole header.
+	// magic atomically and finds it sees the whole header (headerPending).
 	(*atomic.Uint64)(unsafe.Pointer(&b[offMagic])).Store(ne.Uint64(magic[:]))
 }
 
@@ -187,11 +195,7 @@ func readHeader(b []byte, l *layout) (length int, err error) {
 		return 0, fmt.Errorf("%w: region holds elements of %d bytes, align %d, fingerprint %#016x; the element type is %s",
 			ErrTypeMismatch, h.elemSize, h.elemAlign, h.fingerprint, l.desc)
 	}
-	n := atomic.LoadUint64((*uint64)(unsafe.Pointer(&b[offLength])))
-	if max := capacityOf(len(b), int(h.dataOffset), l.size); n > uint64(max) {
-		return 0, corrupt("header counts %d elements, the %d-byte region holds at most %d", n, len(b), max)
-	}
-	return int(n), nil
+	return trustedLength(b, int(h.dataOffset), l.size)
 }
 
 // capacityOf returns how many elements of size bytes fit in a region of

@@ -62,7 +62,10 @@
 // Truncate, Pop or Clip dropped may go on being read through an old view;
 // after Clip, the bytes past the new end may fault. Reading or writing a
 // view after Close faults, and so does writing through a view of a read-only
-// vector: a fault is not a panic and cannot be recovered.
+// vector: a fault is not a panic and cannot be recovered. On Unix the fault
+// is certain, not a read or write of whatever is mapped there next: the
+// address space given up stays reserved and inaccessible in a bounded
+// quarantine (16 TiB or 1,024 ranges retired after it; see the README).
 package memvec
 
 import (
@@ -99,10 +102,17 @@ type MemVec[T any] struct {
 	faulted    int       // bytes of the region a prefaulter has faulted in
 	follow     *follower // set for a vector opened with Follow
 	readOnly   bool
-	// announce is set when followers may see the region (any memory but
-	// Anon): rewrites then bump the generation (see beginRewrite).
-	announce bool
-	closed   bool
+	// persistent is set for a region that outlives the vector (any memory
+	// but Anon): followers may see it, so rewrites bump the generation
+	// (beginRewrite), and a power loss may cut it, so the durable length
+	// is kept (durable.go).
+	persistent bool
+	// durable is the header's durable length, as this writer keeps it.
+	durable int
+	// syncErr is an error the next Sync returns: a mutator without an
+	// error result could not lower the durable length (overwriteOrRemember).
+	syncErr error
+	closed  bool
 }
 
 // prefaulter is implemented by a Memory that can fault in pages for
@@ -150,7 +160,7 @@ func New[T any](mem Memory) (*MemVec[T], error) {
 		return nil, wrapError("open", mem, err)
 	}
 	_, anon := mem.(*Anon)
-	v := &MemVec[T]{mem: mem, layout: l, readOnly: isReadOnly(mem), announce: !anon, dataOffset: int(dataOffsetFor(l))}
+	v := &MemVec[T]{mem: mem, layout: l, readOnly: isReadOnly(mem), persistent: !anon, dataOffset: int(dataOffsetFor(l))}
 	b := mem.Bytes()
 	if err := checkAligned(b, l); err != nil {
 		return nil, v.wrap("open", err)
@@ -181,6 +191,15 @@ func New[T any](mem Memory) (*MemVec[T], error) {
 		}
 		writeHeader(b, l)
 		v.attach(b, 0)
+		v.claim(b, 0)
+		// The header reaches the disk before any element can: a power
+		// loss never leaves elements under a header that is all zero,
+		// which reads as damage (ErrCorrupt), not as a new vector.
+		if v.persistent {
+			if err := v.syncHeader(); err != nil {
+				return nil, v.wrap("create", err)
+			}
+		}
 	default:
 		if err := v.open(b); err != nil {
 			return nil, err
@@ -190,9 +209,8 @@ func New[T any](mem Memory) (*MemVec[T], error) {
 }
 
 // open validates the header of region b and attaches the vector to the
-// elements it counts. A writer that finds the generation odd (a writer
-// before it died in the middle of a rewrite) makes it even again, which
-// followers see as a rewrite.
+// elements it counts, by the rule of trustedLength. A writer then claims
+// the region (see claim).
 func (v *MemVec[T]) open(b []byte) error {
 	n, err := readHeader(b, v.layout)
 	if err != nil {
@@ -214,9 +232,8 @@ func (v *MemVec[T]) open(b []byte) error {
 		}
 		v.attach(v.mem.Bytes(), n)
 	case !v.readOnly:
-		if g := v.word64(offGeneration); g.Load()&1 != 0 {
-			g.Add(1)
-		}
+		v.claim(b, n)
+		v.attach(b, n)
 	}
 	return nil
 }
@@ -279,7 +296,9 @@ func (v *MemVec[T]) attach(b []byte, n int) {
 	if _, ok := v.mem.(prefaulter); ok && v.layout.size > 0 {
 		c = min(c, max(n, capacityOf(v.faulted, v.dataOffset, v.layout.size)))
 	}
-	if v.readOnly {
+	if v.readOnly || n < v.durable {
+		// Nothing may be pushed; or not before the durable length goes
+		// down (see overwrite): Push takes the slow path.
 		c = n
 	}
 	v.s = unsafe.Slice((*T)(unsafe.Add(base, v.dataOffset)), c)[:n]
@@ -381,6 +400,9 @@ func (v *MemVec[T]) publish(n int) {
 // pushSlow makes room (growing the memory, or faulting in the next pages)
 // and pushes x.
 func (v *MemVec[T]) pushSlow(x T) error {
+	if err := v.overwrite(len(v.s)); err != nil {
+		return err
+	}
 	if err := v.makeRoom(len(v.s) + 1); err != nil {
 		return err
 	}
@@ -397,7 +419,11 @@ func (v *MemVec[T]) Append(xs ...T) error {
 		return v.writable()
 	case n+len(xs) < n:
 		return v.wrap("append", fmt.Errorf("%d elements and %d more overflow int", n, len(xs)))
-	case n+len(xs) > cap(v.s):
+	}
+	if err := v.overwrite(n); err != nil {
+		return err
+	}
+	if n+len(xs) > cap(v.s) {
 		xs = v.detach(xs)
 		if err := v.makeRoom(n + len(xs)); err != nil {
 			return err
@@ -461,6 +487,9 @@ func (v *MemVec[T]) Insert(i int, xs ...T) error {
 		return v.wrap("insert", fmt.Errorf("%d elements and %d more overflow int", n, len(xs)))
 	}
 	xs = v.detach(xs) // xs may point into the region: copy it before moving anything
+	if err := v.overwrite(i); err != nil {
+		return err
+	}
 	if err := v.makeRoom(n + len(xs)); err != nil {
 		return err
 	}
@@ -489,6 +518,7 @@ func (v *MemVec[T]) Remove(i int) T {
 	v.mustWrite("remove")
 	v.mustBeOpen("remove")
 	x := v.s[i]
+	v.overwriteOrRemember(i)
 	v.beginRewrite()
 	copy(v.s[i:], v.s[i+1:])
 	v.setLen(len(v.s) - 1)
@@ -504,6 +534,7 @@ func (v *MemVec[T]) SwapRemove(i int) T {
 	v.mustBeOpen("remove")
 	x := v.s[i]
 	last := len(v.s) - 1
+	v.overwriteOrRemember(i)
 	v.beginRewrite()
 	v.s[i] = v.s[last]
 	v.setLen(last)
@@ -525,6 +556,9 @@ func (v *MemVec[T]) Set(i int, x T) {
 		v.mustBeOpen("set")
 	}
 	p := &v.s[i] // the index check, before the generation changes
+	if i < v.durable {
+		v.overwriteOrRemember(i)
+	}
 	v.beginRewrite()
 	*p = x
 	v.endRewrite()
@@ -616,6 +650,11 @@ func (v *MemVec[T]) Clip() error {
 	if err != nil {
 		return v.wrap("clip", err)
 	}
+	// Cutting the file under the durable length would leave a durable
+	// length past the end of a file that a power loss shortened.
+	if err := v.overwrite(len(v.s)); err != nil {
+		return err
+	}
 	return v.resize(size)
 }
 
@@ -655,6 +694,9 @@ func (v *MemVec[T]) Sync() error {
 	if v.closed {
 		return v.wrap("sync", ErrClosed)
 	}
+	if v.persistent && !v.readOnly && v.length != nil {
+		return v.syncDurable()
+	}
 	if err := v.mem.Sync(); err != nil {
 		return v.wrap("sync", err)
 	}
@@ -670,8 +712,11 @@ func (v *MemVec[T]) Close() error {
 	if v.closed {
 		return nil
 	}
+	if v.persistent && !v.readOnly && v.length != nil {
+		v.recordClose()
+	}
 	v.closed = true
-	v.s, v.length = nil, nil
+	v.s, v.length, v.durable = nil, nil, 0
 	if err := v.mem.Close(); err != nil {
 		return v.wrap("close", err)
 	}
@@ -682,6 +727,9 @@ func (v *MemVec[T]) Close() error {
 // vector (whose length is 0, so n is 0) there is nothing to record.
 func (v *MemVec[T]) setLen(n int) {
 	v.s = v.s[:n]
+	if n < v.durable {
+		v.s = v.s[:n:n] // see attach
+	}
 	if v.length != nil {
 		v.length.Store(uint64(n))
 	}

@@ -49,7 +49,7 @@ func TestModel(t *testing.T) {
 			}
 			for op := 0; op < ops; op++ {
 				n := len(model)
-				switch k := r.IntN(100); {
+				switch k := r.IntN(114); {
 				case k < 30:
 					x := gen()
 					require.NoError(t, v.Push(x))
@@ -110,6 +110,69 @@ func TestModel(t *testing.T) {
 						require.NoError(t, ro.Close())
 					}
 					v = open()
+				case 100 <= k && k < 102:
+					i := r.IntN(n + 1)
+					j := i + r.IntN(n-i+1)
+					require.NoError(t, v.Delete(i, j))
+					model = slices.Delete(model, i, j)
+				case 102 <= k && k < 103:
+					c := int64(r.IntN(7))
+					del := func(x rec) bool { return x.A%7 == c }
+					require.NoError(t, v.DeleteFunc(del))
+					model = slices.DeleteFunc(model, del)
+				case 103 <= k && k < 104:
+					eq := func(a, b rec) bool { return a.D == b.D }
+					require.NoError(t, v.CompactFunc(eq))
+					model = slices.CompactFunc(model, eq)
+				case 104 <= k && k < 107:
+					i := r.IntN(n + 1)
+					j := i + r.IntN(min(n-i, 5)+1)
+					if r.IntN(4) == 0 { // some of the vector's own elements
+						a := r.IntN(n + 1)
+						b := a + r.IntN(n-a+1)
+						xs := slices.Clone(model[a:b])
+						require.NoError(t, v.Replace(i, j, v.Slice()[a:b]...))
+						model = slices.Replace(model, i, j, xs...)
+						break
+					}
+					xs := make([]rec, r.IntN(8))
+					for i := range xs {
+						xs[i] = gen()
+					}
+					require.NoError(t, v.Replace(i, j, xs...))
+					model = slices.Replace(model, i, j, xs...)
+				case 107 <= k && k < 109:
+					m := r.IntN(n + 100)
+					require.NoError(t, v.Resize(m))
+					if m <= n {
+						model = model[:m]
+					} else {
+						model = append(model, make([]rec, m-n)...)
+					}
+				case 109 <= k && k < 111:
+					xs := make([]rec, r.IntN(300))
+					for i := range xs {
+						xs[i] = gen()
+					}
+					require.NoError(t, v.AppendSeq(slices.Values(xs)))
+					model = append(model, xs...)
+				case 111 <= k && k < 114:
+					room := r.IntN(300)
+					set := make([]rec, r.IntN(room+1))
+					for i := range set {
+						if r.IntN(8) != 0 { // the others are left to be zero
+							set[i] = gen()
+						}
+					}
+					require.NoError(t, v.AppendInPlace(room, func(s []rec) int {
+						for i, x := range set {
+							if x != (rec{}) {
+								s[i] = x
+							}
+						}
+						return len(set)
+					}))
+					model = append(model, set...)
 				default:
 					if n > 0 {
 						i := r.IntN(n)

@@ -1,0 +1,197 @@
+//go:build unix || windows
+
+package memvec
+
+import (
+	"encoding/binary"
+	"os"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// reboot makes the process see another boot of the machine, as a process
+// started after a reboot would, until the test ends: the files' writers
+// booted before.
+func reboot(t testing.TB) {
+	t.Helper()
+	old := bootID
+	id := old()
+	id[0] ^= 0xFF
+	bootID = func() [16]byte { return id }
+	t.Cleanup(func() { bootID = old })
+}
+
+// abandon drops vector v as a killed writer does: its file is unmapped and
+// closed, its lock released, but nothing of Close runs.
+func abandon[T any](v *MemVec[T]) {
+	f := v.mem.(*File)
+	f.close()
+	f.closed, v.closed = true, true
+	v.s, v.length = nil, nil
+}
+
+// headerWord reads an 8-byte word of the header of the file at path.
+func headerWord(t testing.TB, path string, off int) uint64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return binary.NativeEndian.Uint64(b[off:])
+}
+
+// TestLengthTrustedInTheSameBoot: a writer that dies without Sync or Close
+// loses nothing while the machine stays up (the page cache is the file).
+func TestLengthTrustedInTheSameBoot(t *testing.T) {
+	path := vecPath(t)
+	w := openVec[point](t, path)
+	require.NoError(t, w.Append(pts(seq(100)...)...))
+	abandon(w) // what a kill leaves: no Close, no Sync
+	v := openVec[point](t, path)
+	require.Equal(t, pts(seq(100)...), v.Slice())
+}
+
+// TestRebootTrustsDurableLength: after a reboot, a file whose writer never
+// closed it holds what its last Sync made durable, nothing pushed after.
+func TestRebootTrustsDurableLength(t *testing.T) {
+	path := vecPath(t)
+	w := openVec[point](t, path)
+	require.NoError(t, w.Append(pts(seq(100)...)...))
+	require.NoError(t, w.Sync())
+	require.Equal(t, uint64(100), headerWord(t, path, offDurable))
+	require.NoError(t, w.Append(pts(seq(50)...)...))
+	abandon(w)
+
+	reboot(t)
+	r := openVec[point](t, path, ReadOnly())
+	require.Equal(t, pts(seq(100)...), r.Slice(), "a reader after the reboot")
+	require.NoError(t, r.Close())
+	f := follow[point](t, path)
+	require.Equal(t, 100, f.Len(), "a follower after the reboot")
+	v := openVec[point](t, path)
+	require.Equal(t, pts(seq(100)...), v.Slice())
+	require.Equal(t, uint64(100), headerWord(t, path, offLength), "the writer stores the length that survived")
+	require.NoError(t, v.Push(pt(7)))
+	refreshed(t, f, false)
+	require.Equal(t, append(pts(seq(100)...), pt(7)), f.Slice())
+}
+
+// TestRebootAfterCloseTrustsClosedLength: a vector closed without Sync on a
+// machine that then shuts down cleanly loses nothing: its close record's
+// checksum holds after the reboot. If a page of what it covers did not
+// reach the disk, it does not hold, and the durable length is what counts.
+func TestRebootAfterCloseTrustsClosedLength(t *testing.T) {
+	path := vecPath(t)
+	w := openVec[point](t, path)
+	require.NoError(t, w.Append(pts(seq(1000)...)...))
+	require.NoError(t, w.Sync())
+	require.NoError(t, w.Append(pts(seq(1000)...)...))
+	require.NoError(t, w.Close())
+	clean, err := os.ReadFile(path)
+	require.NoError(t, err)
+
+	reboot(t)
+	v := openVec[point](t, path, ReadOnly())
+	require.Equal(t, 2000, v.Len(), "a clean shutdown after Close loses nothing")
+	require.NoError(t, v.Close())
+
+	lost := append([]byte(nil), clean...) // a page of the tail never written
+	clear(lost[headerSize+1500*24 : headerSize+1500*24+pageSize])
+	require.NoError(t, os.WriteFile(path, lost, 0o644))
+	v = openVec[point](t, path)
+	require.Equal(t, pts(seq(1000)...), v.Slice(), "the tail's checksum fails: the durable length counts")
+}
+
+// TestTruncatedCloseRecord: a vector truncated below its durable length
+// and closed keeps the truncation across a clean reboot.
+func TestTruncatedCloseRecord(t *testing.T) {
+	path := vecPath(t)
+	w := openVec[point](t, path)
+	require.NoError(t, w.Append(pts(seq(100)...)...))
+	require.NoError(t, w.Sync())
+	w.Truncate(40)
+	require.NoError(t, w.Close())
+	reboot(t)
+	v := openVec[point](t, path)
+	require.Equal(t, pts(seq(40)...), v.Slice())
+}
+
+// TestRewriteBelowDurableLowersItFirst: before an element that a Sync made
+// durable is written again, the durable length goes down to it, durably;
+// Sync raises it again.
+func TestRewriteBelowDurableLowersItFirst(t *testing.T) {
+	cases := []struct {
+		name string
+		op   func(w *MemVec[point])
+		want uint64
+	}{
+		{"Push after Truncate", func(w *MemVec[point]) { w.Truncate(60); require.NoError(t, w.Push(pt(1))) }, 60},
+		{"Append after Pop", func(w *MemVec[point]) { w.Pop(); require.NoError(t, w.Append(pt(1))) }, 99},
+		{"Set", func(w *MemVec[point]) { w.Set(30, pt(1)) }, 30},
+		{"Insert", func(w *MemVec[point]) { require.NoError(t, w.Insert(20, pt(1))) }, 20},
+		{"Remove", func(w *MemVec[point]) { w.Remove(10) }, 10},
+		{"SwapRemove", func(w *MemVec[point]) { w.SwapRemove(5) }, 5},
+		{"Clip after Truncate", func(w *MemVec[point]) { w.Truncate(3); require.NoError(t, w.Clip()) }, 3},
+		{"Delete", func(w *MemVec[point]) { require.NoError(t, w.Delete(40, 45)) }, 40},
+		{"DeleteFunc", func(w *MemVec[point]) {
+			require.NoError(t, w.DeleteFunc(func(p point) bool { return p.X == 44 }))
+		}, 44},
+		{"CompactFunc", func(w *MemVec[point]) {
+			require.NoError(t, w.CompactFunc(func(a, b point) bool { return a.X >= 70 })) // s[70] is the first to go
+		}, 70},
+		{"Replace", func(w *MemVec[point]) { require.NoError(t, w.Replace(33, 34, pts(1, 2)...)) }, 33},
+		{"Resize down and up", func(w *MemVec[point]) { require.NoError(t, w.Resize(20)); require.NoError(t, w.Resize(30)) }, 20},
+		{"AppendSeq after Truncate", func(w *MemVec[point]) {
+			w.Truncate(90)
+			require.NoError(t, w.AppendSeq(slices.Values(pts(1, 2))))
+		}, 90},
+		{"AppendInPlace after Pop", func(w *MemVec[point]) {
+			w.Pop()
+			require.NoError(t, w.AppendInPlace(1, func(s []point) int { s[0] = pt(1); return 1 }))
+		}, 99},
+		{"Delete nothing", func(w *MemVec[point]) { require.NoError(t, w.Delete(5, 5)) }, 100},
+		{"Truncate alone", func(w *MemVec[point]) { w.Truncate(50) }, 100},
+		{"Push past the length", func(w *MemVec[point]) { require.NoError(t, w.Push(pt(1))) }, 100},
+		{"Set past the durable length", func(w *MemVec[point]) { require.NoError(t, w.Push(pt(1))); w.Set(100, pt(2)) }, 100},
+	}
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			path := vecPath(t)
+			w := openVec[point](t, path)
+			require.NoError(t, w.Append(pts(seq(100)...)...))
+			require.NoError(t, w.Sync())
+			tt.op(w)
+			// After the Sync, the base was 0 (what was durable before it)
+			// and the durable length 100. An op that writes below 100
+			// lowers both to where it writes, durably, first.
+			base, durable := headerWord(t, path, offBase), headerWord(t, path, offDurable)
+			if tt.want < 100 {
+				require.Equal(t, []uint64{tt.want, tt.want}, []uint64{base, durable}, "lowered, base and durable length")
+			} else {
+				require.Equal(t, []uint64{0, 100}, []uint64{base, durable}, "unchanged, base and durable length")
+			}
+			require.NoError(t, w.Sync())
+			require.Equal(t, uint64(w.Len()), headerWord(t, path, offDurable))
+			require.Equal(t, min(tt.want, uint64(w.Len())), headerWord(t, path, offBase), "the base is what was durable before the Sync")
+		})
+	}
+}
+
+// TestBaseLengthPastEndIsCorrupt: no writer leaves the base length past
+// the end of the file; a durable length past it only fails its checksum.
+func TestBaseLengthPastEndIsCorrupt(t *testing.T) {
+	data := validFile(t, 10)
+	binary.NativeEndian.PutUint64(data[offBase:], 1<<40)
+	path := writeVecFile(t, data)
+	_, err := Open[point](path)
+	require.ErrorIs(t, err, ErrCorrupt)
+	require.ErrorContains(t, err, "base length 1099511627776")
+	requireFileBytes(t, path, data, "a failed open changes nothing")
+
+	data = validFile(t, 10)
+	binary.NativeEndian.PutUint64(data[offDurable:], 1<<40)
+	path = writeVecFile(t, data)
+	reboot(t)
+	v := openVec[point](t, path, ReadOnly())
+	require.Equal(t, 0, v.Len(), "after a reboot, the base: nothing was synced")
+}

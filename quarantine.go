@@ -1,0 +1,68 @@
+//go:build unix
+
+package memvec
+
+import (
+	"strconv"
+	"sync"
+)
+
+// Address space that a region gives up, at Close or when it moves past its
+// reservation, is not handed back to the system at once. A view kept past
+// that point (a Slice, a pointer into the region) must fault; but once the
+// range is unmapped, the kernel maps the next thing asked for there, often
+// the next vector's file, and the stale view would read and write that
+// instead, silently. So the range is retired: mapped anew inaccessible and
+// reserved (PROT_NONE, MAP_NORESERVE: no memory, no commit charge, one
+// mapping), where a stale access faults, and released only when it has
+// aged out of a bounded quarantine, oldest first.
+//
+// The bounds keep the address space and the mappings it costs small next
+// to what a process has: quarantineSpans mappings of the 65,530 Linux
+// allows by default, and quarantineBytes of address space (16 TiB of the
+// 128 TiB of a process on amd64: 256 closed vectors of the default
+// reservation; 512 MiB on 32-bit platforms). A view used after more than
+// that has been retired since may reach another mapping again.
+const (
+	quarantineSpans = 1024
+	quarantineBytes = 16<<40*(strconv.IntSize/64) + 512<<20*(1-strconv.IntSize/64)
+)
+
+type span struct {
+	p *byte
+	n int
+}
+
+var quarantine struct {
+	sync.Mutex
+	spans []span
+	bytes int
+}
+
+// retire gives up the n bytes of address space at p (page multiples; a
+// mapping or a reservation): it makes them inaccessible, keeps them, and
+// releases the oldest retired spans beyond the bounds. If the system will
+// not map them anew, they are released at once.
+func retire(p *byte, n int) error {
+	if n == 0 {
+		return nil
+	}
+	if decommit(p, n) != nil {
+		return releaseAddressSpace(p, n)
+	}
+	q := &quarantine
+	q.Lock()
+	defer q.Unlock()
+	q.spans = append(q.spans, span{p, n})
+	q.bytes += n
+	var err error
+	for len(q.spans) > quarantineSpans || q.bytes > quarantineBytes && len(q.spans) > 1 {
+		old := q.spans[0]
+		q.spans = q.spans[1:]
+		q.bytes -= old.n
+		if e := releaseAddressSpace(old.p, old.n); e != nil && err == nil {
+			err = e
+		}
+	}
+	return err
+}
