@@ -19,8 +19,9 @@ import "errors"
 // "memvec: lock /tmp/a.vec: file is locked by another handle" or
 // "memvec: open /tmp/a.vec: Reading.Sensor is a string: unsupported
 // element type". Out-of-range indices panic as they do for a slice, with
-// the runtime's message, except for the few checks the vector makes itself
-// (Insert, Truncate), which use this form.
+// the runtime's message, except where the vector checks an index or a
+// count itself (Insert, Truncate, Delete, Replace and the like), whose
+// panics use this form.
 var (
 	// ErrUnsupportedType reports an element type that is not plain data: it
 	// holds a pointer, string, slice, map, channel, func, interface,

@@ -319,6 +319,17 @@ func wrapError(op string, mem Memory, err error) error {
 	return fmt.Errorf("memvec: %s %s: %w", op, memoryName(mem), err)
 }
 
+// annotate adds to err, from the memory, what the vector was doing when it
+// failed: "memvec: <op> <region>: <doing>: <err>", or, if err names its
+// operation and region already (the shipped memories' errors do),
+// "<err> (<doing>)", so that the prefix is never said twice.
+func (v *MemVec[T]) annotate(op, doing string, err error) error {
+	if strings.HasPrefix(err.Error(), "memvec: ") {
+		return fmt.Errorf("%w (%s)", err, doing)
+	}
+	return v.wrap(op, fmt.Errorf("%s: %w", doing, err))
+}
+
 // panicf panics with a message in the package's form, naming op and the
 // vector's region, as wrap does for errors.
 func (v *MemVec[T]) panicf(op, format string, args ...any) {
