@@ -84,16 +84,5 @@ func (a *Anon) move(m int) error {
 // free releases the reservation, pages and all.
 func (a *Anon) free() error { return retire(a.base, a.reserved) }
 
-// copyAnonPages carries n usable bytes from one reservation to the start of
-// another by committing them there and copying: moveAnonPages where pages
-// cannot be moved.
-func copyAnonPages(from, to *byte, n int) error {
-	if err := commit(to, n); err != nil {
-		return err
-	}
-	copy(unsafe.Slice(to, n), unsafe.Slice(from, n))
-	return nil
-}
-
 // addPtr returns p advanced by n bytes.
 func addPtr(p *byte, n int) *byte { return (*byte)(unsafe.Add(unsafe.Pointer(p), n)) }

@@ -6,9 +6,6 @@ package memvec
 // charge reserved PROT_NONE pages anyway).
 const mapNoReserve = 0
 
-// moveAnonPages copies: without mremap, pages cannot be moved.
-func moveAnonPages(from, to *byte, n int) error { return copyAnonPages(from, to, n) }
-
 // populate does nothing: only Linux faults in pages in bulk; elsewhere they
 // fault in as written.
 func populate(b []byte) {}

@@ -55,10 +55,6 @@ func decommit(p *byte, n int) error {
 	return windows.VirtualFree(uintptr(unsafe.Pointer(p)), uintptr(n), windows.MEM_DECOMMIT)
 }
 
-// moveAnonPages copies: Windows cannot move pages from one reservation to
-// another.
-func moveAnonPages(from, to *byte, n int) error { return copyAnonPages(from, to, n) }
-
 // populate does nothing: committed pages fault in as they are first
 // written, and Windows has no bulk equivalent of MADV_POPULATE_WRITE that
 // measured better here.

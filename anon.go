@@ -36,7 +36,7 @@ type Anon struct {
 // mapped.
 func NewAnon(size int, opts ...Option) (*Anon, error) {
 	if size < 0 {
-		return nil, fmt.Errorf("memvec: NewAnon: negative size %d", size)
+		return nil, fmt.Errorf("memvec: map anonymous memory: negative size %d", size)
 	}
 	a := &Anon{reserve: buildOptions(opts).reserve}
 	if err := a.Resize(size); err != nil {
@@ -57,12 +57,12 @@ func (a *Anon) Resize(size int) error {
 	case a.closed:
 		return fmt.Errorf("memvec: resize anonymous memory: %w", ErrClosed)
 	case size < 0:
-		return fmt.Errorf("memvec: resize anonymous memory to negative size %d", size)
+		return fmt.Errorf("memvec: resize anonymous memory: negative size %d", size)
 	}
 	old := len(a.b)
 	if m := roundUp(size, pageSize); m != a.mapped {
 		if err := a.remap(m); err != nil {
-			return fmt.Errorf("memvec: resize anonymous memory from %d to %d bytes: %w", old, size, err)
+			return fmt.Errorf("memvec: resize anonymous memory: from %d to %d bytes: %w", old, size, err)
 		}
 	}
 	full := unsafe.Slice(a.base, a.mapped)
@@ -106,7 +106,7 @@ func (a *Anon) Close() error {
 	err := a.free()
 	a.b, a.base, a.mapped, a.reserved = nil, nil, 0, 0
 	if err != nil {
-		return fmt.Errorf("memvec: unmap anonymous memory: %w", err)
+		return fmt.Errorf("memvec: close anonymous memory: %w", err)
 	}
 	return nil
 }

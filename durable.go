@@ -190,7 +190,7 @@ func (v *MemVec[T]) overwrite(i int) error {
 	}
 	v.record(i, i, i)
 	if err := v.syncHeader(); err != nil {
-		return v.wrap("sync", fmt.Errorf("lower the durable length to %d before rewriting: %w", i, err))
+		return v.annotate("sync", fmt.Sprintf("lowering the durable length to %d before a rewrite", i), err)
 	}
 	v.base, v.durable = i, i
 	v.attach(v.mem.Bytes(), len(v.s))

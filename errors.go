@@ -7,16 +7,34 @@ import "errors"
 // went wrong and where (the file's path, the offending field), so match them
 // with errors.Is, never by comparing strings. System errors (ENOSPC, EACCES,
 // ...) are wrapped as well, so errors.Is finds them too.
+//
+// Every message, of an error or of a panic, has one form:
+//
+//	memvec: <op> <region>: <what>
+//
+// op is what was being done (open, lock, map, resize, sync, write, pop,
+// set, ...), region what it was done to (a file's path; "anonymous memory";
+// for another Memory its Name, or else its Go type), and what the cause,
+// ending with the sentinel's or the system's text, as in
+// "memvec: lock /tmp/a.vec: file is locked by another handle" or
+// "memvec: open /tmp/a.vec: Reading.Sensor is a string: unsupported
+// element type". Out-of-range indices panic as they do for a slice, with
+// the runtime's message, except where the vector checks an index or a
+// count itself (Insert, Truncate, Delete, Replace and the like), whose
+// panics use this form.
 var (
 	// ErrUnsupportedType reports an element type that is not plain data: it
 	// holds a pointer, string, slice, map, channel, func, interface,
 	// unsafe.Pointer or uintptr somewhere inside. The message names the
-	// offending field path, as in "memvec: Rec.Tags[0].Name is a string".
+	// offending field path, as in "Rec.Tags[0].Name is a string", or the
+	// type itself, as in "element type string is a string".
 	ErrUnsupportedType = errors.New("unsupported element type")
 
 	// ErrTypeMismatch reports an existing region that was written for another
 	// element layout (size, alignment, field kinds or offsets). A type with
-	// the same layout under another name is accepted.
+	// the same layout under another name is accepted; one that differs only
+	// in explicit padding (a _ [4]byte field where Go would pad) is not (see
+	// the package documentation on element types).
 	ErrTypeMismatch = errors.New("element type mismatch")
 
 	// ErrCorrupt reports an existing region that is not a memvec region, or

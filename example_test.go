@@ -185,7 +185,7 @@ func ExampleMake_unsupportedType() {
 	fmt.Println(err)
 	// Output:
 	// true
-	// memvec: Reading.Sensor is a string: unsupported element type
+	// memvec: make anonymous memory: Reading.Sensor is a string: unsupported element type
 }
 
 func ExampleMemVec_All() {
@@ -264,8 +264,10 @@ func ExampleMemVec_Slice() {
 		log.Fatal(err)
 	}
 
-	// Slice and pointers into it write the region in place. They are valid
-	// until the capacity changes (a push past Cap, Grow, Clip) or Close.
+	// Slice and pointers into it write the region in place. They stay
+	// valid until Close, also as the vector grows: the region grows in
+	// place. (Where it cannot, past its reservation or for a file on
+	// Windows, the package documentation on views says when it moves.)
 	p := &v.Slice()[1]
 	p.Y = 7
 	fmt.Println(v.Index(1))

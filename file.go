@@ -56,11 +56,12 @@ type File struct {
 	reserve     int    // the Reserve option
 	readOnly    bool   // ReadOnly or Follow
 	follow      bool   // Follow: a follower
-	wakePage    *byte  // a follower's writable mapping of the header's first page, once Wait needs it
-	writable    bool   // a follower's descriptor is open for writing: it may map wakePage
 	sizeChanged bool   // since the last Sync: fsync is needed too
-	dirSync     bool   // the file may be new: Sync fsyncs its directory once
 	closed      bool
+
+	// What only some systems keep: see file_unix.go, file_windows.go and
+	// file_other.go.
+	fileOS
 }
 
 // OpenFile opens the file at path, creating it if missing (with the Mode
@@ -115,12 +116,12 @@ func (f *File) Resize(size int) error {
 	case f.readOnly:
 		return fmt.Errorf("memvec: resize %s: %w", f.path, ErrReadOnly)
 	case size < 0:
-		return fmt.Errorf("memvec: resize %s to negative size %d", f.path, size)
+		return fmt.Errorf("memvec: resize %s: negative size %d", f.path, size)
 	case size == len(f.b) && size == f.fileSize:
 		return nil
 	}
 	if err := f.resize(size); err != nil {
-		return fmt.Errorf("memvec: resize %s from %d to %d bytes: %w", f.path, len(f.b), size, err)
+		return fmt.Errorf("memvec: resize %s: from %d to %d bytes: %w", f.path, len(f.b), size, err)
 	}
 	f.sizeChanged = true
 	return nil
@@ -158,7 +159,9 @@ func (f *File) Close() error {
 	}
 	f.closed = true
 	err := f.close()
-	f.b, f.base, f.mapped = nil, nil, 0
+	// Nothing of the mapping, nor of what the system kept (fileOS),
+	// outlives Close.
+	f.b, f.base, f.mapped, f.fileOS = nil, nil, 0, fileOS{}
 	if err != nil {
 		return fmt.Errorf("memvec: close %s: %w", f.path, err)
 	}

@@ -12,6 +12,9 @@ import (
 // fileHandle is the open file behind a File; there is none here.
 type fileHandle = struct{}
 
+// fileOS is empty: there are no files here.
+type fileOS struct{}
+
 // openFile fails: file-backed vectors need a mapping and lock backend for
 // this platform (AIX, Plan 9, WebAssembly), which does not exist yet.
 func openFile(path string, o options) (*File, error) {

@@ -18,6 +18,15 @@ import (
 // fileHandle is the open file behind a File.
 type fileHandle = *os.File
 
+// fileOS is what a File keeps on Unix only: the follower's wake word (a
+// futex on Linux; elsewhere the word that tells a writer nobody sleeps) and
+// the directory to sync.
+type fileOS struct {
+	wakePage *byte // a follower's writable mapping of the header's first page, once Wait needs it
+	writable bool  // a follower's descriptor is open for writing: it may map wakePage
+	dirSync  bool  // the file may be new: Sync fsyncs its directory once
+}
+
 // openFile opens, locks and maps the file at path.
 func openFile(path string, o options) (_ *File, err error) {
 	flag := unix.O_RDWR | unix.O_CREAT
@@ -76,8 +85,8 @@ func openFile(path string, o options) (_ *File, err error) {
 	}
 	// An empty file may be new: its directory entry becomes durable with
 	// the first Sync.
-	f := &File{osFile: osf, path: path, readOnly: o.readOnly || o.follow, follow: o.follow,
-		writable: flag == unix.O_RDWR, reserve: o.reserve, dirSync: size == 0}
+	f := &File{osFile: osf, path: path, readOnly: o.readOnly || o.follow, follow: o.follow, reserve: o.reserve,
+		fileOS: fileOS{writable: flag == unix.O_RDWR, dirSync: size == 0}}
 	if size > 0 && !f.readOnly {
 		if err := backHoles(osf, size); err != nil {
 			return nil, fmt.Errorf("memvec: open %s: reserve disk blocks: %w", path, err)

@@ -14,6 +14,11 @@ import (
 // fileHandle is the open file behind a File.
 type fileHandle = *os.File
 
+// fileOS is empty on Windows: a follower has no wake word to write (there
+// is no futex across processes; Wait polls), and there is no directory to
+// sync (see sync).
+type fileOS struct{}
+
 // openFile opens, locks and maps the file at path.
 func openFile(path string, o options) (_ *File, err error) {
 	flag := os.O_RDWR | os.O_CREATE

@@ -135,7 +135,7 @@ func following(mem Memory) (followedMemory, bool) {
 // Close, (0, ErrClosed).
 func (v *MemVec[T]) Refresh() (int, error) {
 	if v.closed {
-		return 0, fmt.Errorf("memvec: refresh: %w", ErrClosed)
+		return 0, v.wrap("refresh", ErrClosed)
 	}
 	f := v.follow
 	if f == nil {
@@ -249,7 +249,7 @@ func headerPending(b []byte) bool {
 // after Close, (0, ErrClosed).
 func (v *MemVec[T]) Wait(ctx context.Context, n int) (int, error) {
 	if v.closed {
-		return 0, fmt.Errorf("memvec: wait: %w", ErrClosed)
+		return 0, v.wrap("wait", ErrClosed)
 	}
 	if v.follow == nil {
 		if len(v.s) > n {

@@ -174,11 +174,14 @@ func TestFollowerIsReadOnly(t *testing.T) {
 	require.ErrorIs(t, f.Grow(10), ErrReadOnly)
 	require.ErrorIs(t, f.Clip(), ErrReadOnly)
 	require.NoError(t, f.Sync())
-	for name, op := range map[string]func(){
-		"Pop": func() { f.Pop() }, "Set": func() { f.Set(0, pt(9)) }, "Remove": func() { f.Remove(0) },
-		"SwapRemove": func() { f.SwapRemove(0) }, "Truncate": func() { f.Truncate(0) }, "Clear": func() { f.Clear() },
+	for _, m := range []struct {
+		op   string // what the panic's message names
+		call func()
+	}{
+		{"pop", func() { f.Pop() }}, {"set", func() { f.Set(0, pt(9)) }}, {"remove", func() { f.Remove(0) }},
+		{"remove", func() { f.SwapRemove(0) }}, {"truncate", func() { f.Truncate(0) }}, {"clear", func() { f.Clear() }},
 	} {
-		require.PanicsWithValue(t, "memvec: "+name+" on a read-only vector", op, name)
+		require.PanicsWithValue(t, "memvec: "+m.op+" "+path+": read-only", m.call, m.op)
 	}
 	require.Equal(t, pts(1, 2), w.Slice())
 	require.Equal(t, pts(1, 2), f.Slice())

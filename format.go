@@ -94,8 +94,12 @@ func headerChecksum(b []byte) uint32 {
 }
 
 // writeHeader writes a new header for l with length 0 into b, which must be
-// at least headerSize bytes. The magic is written last, so a region whose
-// creation was interrupted still reads as new (all zero) or as complete.
+// at least headerSize bytes: the fields and the checksum first, the magic
+// last. A creation interrupted before this leaves a blank region, which
+// reads as new (isBlank); one interrupted inside it, in these few stores,
+// leaves fields without the magic, which readHeader reports as corrupt; and
+// a follower, which may watch the header being written, waits for the
+// magic (headerPending) and finds the whole header behind it.
 func writeHeader(b []byte, l *layout) {
 	ne := binary.NativeEndian
 	clear(b[:headerSize])
@@ -115,10 +119,12 @@ func writeHeader(b []byte, l *layout) {
 }
 
 // isBlank reports whether b is what a creation stopped between sizing the
-// region (to one page) and writing its header leaves: at most a page, all
-// zero. Such a region is new. A larger one with a zero header is not: it
-// may hold elements whose header was lost, which a new vector would
-// overwrite, so readHeader reports it as corrupt.
+// region (to one page) and writing its header leaves: from headerSize bytes
+// up to a page, all zero. Such a region is new (FORMAT.md, "What a reader
+// must check", step 1). A larger one with a zero header is not, nor is one
+// with a nonzero byte past its zero header: it may hold elements whose
+// header was lost, which a new vector would overwrite, so readHeader
+// reports it as corrupt.
 func isBlank(b []byte) bool {
 	if len(b) < headerSize || len(b) > pageSize {
 		return false
@@ -145,7 +151,10 @@ func readHeader(b []byte, l *layout) (length int, err error) {
 		return 0, corrupt("region is %d bytes, shorter than the %d-byte header", len(b), headerSize)
 	}
 	if [staticSize]byte(b[:staticSize]) == [staticSize]byte{} {
-		return 0, corrupt("header is all zero, but the region is %d bytes, more than a new one: its header may have been lost", len(b))
+		if len(b) > pageSize {
+			return 0, corrupt("header is all zero, but the region is %d bytes, more than a new one (a page, %d bytes): its header may have been lost", len(b), pageSize)
+		}
+		return 0, corrupt("header is all zero, but the region is not: its header may have been lost")
 	}
 	if [8]byte(b[:8]) != magic {
 		return 0, corrupt("not a memvec region: magic is %q, want %q", b[:8], magic[:])

@@ -212,6 +212,82 @@ func TestOpenZeroFileLargerThanAPageIsCorrupt(t *testing.T) {
 	require.Equal(t, data, after)
 }
 
+// TestOneRuleForANewRegion pins the rule of FORMAT.md ("What a reader must
+// check", step 1) at its bounds, for a file and for a user's Memory: a
+// region is new if it is empty, or from 128 bytes up to one page and all
+// zero; every other region must hold a header, and one whose header was
+// lost is refused, unchanged.
+func TestOneRuleForANewRegion(t *testing.T) {
+	zeros := func(n int) func() []byte { return func() []byte { return make([]byte, n) } }
+	zeroHeaderThen := func(off int) func() []byte {
+		return func() []byte { b := make([]byte, pageSize); b[off] = 1; return b }
+	}
+	noMagic := func() []byte { // a creation stopped before its last store
+		l, err := layoutFor[point]()
+		require.NoError(t, err)
+		b := make([]byte, pageSize)
+		writeHeader(b, l)
+		clear(b[:8])
+		return b
+	}
+	eightKiB := "more than a new one" // where a page is 4 KiB
+	if 8192 <= pageSize {
+		eightKiB = "" // Apple silicon: 16 KiB pages
+	}
+	tests := []struct {
+		name string
+		data func() []byte
+		msg  string // "" for a new vector, else the ErrCorrupt detail
+	}{
+		{"0 bytes", zeros(0), ""},
+		{"127 zero bytes", zeros(headerSize - 1), "shorter than the 128-byte header"},
+		{"128 zero bytes", zeros(headerSize), ""},
+		{"a page of zeros", zeros(pageSize), ""},
+		{"a page and a byte of zeros", zeros(pageSize + 1), "more than a new one"},
+		{"8 KiB of zeros", zeros(8192), eightKiB},
+		{"two pages of zeros", zeros(2 * pageSize), "more than a new one"},
+		{"a zero header, then a length", zeroHeaderThen(offLength), "header is all zero, but the region is not"},
+		{"a zero header, then an element", zeroHeaderThen(pageSize - 1), "header is all zero, but the region is not"},
+		{"the fields without the magic", noMagic, "not a memvec region"},
+	}
+	check := func(t *testing.T, v *MemVec[point], err error, msg string) {
+		t.Helper()
+		if msg != "" {
+			require.ErrorIs(t, err, ErrCorrupt)
+			require.ErrorContains(t, err, msg)
+			return
+		}
+		require.NoError(t, err)
+		require.Equal(t, 0, v.Len())
+		require.NoError(t, v.Push(samplePoint(1)))
+	}
+	for _, tt := range tests {
+		t.Run("file/"+tt.name, func(t *testing.T) {
+			data := tt.data()
+			path := writeVecFile(t, data)
+			v, err := Open[point](path)
+			check(t, v, err, tt.msg)
+			if tt.msg != "" {
+				requireFileBytes(t, path, data, "a region refused is not changed")
+				return
+			}
+			require.NoError(t, v.Close())
+			v = openVec[point](t, path)
+			require.Equal(t, []point{samplePoint(1)}, v.Slice())
+		})
+		t.Run("memory/"+tt.name, func(t *testing.T) {
+			data := tt.data()
+			mem := newHeapRegion(len(data))
+			copy(mem.b, data)
+			v, err := New[point](mem)
+			check(t, v, err, tt.msg)
+			if tt.msg != "" {
+				require.Equal(t, data, mem.b, "a region refused is not changed")
+			}
+		})
+	}
+}
+
 func TestOpenBlankFileIsNewVector(t *testing.T) {
 	for _, size := range []int{headerSize, 200, pageSize - 1, pageSize} {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
@@ -664,7 +740,7 @@ func TestNewOnUserMemory(t *testing.T) {
 		snapshot := bytes.Clone(mem.b)
 		_, err := New[[2]float64](mem)
 		require.ErrorIs(t, err, ErrTypeMismatch)
-		assert.Contains(t, err.Error(), "region", "a Memory without a Name is called region")
+		assert.Contains(t, err.Error(), "memvec: open *memvec.heapRegion: ", "a Memory without a Name is called by its type")
 		assert.Equal(t, snapshot, mem.b)
 		assert.False(t, mem.closed, "New does not close the memory it failed on")
 	})
@@ -789,7 +865,7 @@ func TestNewOnReadOnlyUserMemory(t *testing.T) {
 			return nil
 		}()
 		require.IsType(t, "", panicked, "%s on a read-only vector must panic with a message", name)
-		assert.Contains(t, panicked, "on a read-only vector", name)
+		assert.Regexp(t, `^memvec: [a-z]+ memvec\.readOnlyRegion: read-only$`, panicked, name)
 	}
 	assert.Equal(t, 3, ro.Len())
 	assert.Equal(t, snapshot, heap.b, "a read-only vector never writes")
@@ -815,6 +891,21 @@ func TestNewOnReadOnlyUserMemory(t *testing.T) {
 	})
 }
 
+// namedRegion is a heapRegion with the optional Name method of a Memory.
+type namedRegion struct{ *heapRegion }
+
+func (namedRegion) Name() string { return "the test's region" }
+
+// TestNewNamesAUserMemoryByItsName: errors call a Memory with a Name method
+// by it, as they call a File by its path.
+func TestNewNamesAUserMemoryByItsName(t *testing.T) {
+	mem := newHeapRegion(pageSize)
+	copy(mem.b, "not a vector")
+	_, err := New[point](namedRegion{mem})
+	require.ErrorIs(t, err, ErrCorrupt)
+	assert.Contains(t, err.Error(), "the test's region")
+}
+
 func TestNewUserMemoryResizeFailureLeavesVectorUnchanged(t *testing.T) {
 	mem := newHeapRegion(0)
 	mem.limit = pageSize
@@ -826,7 +917,7 @@ func TestNewUserMemoryResizeFailureLeavesVectorUnchanged(t *testing.T) {
 	n := v.Len()
 	err = v.Push(point{})
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "over the limit")
+	assert.Regexp(t, `^memvec: resize \*memvec\.heapRegion: heap memory: \d+ bytes is over the limit of \d+$`, err.Error())
 	assert.Equal(t, n, v.Len())
 	assert.Equal(t, samplePoint(n-1), v.Index(n-1))
 	w, err := New[point](mem)

@@ -117,6 +117,11 @@ func computeLayout(t reflect.Type) (*layout, error) {
 	if root == "" {
 		root = t.String()
 	}
+	if what, ok := refused[t.Kind()]; ok {
+		// Not "string is a string": the type itself is refused, not a
+		// field of it.
+		return nil, fmt.Errorf("element type %s is %s: %w", root, what, ErrUnsupportedType)
+	}
 	b := &layoutBuilder{h: fnv.New64a()}
 	fmt.Fprintf(b.h, "size=%d;align=%d;", t.Size(), t.Align())
 	if err := b.flatten(t, 0, root); err != nil {
@@ -155,10 +160,12 @@ var refused = map[reflect.Kind]string{
 }
 
 // flatten adds the primitive runs of t, placed at off. path is the field
-// path for error messages ("Rec.Tags[0].Name").
+// path for error messages ("Rec.Tags[0].Name"), which the constructors
+// put in the package's form ("memvec: open points.vec: Rec.Tags[0].Name
+// is a string: unsupported element type").
 func (b *layoutBuilder) flatten(t reflect.Type, off uintptr, path string) error {
 	if what, ok := refused[t.Kind()]; ok {
-		return fmt.Errorf("memvec: %s is %s: %w", path, what, ErrUnsupportedType)
+		return fmt.Errorf("%s is %s: %w", path, what, ErrUnsupportedType)
 	}
 	if name, ok := primitiveKinds[t.Kind()]; ok {
 		if name != "bool" {
@@ -210,5 +217,5 @@ func (b *layoutBuilder) flatten(t reflect.Type, off uintptr, path string) error 
 		}
 		return nil
 	}
-	return fmt.Errorf("memvec: %s is a %s: %w", path, t.Kind(), ErrUnsupportedType)
+	return fmt.Errorf("%s is a %s: %w", path, t.Kind(), ErrUnsupportedType)
 }

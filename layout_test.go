@@ -118,23 +118,23 @@ func TestLayoutRefusesNonPlainData(t *testing.T) {
 		layout layoutFunc
 		msg    string // the error text contains it
 	}{
-		{"pointer", layoutFor[*int], "memvec: *int is a pointer"},
+		{"pointer", layoutFor[*int], "element type *int is a pointer"},
 		{"unsafe.Pointer", layoutFor[unsafe.Pointer], "is an unsafe.Pointer"},
-		{"uintptr", layoutFor[uintptr], "memvec: uintptr is a uintptr"},
-		{"string", layoutFor[string], "memvec: string is a string"},
-		{"slice", layoutFor[[]int], "memvec: []int is a slice"},
-		{"map", layoutFor[map[int]int], "memvec: map[int]int is a map"},
-		{"chan", layoutFor[chan int], "memvec: chan int is a channel"},
-		{"func", layoutFor[func()], "memvec: func() is a func"},
+		{"uintptr", layoutFor[uintptr], "element type uintptr is a uintptr"},
+		{"string", layoutFor[string], "element type string is a string"},
+		{"slice", layoutFor[[]int], "element type []int is a slice"},
+		{"map", layoutFor[map[int]int], "element type map[int]int is a map"},
+		{"chan", layoutFor[chan int], "element type chan int is a channel"},
+		{"func", layoutFor[func()], "element type func() is a func"},
 		{"empty interface", layoutFor[any], "is an interface"},
-		{"error", layoutFor[error], "memvec: error is an interface"},
-		{"string in array of structs", layoutFor[Rec], "memvec: Rec.Tags[0].Name is a string"},
-		{"pointer field", layoutFor[withPointer], "memvec: withPointer.B is a pointer"},
-		{"array of pointers", layoutFor[ptrArray], "memvec: ptrArray[0] is a pointer"},
+		{"error", layoutFor[error], "element type error is an interface"},
+		{"string in array of structs", layoutFor[Rec], "Rec.Tags[0].Name is a string"},
+		{"pointer field", layoutFor[withPointer], "withPointer.B is a pointer"},
+		{"array of pointers", layoutFor[ptrArray], "ptrArray[0] is a pointer"},
 		{"zero-length array of pointers", layoutFor[[0]*int], "is a pointer"},
-		{"deeply nested map", layoutFor[deep], "memvec: deep.A.B[0][0].C is a map"},
-		{"zero-length array of funcs", layoutFor[emptyFunc], "memvec: emptyFunc.F[0] is a func"},
-		{"after plain fields", layoutFor[laterField], "memvec: laterField.Inner.Bad is a channel"},
+		{"deeply nested map", layoutFor[deep], "deep.A.B[0][0].C is a map"},
+		{"zero-length array of funcs", layoutFor[emptyFunc], "emptyFunc.F[0] is a func"},
+		{"after plain fields", layoutFor[laterField], "laterField.Inner.Bad is a channel"},
 		{"uintptr in array", layoutFor[[3]uintptr], "[0] is a uintptr"},
 		{"interface field", layoutFor[struct{ V any }], ".V is an interface"},
 	}
@@ -320,17 +320,19 @@ func TestConstructorsRefuseUnsupportedTypes(t *testing.T) {
 
 	_, err := Make[Rec](10)
 	require.ErrorIs(t, err, ErrUnsupportedType)
-	assert.Contains(t, err.Error(), "memvec: Rec.Tags[0].Name is a string")
+	assert.EqualError(t, err, "memvec: make anonymous memory: Rec.Tags[0].Name is a string: unsupported element type")
 
 	path := vecPath(t)
 	_, err = Open[*int](path)
 	require.ErrorIs(t, err, ErrUnsupportedType)
+	assert.EqualError(t, err, "memvec: open "+path+": element type *int is a pointer: unsupported element type")
 	_, statErr := os.Stat(path)
 	assert.ErrorIs(t, statErr, os.ErrNotExist, "Open refuses the type before creating the file")
 
 	mem := newHeapRegion(0)
 	_, err = New[[]float64](mem)
 	require.ErrorIs(t, err, ErrUnsupportedType)
+	assert.EqualError(t, err, "memvec: open *memvec.heapRegion: element type []float64 is a slice: unsupported element type")
 	assert.Zero(t, mem.resizes, "New refuses the type before touching the memory")
 }
 
@@ -437,6 +439,55 @@ func TestReopenWithOtherLayoutIsTypeMismatch(t *testing.T) {
 	assert.Equal(t, []point{{1, 2, 3}, {4, 5, 6}}, v.Slice())
 }
 
+// TestExplicitPaddingIsAField: a blank field written to pad a struct by
+// hand (for C or numpy) is part of the layout, while the padding Go inserts
+// is not, so the two structs below, of the same size and offsets, are
+// different layouts: a file written for one is refused for the other.
+func TestExplicitPaddingIsAField(t *testing.T) {
+	needs64BitAlignment(t)
+	type (
+		implicit struct {
+			A int32
+			B int64
+		}
+		explicit struct {
+			A int32
+			_ [4]byte
+			B int64
+		}
+	)
+	require.Equal(t, unsafe.Sizeof(implicit{}), unsafe.Sizeof(explicit{}), "premise: same size")
+	require.Equal(t, unsafe.Offsetof(implicit{}.B), unsafe.Offsetof(explicit{}.B), "premise: same offsets")
+
+	li, err := layoutFor[implicit]()
+	require.NoError(t, err)
+	le, err := layoutFor[explicit]()
+	require.NoError(t, err)
+	assert.Equal(t, "16 bytes, align 8, fingerprint 0x72579bd7560e7711: {i32@0 i64@8}", li.desc)
+	assert.Equal(t, "16 bytes, align 8, fingerprint 0x18831ac6ef8ef8ad: {i32@0 u8[4]@4 i64@8}", le.desc)
+
+	for name, open := range map[string]func(path string) error{
+		"explicit as implicit": func(path string) error {
+			w := openVec[explicit](t, path)
+			require.NoError(t, w.Push(explicit{A: 1, B: 2}))
+			require.NoError(t, w.Close())
+			_, err := Open[implicit](path)
+			return err
+		},
+		"implicit as explicit": func(path string) error {
+			w := openVec[implicit](t, path)
+			require.NoError(t, w.Push(implicit{A: 1, B: 2}))
+			require.NoError(t, w.Close())
+			_, err := Open[explicit](path)
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			require.ErrorIs(t, open(vecPath(t)), ErrTypeMismatch)
+		})
+	}
+}
+
 // TestFingerprintsDocumentedInFORMAT pins the fingerprints FORMAT.md
 // publishes, so that other tools reading files can rely on them.
 func TestFingerprintsDocumentedInFORMAT(t *testing.T) {
@@ -461,6 +512,15 @@ func TestFingerprintsDocumentedInFORMAT(t *testing.T) {
 			D uint16
 		}](), 0x0850c4756c0d50a2},
 		{reflect.TypeFor[struct{}](), 0x38a24c81de2e1682},
+		{reflect.TypeFor[struct {
+			A int32
+			B int64
+		}](), 0x72579bd7560e7711},
+		{reflect.TypeFor[struct {
+			A int32
+			_ [4]byte
+			B int64
+		}](), 0x18831ac6ef8ef8ad},
 	}
 	for _, tt := range tests {
 		l, err := computeLayout(tt.typ)

@@ -1,5 +1,7 @@
 package memvec
 
+import "fmt"
+
 // Memory is a contiguous, resizable region of bytes that a MemVec stores into.
 //
 // The vector keeps its header (format, element layout, length) at the start
@@ -10,6 +12,22 @@ package memvec
 //
 // A Memory is used by one vector at a time and need not be safe for
 // concurrent use.
+//
+// A Memory may also have either or both of these methods, which New and the
+// vector look for (*File has both):
+//
+//	ReadOnly() bool
+//	Name() string
+//
+// ReadOnly returning true says that the region must not be written: New
+// validates it but writes nothing, not even the header of a new vector
+// (an empty or blank region is then an empty vector without one), never
+// calls Resize, and the vector's mutators return ErrReadOnly or panic, as
+// for a file opened with the ReadOnly option. The region should then be
+// mapped read-only, so that a write through a view faults rather than
+// goes unnoticed. Name returns what error messages call the region, as
+// *File returns its path; without it they call it by its Go type, as in
+// "memvec: resize *main.shmMemory: ...".
 type Memory interface {
 	// Bytes returns the whole region; len(Bytes()) is its size in bytes.
 	// It is called after New and after every Resize, never on the hot path.
@@ -31,8 +49,9 @@ type Memory interface {
 	Close() error
 }
 
-// readOnlyMemory is implemented by a Memory whose region must not be written.
-// *File opened with ReadOnly implements it; so may a user's Memory.
+// readOnlyMemory is the optional ReadOnly method of a Memory (see Memory):
+// *File has it, true when opened with ReadOnly or Follow; so may a user's
+// Memory.
 type readOnlyMemory interface {
 	ReadOnly() bool
 }
@@ -43,8 +62,21 @@ func isReadOnly(mem Memory) bool {
 	return ok && ro.ReadOnly()
 }
 
-// namedMemory is implemented by a Memory that can name itself in errors
-// (*File returns its path).
+// namedMemory is the optional Name method of a Memory (see Memory): how
+// errors name the region (*File returns its path).
 type namedMemory interface {
 	Name() string
+}
+
+// memoryName returns what error messages call mem: its Name if it has one
+// (a File's path), "anonymous memory" for an Anon, and its Go type for any
+// other Memory.
+func memoryName(mem Memory) string {
+	switch m := mem.(type) {
+	case namedMemory:
+		return m.Name()
+	case *Anon:
+		return "anonymous memory"
+	}
+	return fmt.Sprintf("%T", mem)
 }

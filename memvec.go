@@ -23,6 +23,18 @@
 // ErrUnsupportedType: the garbage collector does not scan mapped memory, and
 // such values mean nothing after a restart.
 //
+// A region records the layout of its element type: the size, the
+// alignment, and the kind and offset of each primitive field inside. A
+// region written for one layout opens only with a type of the same layout
+// (else ErrTypeMismatch). Names never matter, so struct{ X, Y, Z float64 }
+// and [3]float64 are the same layout; kinds do, so bool and uint8 are not.
+// Explicit padding is a field: in struct{ A int32; _ [4]byte; B int64 },
+// the blank field is four uint8 at offsets 4 to 7, while the 4 bytes of
+// padding Go puts in struct{ A int32; B int64 } are no field at all. The
+// two have the same size and offsets but different layouts, which matters
+// to those who pad by hand to match a C struct or a numpy dtype: write the
+// type the same way everywhere the file is opened.
+//
 // # Concurrency
 //
 // A MemVec is not safe for concurrent use: like a slice, it needs one writer
@@ -62,6 +74,7 @@ import (
 	"iter"
 	"math"
 	"os"
+	"strings"
 	"sync/atomic"
 	"unsafe"
 )
@@ -130,19 +143,24 @@ const growthStep = 1 << 30
 
 // New returns a vector stored in mem. An empty region becomes a new, empty
 // vector: New resizes it to one page and writes a header. So does a region
-// of at most one page that is all zero (what a creation interrupted before
-// its header leaves); a larger region must hold a header. An existing region
-// is validated: New returns an error wrapping ErrCorrupt if it is not a
-// memvec region or its header is inconsistent, and ErrTypeMismatch if it was
-// written for another element layout. A read-only mem (one with a ReadOnly
-// method that returns true) is never written.
+// of 128 bytes (the header's size) up to one page of this machine whose
+// bytes are all zero: what a creation interrupted before its header leaves.
+// Every other region must hold a valid header: New returns an error
+// wrapping ErrCorrupt for a region shorter than 128 bytes, for one whose
+// first 64 bytes are zero but that is longer than a page or not all zero
+// (a lost header, whose elements a new one would overwrite), and for a
+// region that is not a memvec region or whose header is inconsistent; it
+// returns
+// ErrTypeMismatch for a region written for another element layout.
+// FORMAT.md states the same rule. A read-only mem (see Memory) is never
+// written.
 //
 // New does not close mem when it fails. It costs O(1) (the type check is
 // done once per type and cached).
 func New[T any](mem Memory) (*MemVec[T], error) {
 	l, err := layoutFor[T]()
 	if err != nil {
-		return nil, err
+		return nil, wrapError("open", mem, err)
 	}
 	_, anon := mem.(*Anon)
 	v := &MemVec[T]{mem: mem, layout: l, readOnly: isReadOnly(mem), persistent: !anon, dataOffset: int(dataOffsetFor(l))}
@@ -231,10 +249,10 @@ func (v *MemVec[T]) open(b []byte) error {
 // only Reserve applies.
 func Make[T any](capacity int, opts ...Option) (*MemVec[T], error) {
 	if capacity < 0 {
-		panic("memvec: Make: negative capacity")
+		panic(fmt.Sprintf("memvec: make anonymous memory: negative capacity %d", capacity))
 	}
 	if _, err := layoutFor[T](); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("memvec: make anonymous memory: %w", err)
 	}
 	mem, err := NewAnon(0, opts...)
 	if err != nil {
@@ -257,7 +275,7 @@ func Make[T any](capacity int, opts ...Option) (*MemVec[T], error) {
 // file's size: nothing is read until used.
 func Open[T any](path string, opts ...Option) (*MemVec[T], error) {
 	if _, err := layoutFor[T](); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("memvec: open %s: %w", path, err)
 	}
 	f, err := OpenFile(path, opts...)
 	if err != nil {
@@ -289,14 +307,36 @@ func (v *MemVec[T]) attach(b []byte, n int) {
 	v.s = unsafe.Slice((*T)(unsafe.Add(base, v.dataOffset)), c)[:n]
 }
 
-// wrap adds the operation and the region's name to an error from the memory
-// or the format.
-func (v *MemVec[T]) wrap(op string, err error) error {
-	name := "region"
-	if nm, ok := v.mem.(namedMemory); ok {
-		name = nm.Name()
+// wrap puts an error from the memory or the format in the package's form,
+// "memvec: <op> <region>: <what>" (see wrapError).
+func (v *MemVec[T]) wrap(op string, err error) error { return wrapError(op, v.mem, err) }
+
+// wrapError puts err in the package's form, "memvec: <op> <name>: <err>",
+// with the name of mem (see memoryName), unless err is in that form
+// already: the errors of File and Anon name their operation and path
+// themselves, and a second prefix would only repeat them.
+func wrapError(op string, mem Memory, err error) error {
+	if strings.HasPrefix(err.Error(), "memvec: ") {
+		return err
 	}
-	return fmt.Errorf("memvec: %s %s: %w", op, name, err)
+	return fmt.Errorf("memvec: %s %s: %w", op, memoryName(mem), err)
+}
+
+// annotate adds to err, from the memory, what the vector was doing when it
+// failed: "memvec: <op> <region>: <doing>: <err>", or, if err names its
+// operation and region already (the shipped memories' errors do),
+// "<err> (<doing>)", so that the prefix is never said twice.
+func (v *MemVec[T]) annotate(op, doing string, err error) error {
+	if strings.HasPrefix(err.Error(), "memvec: ") {
+		return fmt.Errorf("%w (%s)", err, doing)
+	}
+	return v.wrap(op, fmt.Errorf("%s: %w", doing, err))
+}
+
+// panicf panics with a message in the package's form, naming op and the
+// vector's region, as wrap does for errors.
+func (v *MemVec[T]) panicf(op, format string, args ...any) {
+	panic(fmt.Sprintf("memvec: %s %s: %s", op, memoryName(v.mem), fmt.Sprintf(format, args...)))
 }
 
 // checkAligned returns an error wrapping ErrUnaligned unless b starts at an
@@ -315,10 +355,11 @@ func binaryDataOffset(b []byte) uint32 {
 }
 
 // regionSize returns the bytes a region needs for n elements of size bytes
-// after dataOffset, or an error if that overflows an int.
+// after dataOffset, or an error, for the caller to wrap, if that overflows
+// an int.
 func regionSize(dataOffset, n int, size uintptr) (int, error) {
 	if size > 0 && n > (math.MaxInt-dataOffset-pageSize)/int(size) {
-		return 0, fmt.Errorf("memvec: %d elements of %d bytes do not fit in an int", n, size)
+		return 0, fmt.Errorf("%d elements of %d bytes do not fit in an int", n, size)
 	}
 	return dataOffset + n*int(size), nil
 }
@@ -391,7 +432,7 @@ func (v *MemVec[T]) Append(xs ...T) error {
 	case len(xs) == 0:
 		return v.writable()
 	case n+len(xs) < n:
-		return fmt.Errorf("memvec: Append of %d elements to %d overflows int", len(xs), n)
+		return v.wrap("append", fmt.Errorf("%d elements and %d more overflow int", n, len(xs)))
 	}
 	if err := v.overwrite(n); err != nil {
 		return err
@@ -426,7 +467,7 @@ func (v *MemVec[T]) detach(xs []T) []T {
 // Pop removes and returns the last element, and false if the vector is
 // empty (or closed). It panics on a read-only vector. It is O(1).
 func (v *MemVec[T]) Pop() (T, bool) {
-	v.mustWrite("Pop")
+	v.mustWrite("pop")
 	n := len(v.s)
 	if n == 0 {
 		var zero T
@@ -451,13 +492,13 @@ func (v *MemVec[T]) Insert(i int, xs ...T) error {
 	}
 	n := len(v.s)
 	if i < 0 || i > n {
-		panic(fmt.Sprintf("memvec: Insert index %d out of range [0:%d]", i, n))
+		v.panicf("insert", "index %d out of range [0:%d]", i, n)
 	}
 	if len(xs) == 0 {
 		return nil
 	}
 	if n+len(xs) < n {
-		return fmt.Errorf("memvec: Insert of %d elements into %d overflows int", len(xs), n)
+		return v.wrap("insert", fmt.Errorf("%d elements and %d more overflow int", n, len(xs)))
 	}
 	xs = v.detach(xs) // xs may point into the region: copy it before moving anything
 	if err := v.overwrite(i); err != nil {
@@ -488,7 +529,8 @@ func (v *MemVec[T]) Insert(i int, xs ...T) error {
 // is read-only. It is O(Len()-i). Like Insert, it is not atomic under a
 // crash.
 func (v *MemVec[T]) Remove(i int) T {
-	v.mustWrite("Remove")
+	v.mustWrite("remove")
+	v.mustBeOpen("remove")
 	x := v.s[i]
 	v.overwriteOrRemember(i)
 	v.beginRewrite()
@@ -502,7 +544,8 @@ func (v *MemVec[T]) Remove(i int) T {
 // element into its place: O(1), but the order is not kept. It panics if i is
 // out of range or the vector is read-only.
 func (v *MemVec[T]) SwapRemove(i int) T {
-	v.mustWrite("SwapRemove")
+	v.mustWrite("remove")
+	v.mustBeOpen("remove")
 	x := v.s[i]
 	last := len(v.s) - 1
 	v.overwriteOrRemember(i)
@@ -522,8 +565,9 @@ func (v *MemVec[T]) Index(i int) T { return v.s[i] }
 // Set sets the element at index i to x. It panics if i is out of range or
 // the vector is read-only. It is O(1).
 func (v *MemVec[T]) Set(i int, x T) {
-	if v.readOnly {
-		v.mustWrite("Set")
+	if v.readOnly || v.closed {
+		v.mustWrite("set")
+		v.mustBeOpen("set")
 	}
 	p := &v.s[i] // the index check, before the generation changes
 	if i < v.durable {
@@ -537,9 +581,10 @@ func (v *MemVec[T]) Set(i int, x T) {
 // Slice returns the elements in place, with len and cap equal to Len(): an
 // append to it copies to the heap rather than writing past the length.
 // Writes through it change the vector (and fault on a read-only one). It
-// stays valid across growth until Close, unless the region moves (past its
-// reservation; for a File on Windows, at every resize: see the package
-// documentation). O(1).
+// stays valid until Close, also across growth, unless the region moves:
+// past its reservation, and at every resize (a growth or a Clip) for a File
+// on Windows and for anonymous memory on Plan 9 and WebAssembly (see the
+// package documentation on views). O(1).
 func (v *MemVec[T]) Slice() []T { return v.s[:len(v.s):len(v.s)] }
 
 // All returns an iterator over the indices and elements, in order: the
@@ -597,13 +642,13 @@ func (v *MemVec[T]) Backward() iter.Seq2[int, T] {
 // after; the File backend reserves the disk blocks of each step.
 func (v *MemVec[T]) Grow(n int) error {
 	if n < 0 {
-		panic("memvec: Grow: negative count")
+		v.panicf("grow", "negative count %d", n)
 	}
 	if err := v.writable(); err != nil {
 		return err
 	}
 	if len(v.s)+n < len(v.s) {
-		return fmt.Errorf("memvec: Grow by %d overflows int", n)
+		return v.wrap("grow", fmt.Errorf("%d elements and %d more overflow int", len(v.s), n))
 	}
 	return v.reserve(len(v.s) + n)
 }
@@ -617,7 +662,7 @@ func (v *MemVec[T]) Clip() error {
 	}
 	size, err := regionSize(v.dataOffset, len(v.s), v.layout.size)
 	if err != nil {
-		return err
+		return v.wrap("clip", err)
 	}
 	// Cutting the file under the durable length would leave a durable
 	// length past the end of a file that a power loss shortened.
@@ -631,9 +676,9 @@ func (v *MemVec[T]) Clip() error {
 // or n > Len(), or if the vector is read-only. It is O(1): the capacity and
 // the bytes of the removed elements stay.
 func (v *MemVec[T]) Truncate(n int) {
-	v.mustWrite("Truncate")
+	v.mustWrite("truncate")
 	if n < 0 || n > len(v.s) {
-		panic(fmt.Sprintf("memvec: Truncate length %d out of range [0:%d]", n, len(v.s)))
+		v.panicf("truncate", "length %d out of range [0:%d]", n, len(v.s))
 	}
 	if n < len(v.s) {
 		v.beginRewrite()
@@ -645,7 +690,7 @@ func (v *MemVec[T]) Truncate(n int) {
 // Clear removes all elements, keeping the capacity. It panics if the vector
 // is read-only. O(1).
 func (v *MemVec[T]) Clear() {
-	v.mustWrite("Clear")
+	v.mustWrite("clear")
 	if len(v.s) > 0 {
 		v.beginRewrite()
 		v.setLen(0)
@@ -661,7 +706,7 @@ func (v *MemVec[T]) Clear() {
 // with nothing to make durable.
 func (v *MemVec[T]) Sync() error {
 	if v.closed {
-		return fmt.Errorf("memvec: Sync: %w", ErrClosed)
+		return v.wrap("sync", ErrClosed)
 	}
 	if v.persistent && !v.readOnly && v.length != nil {
 		return v.syncDurable()
@@ -705,11 +750,12 @@ func (v *MemVec[T]) setLen(n int) {
 	}
 }
 
-// writable returns ErrClosed or ErrReadOnly when the vector cannot change.
+// writable returns an error wrapping ErrClosed or ErrReadOnly when the
+// vector cannot change, as in "memvec: write /tmp/a.vec: closed".
 func (v *MemVec[T]) writable() error {
 	switch {
 	case v.closed:
-		return fmt.Errorf("memvec: %w", ErrClosed)
+		return v.wrap("write", ErrClosed)
 	case v.readOnly:
 		return v.wrap("write", ErrReadOnly)
 	}
@@ -717,10 +763,23 @@ func (v *MemVec[T]) writable() error {
 }
 
 // mustWrite panics if the vector is read-only, for the mutators that have
-// no error to return.
+// no error to return, as in "memvec: pop /tmp/a.vec: read-only". A closed
+// vector passes: it is empty, and the mutators that can act on an empty
+// vector (Pop, Truncate, Clear) do.
 func (v *MemVec[T]) mustWrite(op string) {
 	if v.readOnly && !v.closed {
-		panic("memvec: " + op + " on a read-only vector")
+		v.panicf(op, "%v", ErrReadOnly)
+	}
+}
+
+// mustBeOpen panics if the vector is closed, for the mutators with an index
+// and no error to return (Set, Remove, SwapRemove): an index into a closed
+// vector is out of range, but the message says why, as in
+// "memvec: set /tmp/a.vec: closed". On an open vector an index out of range
+// panics as it does for a slice.
+func (v *MemVec[T]) mustBeOpen(op string) {
+	if v.closed {
+		v.panicf(op, "%v", ErrClosed)
 	}
 }
 
@@ -751,14 +810,14 @@ func (v *MemVec[T]) reserve(n int) error {
 		return err
 	}
 	if n < 0 { // the length plus what is added overflowed: zero-size elements only
-		return fmt.Errorf("memvec: %d elements plus more overflow int", len(v.s))
+		return v.wrap("grow", fmt.Errorf("%d elements and more overflow int", len(v.s)))
 	}
 	if n <= cap(v.s) || n <= v.Cap() {
 		return nil
 	}
 	want, err := regionSize(v.dataOffset, n, v.layout.size)
 	if err != nil {
-		return err
+		return v.wrap("grow", err)
 	}
 	next := nextRegionSize(len(v.mem.Bytes()), want)
 	err = v.resize(next)

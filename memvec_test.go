@@ -1,12 +1,16 @@
 package memvec
 
 import (
+	"context"
+	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -121,41 +125,65 @@ func TestMethods(t *testing.T) {
 }
 
 // TestPanics specifies the calls that panic, as slices do for out-of-range
-// indices, and the mutators without an error result on a read-only vector.
+// indices (with the runtime's error), and with a message of the package's
+// form for the checks the vector makes itself.
 func TestPanics(t *testing.T) {
 	tests := []struct {
 		name string
 		n    int
 		op   func(v *MemVec[point])
+		msg  string // the message after "memvec: ", with %s for the region; "" for the runtime's
 	}{
-		{"Index -1", 3, func(v *MemVec[point]) { v.Index(-1) }},
-		{"Index Len", 3, func(v *MemVec[point]) { v.Index(3) }},
-		{"Index past capacity", 3, func(v *MemVec[point]) { v.Index(v.Cap()) }},
-		{"Set -1", 3, func(v *MemVec[point]) { v.Set(-1, pt(0)) }},
-		{"Set Len", 3, func(v *MemVec[point]) { v.Set(3, pt(0)) }},
-		{"Insert -1", 3, func(v *MemVec[point]) { v.Insert(-1, pt(0)) }},
-		{"Insert Len+1", 3, func(v *MemVec[point]) { v.Insert(4, pt(0)) }},
-		{"Remove -1", 3, func(v *MemVec[point]) { v.Remove(-1) }},
-		{"Remove Len", 3, func(v *MemVec[point]) { v.Remove(3) }},
-		{"Remove on empty", 0, func(v *MemVec[point]) { v.Remove(0) }},
-		{"SwapRemove Len", 3, func(v *MemVec[point]) { v.SwapRemove(3) }},
-		{"SwapRemove on empty", 0, func(v *MemVec[point]) { v.SwapRemove(0) }},
-		{"Truncate -1", 3, func(v *MemVec[point]) { v.Truncate(-1) }},
-		{"Truncate Len+1", 3, func(v *MemVec[point]) { v.Truncate(4) }},
-		{"Grow -1", 3, func(v *MemVec[point]) { v.Grow(-1) }},
+		{"Index -1", 3, func(v *MemVec[point]) { v.Index(-1) }, ""},
+		{"Index Len", 3, func(v *MemVec[point]) { v.Index(3) }, ""},
+		{"Index past capacity", 3, func(v *MemVec[point]) { v.Index(v.Cap()) }, ""},
+		{"Set -1", 3, func(v *MemVec[point]) { v.Set(-1, pt(0)) }, ""},
+		{"Set Len", 3, func(v *MemVec[point]) { v.Set(3, pt(0)) }, ""},
+		{"Insert -1", 3, func(v *MemVec[point]) { v.Insert(-1, pt(0)) }, "insert %s: index -1 out of range [0:3]"},
+		{"Insert Len+1", 3, func(v *MemVec[point]) { v.Insert(4, pt(0)) }, "insert %s: index 4 out of range [0:3]"},
+		{"Remove -1", 3, func(v *MemVec[point]) { v.Remove(-1) }, ""},
+		{"Remove Len", 3, func(v *MemVec[point]) { v.Remove(3) }, ""},
+		{"Remove on empty", 0, func(v *MemVec[point]) { v.Remove(0) }, ""},
+		{"SwapRemove Len", 3, func(v *MemVec[point]) { v.SwapRemove(3) }, ""},
+		{"SwapRemove on empty", 0, func(v *MemVec[point]) { v.SwapRemove(0) }, ""},
+		{"Truncate -1", 3, func(v *MemVec[point]) { v.Truncate(-1) }, "truncate %s: length -1 out of range [0:3]"},
+		{"Truncate Len+1", 3, func(v *MemVec[point]) { v.Truncate(4) }, "truncate %s: length 4 out of range [0:3]"},
+		{"Grow -1", 3, func(v *MemVec[point]) { v.Grow(-1) }, "grow %s: negative count -1"},
 	}
 	for _, be := range backends {
 		for _, tt := range tests {
 			t.Run(be.name+"/"+tt.name, func(t *testing.T) {
 				v := filled(t, be.open, tt.n)
-				require.Panics(t, func() { tt.op(v) })
+				if tt.msg == "" {
+					r := recovered(func() { tt.op(v) })
+					require.Implements(t, (*runtime.Error)(nil), r, "the runtime's panic, as for a slice")
+					require.Contains(t, r.(error).Error(), "index out of range")
+				} else {
+					require.PanicsWithValue(t, "memvec: "+fmt.Sprintf(tt.msg, regionName(v)), func() { tt.op(v) })
+				}
 				require.Equal(t, pts(seq(tt.n)...), v.Slice(), "a panicking call must leave the vector unchanged")
 			})
 		}
 	}
 	t.Run("Make negative", func(t *testing.T) {
-		require.PanicsWithValue(t, "memvec: Make: negative capacity", func() { Make[point](-1) })
+		require.PanicsWithValue(t, "memvec: make anonymous memory: negative capacity -1", func() { Make[point](-1) })
 	})
+}
+
+// recovered calls f and returns what it panicked with, or nil.
+func recovered(f func()) (r any) {
+	defer func() { r = recover() }()
+	f()
+	return nil
+}
+
+// regionName returns what messages call v's region: a file's path, or
+// "anonymous memory".
+func regionName(v *MemVec[point]) string {
+	if f, ok := v.mem.(*File); ok {
+		return f.Name()
+	}
+	return "anonymous memory"
 }
 
 // seq returns 0, 1, ..., n-1.
@@ -192,15 +220,18 @@ func TestReadOnly(t *testing.T) {
 	} {
 		require.ErrorIs(t, op(), ErrReadOnly, name)
 	}
-	for name, op := range map[string]func(){
-		"Pop":        func() { v.Pop() },
-		"Remove":     func() { v.Remove(0) },
-		"SwapRemove": func() { v.SwapRemove(0) },
-		"Set":        func() { v.Set(0, pt(9)) },
-		"Truncate":   func() { v.Truncate(0) },
-		"Clear":      func() { v.Clear() },
+	for _, m := range []struct {
+		op   string // what the panic's message names
+		call func()
+	}{
+		{"pop", func() { v.Pop() }},
+		{"remove", func() { v.Remove(0) }},
+		{"remove", func() { v.SwapRemove(0) }},
+		{"set", func() { v.Set(0, pt(9)) }},
+		{"truncate", func() { v.Truncate(0) }},
+		{"clear", func() { v.Clear() }},
 	} {
-		require.PanicsWithValue(t, "memvec: "+name+" on a read-only vector", op, name)
+		require.PanicsWithValue(t, "memvec: "+m.op+" "+path+": read-only", m.call, m.op)
 	}
 	require.NoError(t, v.Sync())
 	require.Equal(t, pts(0, 1, 2), v.Slice())
@@ -227,13 +258,20 @@ func TestClosed(t *testing.T) {
 			require.NoError(t, v.Close(), "a second Close returns nil")
 			require.Zero(t, v.Len())
 			require.Zero(t, v.Cap())
-			for name, err := range map[string]error{
+			name := regionName(v)
+			for op, err := range map[string]error{
 				"Push": v.Push(pt(1)), "Append": v.Append(pt(1)), "Insert": v.Insert(0, pt(1)),
-				"Grow": v.Grow(1), "Clip": v.Clip(), "Sync": v.Sync(),
+				"Grow": v.Grow(1), "Clip": v.Clip(),
 				"Append nothing": v.Append(), "Insert nothing": v.Insert(0),
 			} {
-				require.ErrorIs(t, err, ErrClosed, name)
+				require.ErrorIs(t, err, ErrClosed, op)
+				require.EqualError(t, err, "memvec: write "+name+": closed", op)
 			}
+			require.EqualError(t, v.Sync(), "memvec: sync "+name+": closed")
+			_, err := v.Refresh()
+			require.EqualError(t, err, "memvec: refresh "+name+": closed")
+			_, err = v.Wait(context.Background(), 0)
+			require.EqualError(t, err, "memvec: wait "+name+": closed")
 			require.NotPanics(t, v.Clear)
 			require.NotPanics(t, func() { v.Truncate(0) })
 			require.Panics(t, func() { v.Truncate(1) })
@@ -242,6 +280,10 @@ func TestClosed(t *testing.T) {
 			require.Empty(t, v.Slice())
 			require.Empty(t, slices.Collect(v.Values()))
 			require.Panics(t, func() { v.Index(0) })
+			// The mutators with an index and no error say why they panic.
+			require.PanicsWithValue(t, "memvec: set "+name+": closed", func() { v.Set(0, pt(1)) })
+			require.PanicsWithValue(t, "memvec: remove "+name+": closed", func() { v.Remove(0) })
+			require.PanicsWithValue(t, "memvec: remove "+name+": closed", func() { v.SwapRemove(0) })
 		})
 	}
 }
@@ -427,4 +469,39 @@ func TestModeSetsPermissionsOfNewFile(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, fi.Mode().Perm()&^0o644, "the default is at most 0644")
 	require.NotZero(t, fi.Mode().Perm()&0o600)
+}
+
+// TestDefaultReserveFitsThePlatform: DefaultReserve is 64 GiB where an int
+// has 64 bits and 256 MiB where it has 32, as its doc says: the build
+// constraints of reserve64.go and reserve32.go must split the platforms by
+// the size of int.
+func TestDefaultReserveFitsThePlatform(t *testing.T) {
+	want := int64(64 << 30)
+	if strconv.IntSize == 32 {
+		want = 256 << 20
+	}
+	require.Equal(t, want, int64(DefaultReserve))
+}
+
+// TestResizeErrorsSayWhereOnce: an error from growing the memory names the
+// operation and the region once, whichever memory made it: the shipped
+// memories' errors are in the package's form already and are not wrapped
+// again.
+func TestResizeErrorsSayWhereOnce(t *testing.T) {
+	if strconv.IntSize == 32 {
+		t.Skip("a 32-bit process might get the address space asked for")
+	}
+	v, err := Make[byte](0)
+	require.NoError(t, err)
+	defer v.Close()
+	err = v.Grow(math.MaxInt / 4) // more address space than any process has
+	require.Error(t, err)
+	require.True(t, strings.HasPrefix(err.Error(), "memvec: resize anonymous memory: from 4096 to "), err)
+	require.Equal(t, 1, strings.Count(err.Error(), "memvec:"), err)
+
+	path := vecPath(t)
+	f, err := OpenFile(path)
+	require.NoError(t, err)
+	defer f.Close()
+	require.EqualError(t, f.Resize(-1), "memvec: resize "+path+": negative size -1")
 }

@@ -3,7 +3,6 @@ package memvec
 import (
 	"fmt"
 	"io/fs"
-	"strconv"
 	"time"
 )
 
@@ -19,12 +18,6 @@ type options struct {
 	mode        fs.FileMode
 	reserve     int
 }
-
-// DefaultReserve is the address space a region reserves for growth in place
-// unless the Reserve option says otherwise: 64 GiB on 64-bit platforms, where
-// address space is plentiful (1,000 open vectors take 64 TiB of the 128 TiB
-// a Linux process has on amd64), and 256 MiB on 32-bit ones.
-const DefaultReserve = 64<<30*(strconv.IntSize/64) + 256<<20*(1-strconv.IntSize/64)
 
 func buildOptions(opts []Option) options {
 	o := options{mode: 0o644, reserve: DefaultReserve}

@@ -34,7 +34,7 @@ func (v *MemVec[T]) Delete(i, j int) error {
 	}
 	n := len(v.s)
 	if i < 0 || j < i || j > n {
-		panic(fmt.Sprintf("memvec: Delete range [%d:%d] out of range [0:%d]", i, j, n))
+		v.panicf("delete", "range [%d:%d] out of range [0:%d]", i, j, n)
 	}
 	if i == j {
 		return nil
@@ -166,7 +166,7 @@ func (v *MemVec[T]) Replace(i, j int, xs ...T) error {
 	}
 	n := len(v.s)
 	if i < 0 || j < i || j > n {
-		panic(fmt.Sprintf("memvec: Replace range [%d:%d] out of range [0:%d]", i, j, n))
+		v.panicf("replace", "range [%d:%d] out of range [0:%d]", i, j, n)
 	}
 	if i == j && len(xs) == 0 {
 		return nil
@@ -176,7 +176,7 @@ func (v *MemVec[T]) Replace(i, j int, xs ...T) error {
 	}
 	m := n - (j - i) + len(xs)
 	if m < 0 { // n + len(xs) overflowed
-		return fmt.Errorf("memvec: Replace of %d elements by %d in %d overflows int", j-i, len(xs), n)
+		return v.wrap("replace", fmt.Errorf("%d elements replaced by %d in %d overflow int", j-i, len(xs), n))
 	}
 	if err := v.overwrite(i); err != nil {
 		return err
@@ -225,7 +225,7 @@ func (v *MemVec[T]) Resize(n int) error {
 		return err
 	}
 	if n < 0 {
-		panic(fmt.Sprintf("memvec: Resize to negative length %d", n))
+		v.panicf("resize", "negative length %d", n)
 	}
 	switch have := len(v.s); {
 	case n < have:
@@ -233,7 +233,7 @@ func (v *MemVec[T]) Resize(n int) error {
 		v.setLen(n)
 		v.endRewrite()
 	case n > have:
-		s, err := v.spare("Resize", n-have)
+		s, err := v.spare("resize", n-have)
 		if err != nil {
 			return err
 		}
@@ -277,7 +277,7 @@ func (v *MemVec[T]) AppendSeq(seq iter.Seq[T]) error {
 		if m == len(room) {
 			v.count(m)
 			if err := v.makeRoom(m + 1); err != nil {
-				return fmt.Errorf("memvec: AppendSeq stopped after appending %d values: %w", m-start, err)
+				return v.annotate("append", fmt.Sprintf("AppendSeq stopped after appending %d values, which stay", m-start), err)
 			}
 			// The region may have moved (past its reservation; for a
 			// File on Windows, at every growth): the header with it.
@@ -335,9 +335,9 @@ func (v *MemVec[T]) AppendInPlace(n int, fill func(s []T) int) error {
 		return err
 	}
 	if n < 0 {
-		panic(fmt.Sprintf("memvec: AppendInPlace of negative count %d", n))
+		v.panicf("append", "negative count %d", n)
 	}
-	s, err := v.spare("AppendInPlace", n)
+	s, err := v.spare("append", n)
 	if err != nil {
 		return err
 	}
@@ -345,9 +345,9 @@ func (v *MemVec[T]) AppendInPlace(n int, fill func(s []T) int) error {
 	k := fill(s)
 	switch {
 	case k < 0 || k > n:
-		panic(fmt.Sprintf("memvec: AppendInPlace: fill returned %d, out of range [0:%d]", k, n))
+		v.panicf("append", "AppendInPlace's fill returned %d, out of range [0:%d]", k, n)
 	case v.closed || len(v.s) != have || unsafe.SliceData(v.s) != base || cap(v.s) < have+n:
-		panic("memvec: AppendInPlace: fill changed the vector's length or the memory under s")
+		v.panicf("append", "AppendInPlace's fill changed the vector's length or the memory under s")
 	case k > 0:
 		v.s = v.s[:have+k]
 		v.publish(have + k)
@@ -362,7 +362,7 @@ func (v *MemVec[T]) AppendInPlace(n int, fill func(s []T) int) error {
 func (v *MemVec[T]) spare(op string, n int) ([]T, error) {
 	have := len(v.s)
 	if have+n < have {
-		return nil, fmt.Errorf("memvec: %s of %d elements to %d overflows int", op, n, have)
+		return nil, v.wrap(op, fmt.Errorf("%d elements and %d more overflow int", have, n))
 	}
 	if err := v.overwrite(have); err != nil {
 		return nil, err

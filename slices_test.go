@@ -209,6 +209,26 @@ func TestSlicesMethodsPanic(t *testing.T) {
 	}
 }
 
+// TestSlicesMethodsPanicMessages: the panics the vector raises itself say
+// the operation, the region and what is wrong, in the package's form.
+func TestSlicesMethodsPanicMessages(t *testing.T) {
+	for _, be := range backends {
+		v := filled(t, be.open, 3)
+		r := regionName(v)
+		for msg, call := range map[string]func(){
+			"delete " + r + ": range [-1:1] out of range [0:3]": func() { v.Delete(-1, 1) },
+			"replace " + r + ": range [2:1] out of range [0:3]": func() { v.Replace(2, 1, pt(9)) },
+			"resize " + r + ": negative length -1":              func() { v.Resize(-1) },
+			"append " + r + ": negative count -1":               func() { v.AppendInPlace(-1, func([]point) int { return 0 }) },
+			"append " + r + ": AppendInPlace's fill returned 3, out of range [0:2]": func() {
+				v.AppendInPlace(2, func([]point) int { return 3 })
+			},
+		} {
+			require.PanicsWithValue(t, "memvec: "+msg, call, be.name)
+		}
+	}
+}
+
 // TestCallbackPanicsLeaveVectorConsistent: a del or eq that panics in the
 // middle of DeleteFunc or CompactFunc leaves the elements decided so far
 // decided and the rest as they were, the header's length matching, and the
@@ -294,7 +314,7 @@ func TestAppendInPlaceFillMustNotChangeVector(t *testing.T) {
 		} {
 			t.Run(be.name+"/"+name, func(t *testing.T) {
 				v := filled(t, be.open, 3)
-				require.PanicsWithValue(t, "memvec: AppendInPlace: fill changed the vector's length or the memory under s", func() {
+				require.PanicsWithValue(t, "memvec: append "+regionName(v)+": AppendInPlace's fill changed the vector's length or the memory under s", func() {
 					v.AppendInPlace(2, func(s []point) int {
 						change(v)
 						return 0
@@ -440,8 +460,7 @@ func TestSlicesMethodsGrowthFailureLeavesVectorUnchanged(t *testing.T) {
 				}
 			}
 		})
-		require.ErrorContains(t, err, "over the limit")
-		require.ErrorContains(t, err, "after appending 5 values")
+		require.Regexp(t, `^memvec: resize \*memvec\.heapRegion: heap memory: \d+ bytes is over the limit of \d+ \(AppendSeq stopped after appending 5 values, which stay\)$`, err.Error())
 		require.True(t, stopped, "seq was stopped")
 		require.Equal(t, append(pts(seq(n-5)...), pts(1000, 1001, 1002, 1003, 1004)...), v.Slice())
 		require.Equal(t, gen, v.word64(offGeneration).Load())

@@ -1,12 +1,22 @@
 // Command largerthanram pushes a file vector larger than the machine's
-// memory (32 GiB by default) and scans it, next to a plain sequential write
-// and read of the same bytes through bufio, and reports the throughput and
-// the peak RSS of each.
+// memory and scans it, next to a plain sequential write and read of the
+// same bytes through bufio, and reports the throughput and the peak RSS of
+// each.
 //
-// It is not part of the tests: it needs twice -size of free disk and a few
-// minutes. Run it as
+// It is not part of the tests. The default -size, 4 GiB, keeps a first run
+// to a minute or so and fits a laptop's disk; it is not larger than most
+// machines' memory. To see what the example is about, pass a -size larger
+// than the memory (twice it, say) and a -dir on a disk (not a tmpfs, which
+// /tmp is on many Linux systems), and give it a few minutes:
 //
 //	go run ./examples/largerthanram -dir /var/tmp -size 32GiB
+//
+// The two files are written one after the other, in a directory of their
+// own inside -dir, removed at the end. Before it writes, the program checks
+// that -dir has room (on Linux, macOS, FreeBSD, DragonFly and Windows):
+// -size, plus the vector file's spare capacity (up to 1 GiB, by the growth
+// policy), plus 1 GiB left free for the rest of the system. It refuses to
+// start, saying so, if there is less.
 //
 // The vector stays small in memory because the program tells the kernel,
 // every -window bytes, that it is done with the pages behind it: by
@@ -44,9 +54,12 @@ const pointSize = int(unsafe.Sizeof(Point{}))
 // hint is the -hint flag.
 var hint string
 
+// work is the directory of the two files, which fail removes too.
+var work string
+
 func main() {
-	dir := flag.String("dir", os.TempDir(), "directory for the two files")
-	sizeFlag := flag.String("size", "32GiB", "bytes of elements to write (suffixes KiB, MiB, GiB)")
+	dir := flag.String("dir", os.TempDir(), "directory for the two files, which must have room for -size and up to 2 GiB more")
+	sizeFlag := flag.String("size", "4GiB", "bytes of elements to write (suffixes KiB, MiB, GiB); more than the machine's memory to see the point")
 	window := flag.Int("window", 256<<20, "bytes between madvise hints")
 	flag.StringVar(&hint, "hint", "pageout", "what to tell the kernel about pages behind the write point: pageout, cold or dontneed (Linux), or none")
 	flag.Parse()
@@ -54,11 +67,20 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
+	if err := checkRoom(*dir, size); err != nil {
+		fail(err)
+	}
 	n := size / pointSize
 	fmt.Printf("%d points, %.1f GiB, in %s\n", n, float64(n*pointSize)/(1<<30), *dir)
 
-	path := filepath.Join(*dir, "largerthanram.vec")
-	os.Remove(path)
+	// A directory of its own: another user's files, or another run's, in
+	// a shared -dir are never in the way.
+	work, err = os.MkdirTemp(*dir, "largerthanram-")
+	if err != nil {
+		fail(err)
+	}
+	defer os.RemoveAll(work)
+	path := filepath.Join(work, "largerthanram.vec")
 	resetPeak()
 	start := time.Now()
 	synced, err := pushVector(path, n, *window)
@@ -77,7 +99,7 @@ func main() {
 	report("memvec scan", n, time.Since(start))
 	os.Remove(path)
 
-	plain := filepath.Join(*dir, "largerthanram.bin")
+	plain := filepath.Join(work, "largerthanram.bin")
 	resetPeak()
 	start = time.Now()
 	synced, err = writePlain(plain, n)
@@ -202,6 +224,27 @@ func report(what string, n int, d time.Duration) {
 	fmt.Printf("%-12s %7.2f s  %7.0f MB/s  peak RSS %s\n", what, d.Seconds(), float64(n*pointSize)/d.Seconds()/1e6, peakRSS())
 }
 
+// checkRoom returns an error if dir has no room for a run that writes size
+// bytes of elements: the vector file holds them and the spare capacity its
+// growth leaves (it doubles up to 1 GiB at a time), and 1 GiB is left free
+// for the rest of the system. The plain file, written after the vector
+// file is removed, needs less.
+func checkRoom(dir string, size int) error {
+	const gib = 1 << 30
+	need := uint64(size) + uint64(min(size, gib)) + gib
+	free, ok, err := freeSpace(dir)
+	switch {
+	case err != nil:
+		return fmt.Errorf("cannot tell the free space in %s: %w", dir, err)
+	case !ok:
+		fmt.Printf("cannot tell the free space in %s here; the run needs about %.1f GiB\n", dir, float64(need)/gib)
+	case need > free:
+		return fmt.Errorf("%s has %.1f GiB free, and -size %.1f GiB needs %.1f GiB (the vector file with its spare capacity, and 1 GiB left free): pass a smaller -size, or a -dir with more room",
+			dir, float64(free)/gib, float64(size)/gib, float64(need)/gib)
+	}
+	return nil
+}
+
 func parseSize(s string) (int, error) {
 	for _, u := range []struct {
 		suffix string
@@ -209,7 +252,7 @@ func parseSize(s string) (int, error) {
 	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"", 1}} {
 		if num, ok := strings.CutSuffix(s, u.suffix); ok {
 			v, err := strconv.ParseFloat(num, 64)
-			if err != nil {
+			if err != nil || v <= 0 {
 				return 0, fmt.Errorf("bad -size %q", s)
 			}
 			return int(v * float64(u.mult)), nil
@@ -219,6 +262,9 @@ func parseSize(s string) (int, error) {
 }
 
 func fail(err error) {
+	if work != "" {
+		os.RemoveAll(work)
+	}
 	fmt.Fprintln(os.Stderr, "largerthanram:", err)
 	os.Exit(1)
 }

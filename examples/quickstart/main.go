@@ -2,8 +2,14 @@
 // fixed-size records that survive the process. Run it twice: the second run
 // finds the records of the first.
 //
-//	go run ./examples/quickstart
-//	go run ./examples/quickstart -file /tmp/app.vec
+//	go run ./examples/quickstart                 # the log in your cache directory
+//	go run ./examples/quickstart -file app.vec   # or in the file you name
+//
+// By default the log is quickstart.vec in a memvec directory of the user's
+// cache directory (os.UserCacheDir: ~/.cache on Linux, ~/Library/Caches on
+// macOS, %LocalAppData% on Windows), so that every user on a machine has
+// their own: a fixed name in the shared temporary directory would belong to
+// the first user who ran the program, and give the next a permission error.
 package main
 
 import (
@@ -55,13 +61,34 @@ func (r Record) String() string {
 }
 
 func main() {
-	path := flag.String("file", filepath.Join(os.TempDir(), "memvec-quickstart.vec"), "the log `file`")
+	path := flag.String("file", "", "the log `file` (default: quickstart.vec in the memvec directory of your cache directory)")
 	show := flag.Int("show", 5, "how many of the last records to print")
 	flag.Parse()
+	if *path == "" {
+		var err error
+		if *path, err = defaultPath(); err != nil {
+			fmt.Fprintln(os.Stderr, "quickstart:", err, "(pass -file)")
+			os.Exit(1)
+		}
+	}
 	if err := run(*path, *show); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
+}
+
+// defaultPath returns the log's path in the user's cache directory,
+// creating the directory if it is missing.
+func defaultPath() (string, error) {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(cache, "memvec")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "quickstart.vec"), nil
 }
 
 func run(path string, show int) error {

@@ -1,8 +1,8 @@
 // Command tail is a live log in a vector file: one process writes it, any
 // number of others follow it, like tail -f, each in its own terminal.
 //
-//	go run ./examples/tail -write /tmp/app.vec     # terminal 1: appends a record every 200 ms
-//	go run ./examples/tail /tmp/app.vec            # terminal 2: prints the records, then each new one
+//	go run ./examples/tail -write app.vec     # terminal 1: appends a record every 200 ms
+//	go run ./examples/tail app.vec            # terminal 2: prints the records, then each new one
 //
 // The follower opens the file with memvec.Follow: it takes no lock the
 // writer waits on, and sleeps in Wait until the writer pushes (on Linux the
