@@ -203,7 +203,7 @@ func TestRewriteAfterKilledWriterKeepsSynced(t *testing.T) {
 	require.Equal(t, []uint64{100, 100}, []uint64{headerWord(t, path, offBase), headerWord(t, path, offChecked2)}, "a finished Sync says so at once")
 	w.Truncate(80)
 	require.NoError(t, w.Append(pts(seq(30)...)...)) // lowers the header to 80, durably
-	w.word64(offBase).Store(0) // what a writer killed before it knew its Sync finished leaves
+	w.word64(offBase).Store(0)                       // what a writer killed before it knew its Sync finished leaves
 	abandon(w)
 	w = openVec[point](t, path)
 	w.Set(50, pt(7)) // below what a header on the disk may count, above the base
