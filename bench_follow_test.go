@@ -411,6 +411,27 @@ func followAll(v *MemVec[point], n int) (sum float64, err error) {
 	return sum, nil
 }
 
+// pollAll reads n points as a follower of v without Wait: it refreshes,
+// sums what is new, and sleeps 100 µs when nothing is. Each look costs a
+// Refresh and, at most, a timer; the writer never has anyone to wake.
+//
+//go:noinline
+func pollAll(v *MemVec[point], n int) (sum float64, err error) {
+	for have := v.Len(); have < n; {
+		m, err := v.Refresh()
+		if err != nil {
+			return sum, err
+		}
+		if m == have {
+			time.Sleep(100 * time.Microsecond)
+			continue
+		}
+		sum += sumRange(v.Slice()[have:m])
+		have = m
+	}
+	return sum, nil
+}
+
 // BenchmarkFollowStream streams 10,000,000 points (240 MB) from a writer
 // process to a reader process that reads every one: the writer pushes
 // into a new file and the reader follows it, calling Wait and summing the
@@ -418,18 +439,23 @@ func followAll(v *MemVec[point], n int) (sum float64, err error) {
 // each point encoded with binary.LittleEndian.PutUint64 into a scratch
 // buffer, and a bufio.Reader decoding them (impl=pipe). The time runs from
 // the writer's start to the reader's sum of the last point; starting the
-// writer's process is outside it.
+// writer's process is outside it. impl=memvec/read=poll is a follower that
+// does not Wait but polls (pollAll), for comparison.
 func BenchmarkFollowStream(b *testing.B) {
 	want := float64(pushN)*(pushN-1)/2 + 3*pushN
-	for _, impl := range []string{"memvec", "pipe"} {
+	for _, impl := range []string{"memvec", "memvec/read=poll", "pipe"} {
 		b.Run("impl="+impl, func(b *testing.B) {
 			b.SetBytes(pushN * 24)
 			dir := tempDir(b)
+			read := followAll
+			if impl == "memvec/read=poll" {
+				read = pollAll
+			}
 			for b.Loop() {
 				b.StopTimer()
 				var sum float64
 				var err error
-				if impl == "memvec" {
+				if impl != "pipe" {
 					path := filepath.Join(dir, "stream.vec")
 					c := startChild(b, "streamwrite", "MEMVEC_IMPL=memvec", "MEMVEC_PATH="+path)
 					c.expect(b, "ready")
@@ -439,7 +465,7 @@ func BenchmarkFollowStream(b *testing.B) {
 					}
 					coldStart(b) // starts the timer
 					io.WriteString(c.stdin, "go\n")
-					sum, err = followAll(v, pushN)
+					sum, err = read(v, pushN)
 					b.StopTimer()
 					v.Close()
 					c.release(b)

@@ -53,6 +53,8 @@ var goals = []goal{
 	{"(the same against read(2)/write(2), p50)", "BenchmarkFollowLatency/gap=200us/impl=memvec", "BenchmarkFollowLatency/gap=200us/impl=socket/io=raw", "p50-ns", 0.5},
 	{"(the same against read(2)/write(2), p99)", "BenchmarkFollowLatency/gap=200us/impl=memvec", "BenchmarkFollowLatency/gap=200us/impl=socket/io=raw", "p99-ns", 0.5},
 	{"stream 240 MB to a follower / bufio over a pipe (time; ≤ 0.5 is 2× the throughput)", "BenchmarkFollowStream/impl=memvec", "BenchmarkFollowStream/impl=pipe", "ns/op", 0.5},
+	{"(the same, a follower that polls Refresh and sleeps 100 µs instead of Wait)", "BenchmarkFollowStream/impl=memvec/read=poll", "BenchmarkFollowStream/impl=pipe", "ns/op", 0},
+	{"(file Push with no follower / the pipe's stream: the bound on the ratio)", "BenchmarkFollowPush/followers=0", "BenchmarkFollowStream/impl=pipe", "ns/op", 0},
 	{"file Push, a follower attached / none", "BenchmarkFollowPush/followers=1", "BenchmarkFollowPush/followers=0", "ns/op", 1.05},
 }
 
