@@ -5,7 +5,7 @@
 # (go test -count would run one benchmark's repetitions back to back), and
 # the ratios are of medians. Raw output goes to $OUT for benchstat.
 #
-#   scripts/bench.sh                  # 7 passes, ~30 minutes
+#   scripts/bench.sh                  # 7 passes, ~20 minutes (more on a busy machine)
 #   RUNS=3 scripts/bench.sh
 #   BENCH=Follow scripts/bench.sh     # only the benchmarks -bench Follow selects
 #   go run golang.org/x/perf/cmd/benchstat@latest -col /impl bench.txt
