@@ -26,11 +26,19 @@ type child struct {
 // startChild runs the test binary as role with the extra environment. Its
 // stdin stays open until release, its stdout is read line by line, and it is
 // killed when the test ends if still running.
-func startChild(t *testing.T, role string, env ...string) *child {
+func startChild(t testing.TB, role string, env ...string) *child {
+	t.Helper()
+	return startChildFiles(t, role, nil, env...)
+}
+
+// startChildFiles is startChild with files the child inherits as
+// descriptors 3, 4, ... (exec.Cmd.ExtraFiles).
+func startChildFiles(t testing.TB, role string, files []*os.File, env ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), append([]string{childEnv + "=" + role}, env...)...)
 	cmd.Stderr = os.Stderr
+	cmd.ExtraFiles = files
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)
 	stdout, err := cmd.StdoutPipe()
@@ -44,7 +52,7 @@ func startChild(t *testing.T, role string, env ...string) *child {
 }
 
 // expect reads the child's next line and requires it to be want.
-func (c *child) expect(t *testing.T, want string) {
+func (c *child) expect(t testing.TB, want string) {
 	t.Helper()
 	require.True(t, c.lines.Scan(), "child ended before saying %q: %v", want, c.lines.Err())
 	require.Equal(t, want, c.lines.Text())
@@ -52,7 +60,7 @@ func (c *child) expect(t *testing.T, want string) {
 
 // release closes the child's stdin, which tells a holder to close its vector
 // and exit, and waits for it to exit cleanly.
-func (c *child) release(t *testing.T) {
+func (c *child) release(t testing.TB) {
 	t.Helper()
 	require.NoError(t, c.stdin.Close())
 	require.NoError(t, c.cmd.Wait())

@@ -42,6 +42,20 @@ var goals = []goal{
 	{"Sync of 1 MiB: 1 GiB file / 16 MiB file", "BenchmarkSync/size=1GiB", "BenchmarkSync/size=16MiB", "ns/op", 0},
 	{"growth to 1 GiB in place / mremap", "BenchmarkGrowth/impl=reserve/touched=false", "BenchmarkGrowth/impl=mremap/touched=false", "grow-ns/op", 1},
 	{"(the same, every page written)", "BenchmarkGrowth/impl=reserve/touched=true", "BenchmarkGrowth/impl=mremap/touched=true", "grow-ns/op", 1},
+	{"Push→Wait / socket, follower spinning (gap=0): p50", "BenchmarkFollowLatency/gap=0/impl=memvec", "BenchmarkFollowLatency/gap=0/impl=socket/io=net", "p50-ns", 0.5},
+	{"(the same, p99)", "BenchmarkFollowLatency/gap=0/impl=memvec", "BenchmarkFollowLatency/gap=0/impl=socket/io=net", "p99-ns", 0.5},
+	{"(the same, p99.9)", "BenchmarkFollowLatency/gap=0/impl=memvec", "BenchmarkFollowLatency/gap=0/impl=socket/io=net", "p999-ns", 0},
+	{"(the same against read(2)/write(2), p50)", "BenchmarkFollowLatency/gap=0/impl=memvec", "BenchmarkFollowLatency/gap=0/impl=socket/io=raw", "p50-ns", 0.5},
+	{"(the same against read(2)/write(2), p99)", "BenchmarkFollowLatency/gap=0/impl=memvec", "BenchmarkFollowLatency/gap=0/impl=socket/io=raw", "p99-ns", 0.5},
+	{"Push→Wait / socket, follower asleep (gap=200us): p50", "BenchmarkFollowLatency/gap=200us/impl=memvec", "BenchmarkFollowLatency/gap=200us/impl=socket/io=net", "p50-ns", 0.5},
+	{"(the same, p99)", "BenchmarkFollowLatency/gap=200us/impl=memvec", "BenchmarkFollowLatency/gap=200us/impl=socket/io=net", "p99-ns", 0.5},
+	{"(the same, p99.9)", "BenchmarkFollowLatency/gap=200us/impl=memvec", "BenchmarkFollowLatency/gap=200us/impl=socket/io=net", "p999-ns", 0},
+	{"(the same against read(2)/write(2), p50)", "BenchmarkFollowLatency/gap=200us/impl=memvec", "BenchmarkFollowLatency/gap=200us/impl=socket/io=raw", "p50-ns", 0.5},
+	{"(the same against read(2)/write(2), p99)", "BenchmarkFollowLatency/gap=200us/impl=memvec", "BenchmarkFollowLatency/gap=200us/impl=socket/io=raw", "p99-ns", 0.5},
+	{"stream 240 MB to a follower / bufio over a pipe (time; ≤ 0.5 is 2× the throughput)", "BenchmarkFollowStream/impl=memvec", "BenchmarkFollowStream/impl=pipe", "ns/op", 0.5},
+	{"(the same, a follower that polls Refresh and sleeps 100 µs instead of Wait)", "BenchmarkFollowStream/impl=memvec/read=poll", "BenchmarkFollowStream/impl=pipe", "ns/op", 0},
+	{"(file Push with no follower / the pipe's stream: the bound on the ratio)", "BenchmarkFollowPush/followers=0", "BenchmarkFollowStream/impl=pipe", "ns/op", 0},
+	{"file Push, a follower attached / none", "BenchmarkFollowPush/followers=1", "BenchmarkFollowPush/followers=0", "ns/op", 1.05},
 }
 
 var line = regexp.MustCompile(`^(Benchmark\S+?)(-\d+)?\s+\d+\s+(.*)$`)
@@ -100,8 +114,8 @@ func main() {
 
 // format prints a median with its unit.
 func format(v float64, metric string) string {
-	if metric == "grow-ns/op" {
-		metric = "ns/op"
+	if strings.HasSuffix(metric, "-ns") || strings.HasSuffix(metric, "-ns/op") {
+		metric = "ns/op" // grow-ns/op, p50-ns, p99-ns, p999-ns
 	}
 	if metric != "ns/op" {
 		return strconv.FormatFloat(v, 'f', 3, 64) + " " + metric
