@@ -1,6 +1,10 @@
 package memvec
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+	"os"
+)
 
 // File is a file mapped shared into memory: a Memory whose bytes are the
 // file's bytes, so that a vector stored in it survives the process.
@@ -166,4 +170,23 @@ func (f *File) Close() error {
 		return fmt.Errorf("memvec: close %s: %w", f.path, err)
 	}
 	return nil
+}
+
+// followedSize returns the size of a follower's file, read again, or an
+// error wrapping ErrCorrupt if it is smaller than size: the writer grows the
+// file before its length counts the elements there, so a header that counts
+// past the end is damage.
+func followedSize(osf *os.File, size int) (int, error) {
+	fi, err := osf.Stat()
+	if err != nil {
+		return 0, err
+	}
+	have := fi.Size()
+	if have < int64(size) {
+		return 0, corrupt("the header counts elements up to byte %d, the file has %d bytes", size, have)
+	}
+	if have > math.MaxInt {
+		return 0, fmt.Errorf("%d bytes do not fit in this platform's address space", have)
+	}
+	return int(have), nil
 }

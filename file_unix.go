@@ -156,22 +156,15 @@ func (f *File) followTo(size int) error {
 	if size <= len(f.b) && size > 0 {
 		return nil
 	}
-	fi, err := f.osFile.Stat()
+	have, err := followedSize(f.osFile, size)
 	if err != nil {
 		return err
 	}
-	have := fi.Size()
-	if have < int64(size) {
-		return corrupt("the header counts elements up to byte %d, the file has %d bytes", size, have)
-	}
-	if have > math.MaxInt {
-		return fmt.Errorf("%d bytes do not fit in this platform's address space", have)
-	}
-	if err := f.cover(int(have)); err != nil {
+	if err := f.cover(have); err != nil {
 		return err
 	}
-	f.fileSize = int(have)
-	f.setSize(int(have))
+	f.fileSize = have
+	f.setSize(have)
 	return nil
 }
 

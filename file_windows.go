@@ -238,29 +238,22 @@ func (f *File) followTo(size int) error {
 		return nil
 	}
 	for try := 1; ; try++ {
-		fi, err := f.osFile.Stat()
+		have, err := followedSize(f.osFile, size)
 		if err != nil {
 			return err
 		}
-		have := fi.Size()
-		if have < int64(size) {
-			return corrupt("the header counts elements up to byte %d, the file has %d bytes", size, have)
-		}
-		if have > math.MaxInt {
-			return fmt.Errorf("%d bytes do not fit in this platform's address space", have)
-		}
-		if int(have) <= f.mapped {
-			f.fileSize = int(have)
-			f.setSize(int(have))
+		if have <= f.mapped {
+			f.fileSize = have
+			f.setSize(have)
 			return nil
 		}
-		err = f.mapView(int(have))
+		err = f.mapView(have)
 		if err == nil {
-			f.fileSize = int(have)
-			f.setSize(int(have))
+			f.fileSize = have
+			f.setSize(have)
 			return nil
 		}
-		if fi, serr := f.osFile.Stat(); serr != nil || fi.Size() >= have || try == followTries {
+		if fi, serr := f.osFile.Stat(); serr != nil || fi.Size() >= int64(have) || try == followTries {
 			return err
 		}
 	}

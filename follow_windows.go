@@ -1,11 +1,8 @@
 package memvec
 
 import (
-	"errors"
 	"os"
 	"time"
-
-	"golang.org/x/sys/windows"
 )
 
 // A follower on Windows holds a shared LockFileEx lock on the byte at
@@ -26,48 +23,24 @@ import (
 // bound the open fails with ErrLocked rather than wait forever.
 const followerLockWait = 5 * time.Second
 
-// followerOverlapped returns the OVERLAPPED structure that carries the
-// follower byte's offset to LockFileEx and UnlockFileEx (see
-// lockOverlapped).
-func followerOverlapped() windows.Overlapped {
-	return windows.Overlapped{Offset: uint32(followerLockOffset & 0xFFFFFFFF), OffsetHigh: uint32(followerLockOffset >> 32)}
-}
-
 // lockFollower takes a shared lock on the follower byte through osf,
-// polling (see pollLock) while a writer's test holds it exclusively.
+// polling while a writer's test holds it exclusively.
 func lockFollower(osf *os.File) error {
-	return pollLock(followerLockWait, func() (bool, error) {
-		ol := followerOverlapped()
-		err := windows.LockFileEx(windows.Handle(osf.Fd()), windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ol)
-		switch {
-		case err == nil:
-			return false, nil
-		case errors.Is(err, windows.ERROR_LOCK_VIOLATION):
-			return true, nil
-		}
-		return false, os.NewSyscallError("LockFileEx", err)
-	})
+	return lockByte(osf, followerLockOffset, false, followerLockWait)
 }
 
 // unlockFollower releases the lock that lockFollower took on osf. Close
 // releases it before it closes the handle, because Windows releases the
 // locks of a closed handle only "in time" (see lockFile): a writer's Clip
 // right after a follower's Close then truncates.
-func unlockFollower(osf *os.File) error {
-	ol := followerOverlapped()
-	if err := windows.UnlockFileEx(windows.Handle(osf.Fd()), 0, 1, 0, &ol); err != nil {
-		return os.NewSyscallError("UnlockFileEx", err)
-	}
-	return nil
-}
+func unlockFollower(osf *os.File) error { return unlockByte(osf, followerLockOffset) }
 
 // followersAttached reports whether any handle, in this process or another,
 // holds the follower byte: whether the writer would take bytes away from a
 // follower by truncating the file. It takes the byte exclusively without
 // waiting (LOCKFILE_FAIL_IMMEDIATELY): if that works, nobody holds it, and
 // it is given back at once; if it fails with ERROR_LOCK_VIOLATION, a
-// follower holds it. (The handle is synchronous, so the call never reports
-// ERROR_IO_PENDING.)
+// follower holds it.
 //
 // A follower that takes the byte after this looks maps the file after
 // taking it. If the writer's truncation comes first, the follower maps the
@@ -76,14 +49,9 @@ func unlockFollower(osf *os.File) error {
 // (see File.resize). Either way the follower never maps bytes the file
 // does not have.
 func followersAttached(osf *os.File) (bool, error) {
-	h := windows.Handle(osf.Fd())
-	ol := followerOverlapped()
-	err := windows.LockFileEx(h, windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ol)
-	switch {
-	case errors.Is(err, windows.ERROR_LOCK_VIOLATION):
-		return true, nil
-	case err != nil:
-		return true, os.NewSyscallError("LockFileEx", err)
+	held, err := tryLockByte(osf, followerLockOffset, true)
+	if held || err != nil {
+		return true, err
 	}
 	return false, unlockFollower(osf)
 }

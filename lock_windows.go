@@ -29,36 +29,52 @@ const lockOffset = 1 << 62
 // a closed handle, or of a process that dies, only "in time": the
 // documentation promises no moment.
 func lockFile(osf *os.File, shared bool, timeout time.Duration) error {
-	flags := uint32(windows.LOCKFILE_FAIL_IMMEDIATELY)
-	if !shared {
-		flags |= windows.LOCKFILE_EXCLUSIVE_LOCK
-	}
-	return pollLock(timeout, func() (bool, error) {
-		ol := lockOverlapped()
-		err := windows.LockFileEx(windows.Handle(osf.Fd()), flags, 0, 1, 0, &ol)
-		switch {
-		case err == nil:
-			return false, nil
-		case errors.Is(err, windows.ERROR_LOCK_VIOLATION):
-			return true, nil
-		}
-		return false, os.NewSyscallError("LockFileEx", err)
-	})
+	return lockByte(osf, lockOffset, !shared, timeout)
 }
 
 // unlockFile releases the lock that lockFile took on osf.
-func unlockFile(osf *os.File) error {
-	ol := lockOverlapped()
+func unlockFile(osf *os.File) error { return unlockByte(osf, lockOffset) }
+
+// lockByte takes a byte-range lock on the byte at off through osf, shared
+// or exclusive, polling with LOCKFILE_FAIL_IMMEDIATELY (see pollLock) until
+// timeout has passed.
+func lockByte(osf *os.File, off uint64, exclusive bool, timeout time.Duration) error {
+	return pollLock(timeout, func() (bool, error) { return tryLockByte(osf, off, exclusive) })
+}
+
+// tryLockByte tries once to take the lock on the byte at off, and reports
+// whether another handle holds it. The handle is synchronous (os opens
+// files without FILE_FLAG_OVERLAPPED), so the call never reports
+// ERROR_IO_PENDING.
+func tryLockByte(osf *os.File, off uint64, exclusive bool) (held bool, err error) {
+	flags := uint32(windows.LOCKFILE_FAIL_IMMEDIATELY)
+	if exclusive {
+		flags |= windows.LOCKFILE_EXCLUSIVE_LOCK
+	}
+	ol := byteOverlapped(off)
+	err = windows.LockFileEx(windows.Handle(osf.Fd()), flags, 0, 1, 0, &ol)
+	switch {
+	case err == nil:
+		return false, nil
+	case errors.Is(err, windows.ERROR_LOCK_VIOLATION):
+		return true, nil
+	}
+	return false, os.NewSyscallError("LockFileEx", err)
+}
+
+// unlockByte releases the lock on the byte at off that osf holds.
+func unlockByte(osf *os.File, off uint64) error {
+	ol := byteOverlapped(off)
 	if err := windows.UnlockFileEx(windows.Handle(osf.Fd()), 0, 1, 0, &ol); err != nil {
 		return os.NewSyscallError("UnlockFileEx", err)
 	}
 	return nil
 }
 
-// lockOverlapped returns the OVERLAPPED structure that carries the lock's
-// offset to LockFileEx and UnlockFileEx. The handle is synchronous (os
-// opens files without FILE_FLAG_OVERLAPPED), so the calls complete before
-// they return and the structure need not outlive them.
-func lockOverlapped() windows.Overlapped {
-	return windows.Overlapped{Offset: uint32(lockOffset & 0xFFFFFFFF), OffsetHigh: uint32(lockOffset >> 32)}
+// byteOverlapped returns the OVERLAPPED structure that carries a lock's
+// offset to LockFileEx and UnlockFileEx. The handle is synchronous, so the
+// calls complete before they return and the structure need not outlive
+// them.
+func byteOverlapped(off uint64) windows.Overlapped {
+	return windows.Overlapped{Offset: uint32(off & 0xFFFFFFFF), OffsetHigh: uint32(off >> 32)}
 }
