@@ -10,10 +10,11 @@
 //
 // The vector keeps a 128-byte header at the start of the region: a magic
 // number, format version, byte-order mark, the element size, alignment and
-// layout fingerprint, the length, and the words that followers read. Opening an existing region validates
-// all of it, so a file is never read as elements of another type
-// (ErrTypeMismatch) and a damaged one is reported (ErrCorrupt), never
-// trusted. FORMAT.md in the repository documents the format byte by byte.
+// layout fingerprint, the length, and the words that followers read. Opening
+// an existing region validates all of it, so a file is never read as elements
+// of another type (ErrTypeMismatch) and a damaged one is reported
+// (ErrCorrupt), never trusted. FORMAT.md in the repository documents the
+// format byte by byte.
 //
 // # Element types
 //
@@ -150,8 +151,7 @@ const growthStep = 1 << 30
 // first 64 bytes are zero but that is longer than a page or not all zero
 // (a lost header, whose elements a new one would overwrite), and for a
 // region that is not a memvec region or whose header is inconsistent; it
-// returns
-// ErrTypeMismatch for a region written for another element layout.
+// returns ErrTypeMismatch for a region written for another element layout.
 // FORMAT.md states the same rule. A read-only mem (see Memory) is never
 // written.
 //
