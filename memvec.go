@@ -698,12 +698,22 @@ func (v *MemVec[T]) Clear() {
 	}
 }
 
-// Sync makes the elements and the length durable (for a File: msync, and
-// fsync after the file's size changed; see File.Sync for macOS and
-// Windows), so that they survive a power loss.
-// Its cost follows the bytes written since the last Sync, not the size of
-// the vector. It returns ErrClosed after Close and is a no-op for memory
-// with nothing to make durable.
+// Sync makes the elements and the length durable, so that they survive a
+// power loss or an operating-system crash: it records in the header what it
+// is about to make durable, with a checksum of the elements written since
+// the last Sync, and then makes the elements and the header durable in one
+// barrier (for a File: msync, and fsync after the file's size changed; see
+// File.Sync for macOS and Windows). After a power loss the file opens with
+// every element a returned Sync covered, and counts no element that was not
+// written whole (FORMAT.md, "Power loss"): elements pushed after the last
+// Sync may be dropped. An in-place rewrite at index i after a Sync (Set,
+// Insert, Remove and the like) first lowers what the header counts to i,
+// durably, so after a power loss before the next Sync the vector keeps the
+// elements below i. Sync's cost follows the bytes written since the last
+// Sync, not the size of the vector. It returns ErrClosed after Close, and an
+// error if a rewrite since the last Sync could not lower the header (Set,
+// Remove and SwapRemove have no error result to say so); it is a no-op for
+// memory with nothing to make durable.
 func (v *MemVec[T]) Sync() error {
 	if v.closed {
 		return v.wrap("sync", ErrClosed)
@@ -719,9 +729,14 @@ func (v *MemVec[T]) Sync() error {
 
 // Close releases the memory (for a File: the mapping and the lock). The
 // capacity is kept: a file keeps its spare bytes for the next pushes; call
-// Clip first to trim it. After Close, Len and Cap return 0 and the mutators
-// that return an error return ErrClosed; every view taken before is invalid.
-// A second Close returns nil.
+// Clip first to trim it. Close does not sync: it records the length in the
+// header with a checksum of the elements written since the last Sync, so
+// that a machine that shuts down cleanly, which writes its page cache out,
+// loses nothing after its reboot (a power loss may still drop what no Sync
+// covered). If the vector dropped elements that an earlier Sync made
+// durable, Close makes the header durable alone. After Close, Len and Cap
+// return 0 and the mutators that return an error return ErrClosed; every
+// view taken before is invalid. A second Close returns nil.
 func (v *MemVec[T]) Close() error {
 	if v.closed {
 		return nil
