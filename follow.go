@@ -329,11 +329,19 @@ func (v *MemVec[T]) await(ctx context.Context, n int) error {
 // changes the word (waking the sleep, or keeping it from starting), or
 // this sees the length.
 func sleepOnWake(ctx context.Context, w *atomic.Uint32, published func() bool) error {
+	woken := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
+		defer close(woken)
 		w.Add(2) // another count, so that a sleep about to start does not
 		wakeAll(w)
 	})
-	defer stop()
+	defer func() {
+		// A wake-up that has started must end before Wait returns: the
+		// follower may Close next, and the word would then be unmapped.
+		if !stop() {
+			<-woken
+		}
+	}()
 	for {
 		x := w.Load()
 		if x&1 == 0 && !w.CompareAndSwap(x, x|1) {

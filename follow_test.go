@@ -549,3 +549,27 @@ func verifyFollowing(f *MemVec[crashRec], n int) error {
 	}
 	return nil
 }
+
+// TestCancelledWaitThenClose: a Wait whose context ends and a Close right
+// after it, many times: the wake-up that the context's end starts must be
+// over before Wait returns, or it writes the wake word after Close has
+// unmapped it, a fault.
+func TestCancelledWaitThenClose(t *testing.T) {
+	path := vecPath(t)
+	w := openVec[point](t, path)
+	require.NoError(t, w.Push(pt(0)))
+	for range 2000 {
+		f, err := Open[point](path, Follow())
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			_, err := f.Wait(ctx, 1)
+			done <- err
+		}()
+		runtime.Gosched()
+		cancel()
+		require.ErrorIs(t, awaitDone(t, done), context.Canceled)
+		require.NoError(t, f.Close())
+	}
+}
