@@ -102,11 +102,13 @@ func (v *MemVec[T]) WillNeed(i, j int) error { return v.hintRange(hintWillNeed, 
 // wholly inside the range are freed, so that the header's page and the
 // pages shared with elements outside the range stay.
 //
-// For a File on Linux it is MADV_PAGEOUT: dirty pages are written back to
-// the file first, then reclaimed (not synced: only Sync makes them survive a
-// power loss). Before Linux 5.4 it is MADV_DONTNEED, which on a shared file
-// mapping drops only the mapping's page-table entries: the dirty pages stay
-// in the page cache, to be written back as usual. On the other Unix systems
+// For a File on Linux it is MADV_PAGEOUT: the pages leave the process's
+// memory at once; clean ones are reclaimed, and dirty ones stay in the page
+// cache, marked to be reclaimed as soon as the kernel has written them back
+// as usual (which is no Sync: only Sync makes them survive a power loss).
+// Before Linux 5.4 it is MADV_DONTNEED, which on a shared file mapping drops
+// only the mapping's page-table entries: the dirty pages stay in the page
+// cache, to be written back as usual. On the other Unix systems
 // it is MADV_DONTNEED, which there lowers the pages' priority. For Anon on
 // Linux it is MADV_PAGEOUT, which swaps the pages out if there is swap (and
 // otherwise keeps them); never MADV_DONTNEED, which would zero them, nor

@@ -29,8 +29,9 @@ func hintPages(h hint, b []byte, file bool) error {
 	case hintWillNeed:
 		return unix.Madvise(b, unix.MADV_WILLNEED)
 	case hintDontNeed:
-		// MADV_PAGEOUT (Linux 5.4) writes dirty file pages back and
-		// reclaims them; anonymous pages go to swap, or stay.
+		// MADV_PAGEOUT (Linux 5.4) unmaps the pages and reclaims the
+		// clean file pages; dirty ones wait in the page cache for their
+		// writeback. Anonymous pages go to swap, or stay.
 		err := unix.Madvise(b, unix.MADV_PAGEOUT)
 		if err == unix.EINVAL {
 			if !file {

@@ -482,7 +482,7 @@ func ExampleMemVec_DontNeed() {
 
 	// Write a file larger than is worth keeping in memory: every window
 	// of elements written, tell the system it may drop their pages (they
-	// are written back to the file first, never lost).
+	// go to the file, never lost).
 	v, err := memvec.Open[Point](path)
 	if err != nil {
 		log.Fatal(err)

@@ -20,8 +20,8 @@
 //
 // The vector stays small in memory because the program tells the kernel,
 // every -window bytes, that it is done with the elements behind it, with
-// the vector's DontNeed (on Linux MADV_PAGEOUT, which writes the pages back
-// and reclaims them at once), and scans with the Advise(AdviseSequential)
+// the vector's DontNeed (on Linux MADV_PAGEOUT, which unmaps the pages at
+// once and reclaims them once written back), and scans with the Advise(AdviseSequential)
 // option (MADV_SEQUENTIAL). Measured on a 2 GiB push (see BENCHMARKS.md),
 // MADV_PAGEOUT kept the RSS at 266 MB and pushed at 1009 MB/s; no hint
 // pushed at 960 MB/s but the RSS grew to 2.1 GB (the kernel copes, by
