@@ -57,6 +57,12 @@ func (a *Anon) remap(m int) error {
 		}
 	}
 	a.mapped = m
+	if a.advice != AdviseNormal {
+		// A new reservation, and pages decommitted (mapped anew), have
+		// lost the advice: give it to the whole reservation again (see
+		// adviseRegion).
+		adviseRegion(unsafe.Slice(a.base, a.reserved), a.advice)
+	}
 	return nil
 }
 

@@ -27,18 +27,21 @@ type Anon struct {
 	mapped   int    // bytes accessible from base, a page multiple
 	reserved int    // bytes of address space held from base
 	reserve  int    // the Reserve option: what the first reservation asks for
+	advice   Advice // the Advise option, given again to every new mapping
 	closed   bool
 }
 
 // NewAnon returns anonymous memory of size bytes, all zero. A size of 0 maps
-// nothing until the first Resize. Of the options, only Reserve applies. It
+// nothing until the first Resize. Of the options, only Reserve and Advise
+// apply. It
 // returns the system's error (such as ENOMEM) if the memory cannot be
 // mapped.
 func NewAnon(size int, opts ...Option) (*Anon, error) {
 	if size < 0 {
 		return nil, fmt.Errorf("memvec: map anonymous memory: negative size %d", size)
 	}
-	a := &Anon{reserve: buildOptions(opts).reserve}
+	o := buildOptions(opts)
+	a := &Anon{reserve: o.reserve, advice: o.advice}
 	if err := a.Resize(size); err != nil {
 		return nil, err
 	}

@@ -471,3 +471,49 @@ func ExampleMemVec_AppendInPlace() {
 	// [1 1 2 3 5 8 13 21 34 55]
 	// [89 144 233]
 }
+
+func ExampleMemVec_DontNeed() {
+	dir, err := os.MkdirTemp("", "memvec-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "points.vec")
+
+	// Write a file larger than is worth keeping in memory: every window
+	// of elements written, tell the system it may drop their pages (they
+	// go to the file, never lost).
+	v, err := memvec.Open[Point](path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	const n, window = 1_000_000, 100_000
+	for i := range n {
+		if err := v.Push(Point{X: float64(i)}); err != nil {
+			log.Fatal(err)
+		}
+		if (i+1)%window == 0 {
+			if err := v.DontNeed(i+1-window, i+1); err != nil {
+				log.Fatal(err)
+			}
+		}
+	}
+	if err := v.Close(); err != nil {
+		log.Fatal(err)
+	}
+
+	// Scan it in order: AdviseSequential reads ahead further and frees the
+	// pages behind sooner.
+	r, err := memvec.Open[Point](path, memvec.ReadOnly(), memvec.Advise(memvec.AdviseSequential))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+	var sum float64
+	for p := range r.Values() {
+		sum += p.X
+	}
+	fmt.Println(r.Len(), sum)
+	// Output:
+	// 1000000 4.999995e+11
+}

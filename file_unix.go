@@ -22,9 +22,10 @@ type fileHandle = *os.File
 // futex on Linux; elsewhere the word that tells a writer nobody sleeps) and
 // the directory to sync.
 type fileOS struct {
-	wakePage *byte // a follower's writable mapping of the header's first page, once Wait needs it
-	writable bool  // a follower's descriptor is open for writing: it may map wakePage
-	dirSync  bool  // the file may be new: Sync fsyncs its directory once
+	wakePage *byte  // a follower's writable mapping of the header's first page, once Wait needs it
+	writable bool   // a follower's descriptor is open for writing: it may map wakePage
+	dirSync  bool   // the file may be new: Sync fsyncs its directory once
+	advice   Advice // the Advise option, given to every mapping of the file
 }
 
 // openFile opens, locks and maps the file at path.
@@ -86,7 +87,7 @@ func openFile(path string, o options) (_ *File, err error) {
 	// An empty file may be new: its directory entry becomes durable with
 	// the first Sync.
 	f := &File{osFile: osf, path: path, readOnly: o.readOnly || o.follow, follow: o.follow, reserve: o.reserve,
-		fileOS: fileOS{writable: flag == unix.O_RDWR, dirSync: size == 0}}
+		fileOS: fileOS{writable: flag == unix.O_RDWR, dirSync: size == 0, advice: o.advice}}
 	if size > 0 && !f.readOnly {
 		if err := backHoles(osf, size); err != nil {
 			return nil, fmt.Errorf("memvec: open %s: reserve disk blocks: %w", path, err)
@@ -209,6 +210,11 @@ func (f *File) cover(size int) error {
 	}
 	if err != nil {
 		return err
+	}
+	if f.advice != AdviseNormal {
+		// The advice covers the reservation the file grows into, so it
+		// is kept across growth; a mapping made anew needs it again.
+		adviseRegion(unsafe.Slice(p, r), f.advice)
 	}
 	retire(f.base, f.mapped)
 	f.base, f.mapped = p, r

@@ -67,6 +67,30 @@
 // is certain, not a read or write of whatever is mapped there next: the
 // address space given up stays reserved and inaccessible in a bounded
 // quarantine (16 TiB or 1,024 ranges retired after it; see the README).
+//
+// # Paging hints
+//
+// Paging hints tell the operating system how the region will be used, so
+// that it reads ahead, keeps and drops pages to suit: what a program that
+// streams a file larger than the memory needs (examples/largerthanram).
+// They are hints: they never change the vector's elements nor its length,
+// and a system that has no such hint ignores it.
+//
+// What each does, per platform:
+//
+//	                  Linux                     other Unix              Windows, others
+//	Advise(a)         madvise(a)                madvise(a)              nothing
+//	WillNeed          MADV_WILLNEED             MADV_WILLNEED           nothing
+//	DontNeed, File    MADV_PAGEOUT (DONTNEED    MADV_DONTNEED           nothing
+//	                  before Linux 5.4)
+//	DontNeed, Anon    MADV_PAGEOUT (nothing     nothing                 nothing
+//	                  before Linux 5.4)
+//	Populate          MADV_POPULATE_READ, for   each page read          each page read
+//	                  Anon _WRITE (a read of
+//	                  each page before 5.14)
+//
+// A Memory other than File and Anon takes no hints: Advise does not apply
+// to it, and WillNeed, DontNeed and Populate do nothing.
 package memvec
 
 import (

@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// An Option configures OpenFile and Open, and (Reserve only) Make and
-// NewAnon.
+// An Option configures OpenFile and Open, and (Reserve and Advise only)
+// Make and NewAnon.
 type Option func(*options)
 
 type options struct {
@@ -17,6 +17,7 @@ type options struct {
 	lockWaits   bool // LockTimeout was given
 	mode        fs.FileMode
 	reserve     int
+	advice      Advice
 }
 
 func buildOptions(opts []Option) options {

@@ -19,16 +19,17 @@
 // start, saying so, if there is less.
 //
 // The vector stays small in memory because the program tells the kernel,
-// every -window bytes, that it is done with the pages behind it: by
-// default MADV_PAGEOUT, which writes them back and reclaims them at once,
-// and reads with MADV_SEQUENTIAL. Measured on a 2 GiB push (see
-// BENCHMARKS.md), pageout kept the RSS at 266 MB and pushed at 1009 MB/s;
-// no hint pushed at 960 MB/s but the RSS grew to 2.1 GB (the kernel copes,
-// by reclaiming under pressure); MADV_DONTNEED bounded the RSS but pushed at
-// 400 MB/s, and MADV_COLD bounded nothing. -hint chooses. MADV_WILLNEED on
-// the window ahead of the scan was tried and made it three times slower.
-// Each file is evicted from the page cache before its scan, so that both
-// scans read from the disk whatever the size.
+// every -window bytes, that it is done with the elements behind it, with
+// the vector's DontNeed (on Linux MADV_PAGEOUT, which unmaps the pages at
+// once and reclaims them once written back), and scans with the Advise(AdviseSequential)
+// option (MADV_SEQUENTIAL). Measured on a 2 GiB push (see BENCHMARKS.md),
+// MADV_PAGEOUT kept the RSS at 266 MB and pushed at 1009 MB/s; no hint
+// pushed at 960 MB/s but the RSS grew to 2.1 GB (the kernel copes, by
+// reclaiming under pressure); MADV_DONTNEED bounded the RSS but pushed at
+// 400 MB/s, and MADV_COLD bounded nothing. -hint none runs without
+// DontNeed. WillNeed on the window ahead of the scan was tried and made it
+// three times slower. Each file is evicted from the page cache before its
+// scan (on Linux), so that both scans read from the disk whatever the size.
 package main
 
 import (
@@ -51,8 +52,9 @@ type Point struct{ X, Y, Z float64 }
 
 const pointSize = int(unsafe.Sizeof(Point{}))
 
-// hint is the -hint flag.
-var hint string
+// dontNeed is the -hint flag: whether to call DontNeed behind the write and
+// read points.
+var dontNeed bool
 
 // work is the directory of the two files, which fail removes too.
 var work string
@@ -61,8 +63,15 @@ func main() {
 	dir := flag.String("dir", os.TempDir(), "directory for the two files, which must have room for -size and up to 2 GiB more")
 	sizeFlag := flag.String("size", "4GiB", "bytes of elements to write (suffixes KiB, MiB, GiB); more than the machine's memory to see the point")
 	window := flag.Int("window", 256<<20, "bytes between madvise hints")
-	flag.StringVar(&hint, "hint", "pageout", "what to tell the kernel about pages behind the write point: pageout, cold or dontneed (Linux), or none")
+	hint := flag.String("hint", "dontneed", "what to tell the kernel about the elements behind the write and read points: dontneed (the vector's DontNeed; MADV_PAGEOUT on Linux) or none")
 	flag.Parse()
+	switch *hint {
+	case "dontneed":
+		dontNeed = true
+	case "none":
+	default:
+		fail(fmt.Errorf("bad -hint %q: dontneed or none", *hint))
+	}
 	size, err := parseSize(*sizeFlag)
 	if err != nil {
 		fail(err)
@@ -136,8 +145,11 @@ func pushVector(path string, n, window int) (time.Duration, error) {
 			v.Close()
 			return 0, err
 		}
-		if (i+1)%per == 0 {
-			dontNeed(v.Slice()[i+1-per : i+1])
+		if dontNeed && (i+1)%per == 0 {
+			if err := v.DontNeed(i+1-per, i+1); err != nil {
+				v.Close()
+				return 0, err
+			}
 		}
 	}
 	start := time.Now()
@@ -148,22 +160,22 @@ func pushVector(path string, n, window int) (time.Duration, error) {
 	return time.Since(start), v.Close()
 }
 
-// scanVector sums the X of every point, sequentially, dropping the pages
-// behind the read point.
+// scanVector sums the X of every point, sequentially (telling the kernel
+// so, to read ahead further), dropping the pages behind the read point.
 func scanVector(path string, window int) (float64, error) {
-	v, err := memvec.Open[Point](path, memvec.ReadOnly())
+	v, err := memvec.Open[Point](path, memvec.ReadOnly(), memvec.Advise(memvec.AdviseSequential))
 	if err != nil {
 		return 0, err
 	}
 	defer v.Close()
-	s := v.Slice()
-	sequential(s)
 	per := max(window/pointSize, 1)
 	var sum float64
-	for i, p := range s {
+	for i, p := range v.Slice() {
 		sum += p.X
-		if (i+1)%per == 0 {
-			dontNeed(s[i+1-per : i+1])
+		if dontNeed && (i+1)%per == 0 {
+			if err := v.DontNeed(i+1-per, i+1); err != nil {
+				return 0, err
+			}
 		}
 	}
 	return sum, nil
