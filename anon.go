@@ -33,14 +33,19 @@ type Anon struct {
 
 // NewAnon returns anonymous memory of size bytes, all zero. A size of 0 maps
 // nothing until the first Resize. Of the options, only Reserve and Advise
-// apply. It
+// apply: it returns an error naming any other it is given (ReadOnly,
+// Follow, MustExist, CreateNew, LockTimeout, Mode), as in "memvec: map
+// anonymous memory: option ReadOnly does not apply to anonymous memory". It
 // returns the system's error (such as ENOMEM) if the memory cannot be
 // mapped.
 func NewAnon(size int, opts ...Option) (*Anon, error) {
 	if size < 0 {
 		return nil, fmt.Errorf("memvec: map anonymous memory: negative size %d", size)
 	}
-	o := buildOptions(opts)
+	o, err := anonOptions("map", opts)
+	if err != nil {
+		return nil, err
+	}
 	a := &Anon{reserve: o.reserve, advice: o.advice}
 	if err := a.Resize(size); err != nil {
 		return nil, err
@@ -50,6 +55,21 @@ func NewAnon(size int, opts ...Option) (*Anon, error) {
 
 // Bytes returns the whole region. It returns nil after Close.
 func (a *Anon) Bytes() []byte { return a.b }
+
+// Reserved returns the bytes of address space the region holds: it grows
+// in place up to this size without moving (see Reserve). It is
+// DefaultReserve (or the Reserve option's size) from the region's first
+// growth past 0 bytes on; more once the region outgrows that and moves to a
+// reservation twice as large; only Mapped if the system refuses the address
+// space. On Plan 9 and WebAssembly, where the region is a block of the Go
+// heap, it is Mapped. It returns 0 before the first growth and after Close.
+func (a *Anon) Reserved() int { return a.reserved }
+
+// Mapped returns the bytes of the region that are accessible (on Windows,
+// committed): len(Bytes()) rounded up to pages. Of these, a page counts
+// against the process's memory only once written. It returns 0 after
+// Close.
+func (a *Anon) Mapped() int { return a.mapped }
 
 // Resize grows or shrinks the region to size bytes, keeping the common
 // prefix; new bytes are zero. Within the reservation the region stays where

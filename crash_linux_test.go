@@ -4,6 +4,7 @@ package memvec
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -300,5 +301,38 @@ func requireWritableAfterRecovery(t *testing.T, path string, got []uint64) {
 		if x.I != want {
 			require.Fail(t, "recovered and written", "element %d is %d, want %d", i, x.I, want)
 		}
+	}
+}
+
+// TestCreateNewIsDurableAtOpen: a file that CreateNew creates is as durable
+// as one created by default, before Open returns: its name (a directory
+// fsync after the create) and its header (an fsync after the header's
+// write), so that a power loss right after the open leaves a valid, empty
+// vector, not a missing file nor one whose header is zero. The opens run
+// in child processes: a process that maps a file of its own FUSE server
+// can deadlock in a page fault that the server needs memory to answer.
+func TestCreateNewIsDurableAtOpen(t *testing.T) {
+	dir, cfs := mountCrashFS(t)
+	reboot(t)
+	for _, role := range []string{"hold", "createnew"} {
+		name := role + ".vec"
+		c := startChild(t, role, "MEMVEC_PATH="+filepath.Join(dir, name))
+		want := "locked"
+		if role == "createnew" {
+			_, err := io.WriteString(c.stdin, "go\n")
+			require.NoError(t, err)
+			want = "won"
+		}
+		c.expect(t, want)
+		im := imageAt(cfs.events(), len(cfs.events()), name)
+		require.True(t, im.named, "%s: the new file's name is not durable", name)
+		require.GreaterOrEqual(t, len(im.durable), headerSize, "%s: the header is not durable", name)
+		check := filepath.Join(tempDir(t), "state.vec")
+		require.NoError(t, os.WriteFile(check, im.durable, 0o644))
+		r, err := Open[point](check, ReadOnly())
+		require.NoError(t, err, "%s: the durable image opens", name)
+		require.Zero(t, r.Len())
+		require.NoError(t, r.Close())
+		c.release(t)
 	}
 }

@@ -69,14 +69,17 @@ type File struct {
 }
 
 // OpenFile opens the file at path, creating it if missing (with the Mode
-// option's permissions, 0644 by default) unless ReadOnly is given, locks it,
-// and maps it. An empty file maps nothing until it grows; New makes it an
+// option's permissions, 0644 by default) unless ReadOnly, Follow or
+// MustExist is given, and only if missing with CreateNew, locks it, and
+// maps it. An empty file maps nothing until it grows; New makes it an
 // empty vector.
 //
 // It returns an error wrapping ErrLocked if another handle holds the lock
-// past the LockTimeout (by default it does not wait), and the system's error
-// (fs.ErrNotExist, fs.ErrPermission, ENOSPC, ...) wrapped with the path
-// otherwise. Opening costs O(1) whatever the file's size: nothing is read.
+// past the LockTimeout (by default it does not wait), an error for options
+// that contradict each other (CreateNew with MustExist, ReadOnly or Follow;
+// Follow with ReadOnly or LockTimeout), and the system's error
+// (fs.ErrNotExist, fs.ErrExist, fs.ErrPermission, ENOSPC, ...) wrapped with
+// the path otherwise. Opening costs O(1) whatever the file's size: nothing is read.
 func OpenFile(path string, opts ...Option) (*File, error) {
 	o, err := fileOptions(path, opts)
 	if err != nil {
@@ -91,6 +94,59 @@ func (f *File) Bytes() []byte { return f.b }
 
 // Name returns the path the file was opened with.
 func (f *File) Name() string { return f.path }
+
+// Reserved returns the bytes of address space the file's mapping holds:
+// the region grows in place up to this size without moving (see Reserve).
+// On Unix a writable file (and a follower) maps its whole reservation at
+// once, DefaultReserve by default, so Reserved is that, or the file's size
+// rounded up to pages if larger; a ReadOnly file reserves nothing past its
+// size rounded up to pages. On Windows it is the size of the view, which
+// is the region's size or, after a shrink that kept the file's size, the
+// size the view had. It returns 0 after Close.
+func (f *File) Reserved() int { return f.mapped }
+
+// Mapped returns the bytes of the file that the mapping covers: on Unix the
+// file's size (FileSize) rounded up to pages, at most Reserved, since the
+// mapping's pages past the file's end hold nothing and are never handed
+// out; on Windows the view's size, which is Reserved. It is at least
+// len(Bytes()). It returns 0 after Close.
+func (f *File) Mapped() int {
+	if f.closed {
+		return 0
+	}
+	return min(f.mapped, roundUp(f.fileSize, pageSize))
+}
+
+// FileSize returns the file's size in bytes as this handle last set or saw
+// it, without asking the system: len(Bytes()), or more after a shrink (a
+// Clip) that followers kept from truncating the file (see Resize). A
+// follower's is the size it found at its open or its last Refresh or Wait
+// that needed more of the file. It returns 0 after Close.
+func (f *File) FileSize() int64 {
+	if f.closed {
+		return 0
+	}
+	return int64(f.fileSize)
+}
+
+// DiskSize returns the bytes of disk the file occupies, as the file system
+// reports them now: on Unix st_blocks*512 from fstat, on Windows the
+// allocation size (GetFileInformationByHandleEx, FileStandardInfo). Since
+// growth reserves the blocks it maps (see File), it is at least the size
+// of the elements written; it may be more (whole blocks, a file system's
+// preallocation) or, on a compressing file system, less than FileSize. It
+// returns an error wrapping ErrClosed after Close and the system's error
+// otherwise.
+func (f *File) DiskSize() (int64, error) {
+	if f.closed {
+		return 0, fmt.Errorf("memvec: stat %s: %w", f.path, ErrClosed)
+	}
+	n, err := f.diskSize()
+	if err != nil {
+		return 0, fmt.Errorf("memvec: stat %s: %w", f.path, err)
+	}
+	return n, nil
+}
 
 // ReadOnly reports whether the file was opened with ReadOnly or Follow.
 func (f *File) ReadOnly() bool { return f.readOnly }

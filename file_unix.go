@@ -38,6 +38,12 @@ func openFile(path string, o options) (_ *File, err error) {
 		// Never created. Writable if it may be, for the wake word only
 		// (see File.wakeWord); a follower that may not write polls.
 		flag = unix.O_RDWR
+	case o.mustExist:
+		flag = unix.O_RDWR
+	case o.createNew:
+		// The kernel checks and creates in one step: of opens that race,
+		// one creates the file and the others get EEXIST.
+		flag = unix.O_RDWR | unix.O_CREAT | unix.O_EXCL
 	}
 	// os.OpenFile would put a regular file in non-blocking mode, try to add
 	// it to the network poller, fail, and set it back: four fcntl calls and
@@ -84,10 +90,10 @@ func openFile(path string, o options) (_ *File, err error) {
 	if size > math.MaxInt {
 		return nil, fmt.Errorf("memvec: open %s: %d bytes do not fit in this platform's address space", path, size)
 	}
-	// An empty file may be new: its directory entry becomes durable with
-	// the first Sync.
+	// An empty file may be new (and one CreateNew made is): its directory
+	// entry becomes durable with the first Sync, or the header's.
 	f := &File{osFile: osf, path: path, readOnly: o.readOnly || o.follow, follow: o.follow, reserve: o.reserve,
-		fileOS: fileOS{writable: flag == unix.O_RDWR, dirSync: size == 0, advice: o.advice}}
+		fileOS: fileOS{writable: o.follow && flag == unix.O_RDWR, dirSync: size == 0, advice: o.advice}}
 	if size > 0 && !f.readOnly {
 		if err := backHoles(osf, size); err != nil {
 			return nil, fmt.Errorf("memvec: open %s: reserve disk blocks: %w", path, err)
@@ -286,6 +292,16 @@ func (f *File) syncHeader() error {
 		return fmt.Errorf("memvec: sync %s: %w", f.path, err)
 	}
 	return nil
+}
+
+// diskSize returns the bytes of disk the file occupies: st_blocks counts
+// 512-byte units on every Unix, whatever the file system's block size.
+func (f *File) diskSize() (int64, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.osFile.Fd()), &st); err != nil {
+		return 0, os.NewSyscallError("fstat", err)
+	}
+	return int64(st.Blocks) * 512, nil
 }
 
 // close unmaps the file and closes it, which releases the lock.

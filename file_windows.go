@@ -22,11 +22,16 @@ type fileOS struct{}
 // openFile opens, locks and maps the file at path.
 func openFile(path string, o options) (_ *File, err error) {
 	flag := os.O_RDWR | os.O_CREATE
-	if o.readOnly || o.follow {
+	switch {
+	case o.readOnly || o.follow:
 		// A follower opens read-only and never creates the file. It
 		// never writes the wake word either: Windows has no futex that
 		// works across processes (see wakeWord).
 		flag = os.O_RDONLY
+	case o.mustExist:
+		flag = os.O_RDWR // OPEN_EXISTING
+	case o.createNew:
+		flag = os.O_RDWR | os.O_CREATE | os.O_EXCL // CREATE_NEW: one step, one winner
 	}
 	// os.OpenFile shares the file for reading and writing
 	// (FILE_SHARE_READ|FILE_SHARE_WRITE), so that a follower and a writer,
@@ -351,6 +356,27 @@ func (f *File) syncHeader() error {
 		return fmt.Errorf("memvec: sync %s: %w", f.path, err)
 	}
 	return nil
+}
+
+// fileStandardInfo is FILE_STANDARD_INFO, which golang.org/x/sys/windows
+// does not declare.
+type fileStandardInfo struct {
+	AllocationSize int64
+	EndOfFile      int64
+	NumberOfLinks  uint32
+	DeletePending  bool
+	Directory      bool
+}
+
+// diskSize returns the file's allocation size: the clusters NTFS holds for
+// it, which growth allocates as the file's size grows.
+func (f *File) diskSize() (int64, error) {
+	var info fileStandardInfo
+	err := windows.GetFileInformationByHandleEx(windows.Handle(f.osFile.Fd()), windows.FileStandardInfo, (*byte)(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info)))
+	if err != nil {
+		return 0, os.NewSyscallError("GetFileInformationByHandleEx", err)
+	}
+	return info.AllocationSize, nil
 }
 
 // close unmaps the file, unlocks it (a follower, the follower byte) and

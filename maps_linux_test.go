@@ -214,3 +214,44 @@ func TestReadOnlyFileMapsOnlyTheFile(t *testing.T) {
 	require.Equal(t, uintptr(roundUp(len(r.mem.Bytes()), pageSize)), mappedSize())
 	require.Equal(t, pt(999), r.Index(999))
 }
+
+// TestReservedMappedMatchSelfMaps: the numbers Reserved and Mapped report
+// are the mappings /proc/self/maps shows: a File's one shared mapping of
+// Reserved bytes from the region's start; an Anon's accessible Mapped
+// bytes followed by its inaccessible reservation, to Reserved bytes.
+func TestReservedMappedMatchSelfMaps(t *testing.T) {
+	path := vecPath(t)
+	fv := openVec[point](t, path)
+	av, err := Make[point](0)
+	require.NoError(t, err)
+	defer av.Close()
+	f, a := fv.Memory().(*File), av.Memory().(*Anon)
+	for i := range 200_000 {
+		require.NoError(t, fv.Push(pt(i)))
+		require.NoError(t, av.Push(pt(i)))
+	}
+	maps := selfMaps(t)
+
+	lo := uintptr(unsafe.Pointer(unsafe.SliceData(f.Bytes())))
+	ofFile := within(maps, lo, lo+1)
+	require.Len(t, ofFile, 1)
+	require.Equal(t, path, ofFile[0].path)
+	require.Equal(t, lo, ofFile[0].lo)
+	require.Equal(t, f.Reserved(), int(ofFile[0].hi-lo), "the file's mapping is Reserved bytes")
+	require.Greater(t, f.Mapped(), 200_000*24)
+
+	lo = uintptr(unsafe.Pointer(unsafe.SliceData(a.Bytes())))
+	pieces := within(maps, lo, lo+uintptr(a.Reserved()))
+	require.Len(t, pieces, 2, "%v", pieces)
+	require.Equal(t, "rw-p", pieces[0].perms)
+	require.Equal(t, lo+uintptr(a.Mapped()), pieces[0].hi, "the accessible part is Mapped bytes")
+	require.Equal(t, "---p", pieces[1].perms)
+	require.GreaterOrEqual(t, pieces[1].hi, lo+uintptr(a.Reserved()), "the reservation reaches Reserved bytes")
+	require.Equal(t, DefaultReserve, a.Reserved())
+
+	require.NoError(t, fv.Close())
+	for _, m := range selfMaps(t) {
+		require.NotEqual(t, path, m.path, "the file is still mapped after Close")
+	}
+	require.Zero(t, f.Reserved())
+}

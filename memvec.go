@@ -270,13 +270,18 @@ func (v *MemVec[T]) open(b []byte) error {
 // returns ErrUnsupportedType for a T that is not plain data and the system's
 // error if the memory cannot be mapped. The memory is reserved, not touched:
 // pages count against the process's RSS only when written. Of the options,
-// only Reserve applies.
+// only Reserve and Advise apply: Make returns an error naming any other it is given,
+// as in "memvec: make anonymous memory: option ReadOnly does not apply to
+// anonymous memory".
 func Make[T any](capacity int, opts ...Option) (*MemVec[T], error) {
 	if capacity < 0 {
 		panic(fmt.Sprintf("memvec: make anonymous memory: negative capacity %d", capacity))
 	}
 	if _, err := layoutFor[T](); err != nil {
 		return nil, fmt.Errorf("memvec: make anonymous memory: %w", err)
+	}
+	if _, err := anonOptions("make", opts); err != nil {
+		return nil, err
 	}
 	mem, err := NewAnon(0, opts...)
 	if err != nil {
@@ -294,7 +299,8 @@ func Make[T any](capacity int, opts ...Option) (*MemVec[T], error) {
 }
 
 // Open opens the vector stored in the file at path, creating the file if it
-// is missing (unless ReadOnly is given): OpenFile followed by New. It closes
+// is missing (unless ReadOnly, Follow or MustExist is given; with CreateNew,
+// only if missing): OpenFile followed by New. It closes
 // the file, releasing its lock, if New fails. Opening costs O(1) whatever the
 // file's size: nothing is read until used.
 func Open[T any](path string, opts ...Option) (*MemVec[T], error) {
@@ -776,6 +782,19 @@ func (v *MemVec[T]) Close() error {
 	}
 	return nil
 }
+
+// Memory returns the memory the vector is stored in: the *File that Open
+// opened, the *Anon that Make mapped, or the Memory given to New. It is
+// there to be inspected, as a tool does:
+//
+//	if f, ok := v.Memory().(*memvec.File); ok {
+//		fmt.Println(f.Name(), f.Reserved(), f.Mapped(), f.FileSize())
+//	}
+//
+// The vector owns it: resizing, closing or writing it other than through
+// the vector leaves the vector's view of it wrong. After Close it
+// returns the closed memory, whose Reserved and Mapped are 0.
+func (v *MemVec[T]) Memory() Memory { return v.mem }
 
 // setLen shortens the vector to n and records it in the header. On a closed
 // vector (whose length is 0, so n is 0) there is nothing to record.

@@ -7,15 +7,19 @@ import (
 )
 
 // An Option configures OpenFile and Open, and (Reserve and Advise only)
-// Make and NewAnon.
+// Make and NewAnon, which return an error naming any other option they are
+// given.
 type Option func(*options)
 
 type options struct {
 	readOnly    bool
 	follow      bool
+	mustExist   bool // MustExist: never create the file
+	createNew   bool // CreateNew: create the file, fail if it exists
 	lockTimeout time.Duration
 	lockWaits   bool // LockTimeout was given
 	mode        fs.FileMode
+	modeGiven   bool // Mode was given
 	reserve     int
 	advice      Advice
 }
@@ -37,16 +41,74 @@ func fileOptions(path string, opts []Option) (options, error) {
 		return o, fmt.Errorf("memvec: open %s: Follow and ReadOnly exclude each other: a follower reads beside a writer, a ReadOnly reader locks writers out", path)
 	case o.follow && o.lockWaits:
 		return o, fmt.Errorf("memvec: open %s: LockTimeout does not apply to a follower, which takes no lock a writer holds", path)
+	case o.createNew && o.mustExist:
+		return o, fmt.Errorf("memvec: open %s: CreateNew and MustExist exclude each other: one creates the file, the other never does", path)
+	case o.createNew && o.readOnly:
+		return o, fmt.Errorf("memvec: open %s: CreateNew and ReadOnly exclude each other: a ReadOnly open never creates the file", path)
+	case o.createNew && o.follow:
+		return o, fmt.Errorf("memvec: open %s: CreateNew and Follow exclude each other: a follower never creates the file", path)
 	}
 	return o, nil
 }
 
+// anonOptions builds the options of NewAnon and Make, for the operation op
+// ("map", "make"), and refuses every option but Reserve, naming it: an
+// option given to anonymous memory is a mistake, not a preference to
+// ignore.
+func anonOptions(op string, opts []Option) (options, error) {
+	o := buildOptions(opts)
+	var name string
+	switch {
+	case o.readOnly:
+		name = "ReadOnly"
+	case o.follow:
+		name = "Follow"
+	case o.mustExist:
+		name = "MustExist"
+	case o.createNew:
+		name = "CreateNew"
+	case o.lockWaits:
+		name = "LockTimeout"
+	case o.modeGiven:
+		name = "Mode"
+	default:
+		return o, nil
+	}
+	return o, fmt.Errorf("memvec: %s anonymous memory: option %s does not apply to anonymous memory", op, name)
+}
+
 // ReadOnly opens the file for reading only: it takes a shared lock, so that
 // any number of readers may open the file at once but no writer, and maps it
-// read-only. The file must exist. Mutators that return an error return
-// ErrReadOnly; the others panic. Writing through a view faults.
+// read-only. The file must exist (a missing one is an error wrapping
+// fs.ErrNotExist), so MustExist adds nothing to it, and CreateNew
+// contradicts it: OpenFile returns an error. Mutators that return an error
+// return ErrReadOnly; the others panic. Writing through a view faults.
 func ReadOnly() Option {
 	return func(o *options) { o.readOnly = true }
+}
+
+// MustExist makes the open fail, with an error wrapping fs.ErrNotExist, if
+// the file is missing: OpenFile never creates it. Without it a writer's
+// open creates a missing file. An existing file that is empty still opens
+// as a new, empty vector. With ReadOnly or Follow, which never create the
+// file either, it changes nothing. It contradicts CreateNew: OpenFile
+// returns an error.
+func MustExist() Option {
+	return func(o *options) { o.mustExist = true }
+}
+
+// CreateNew makes the open create the file, and fail with an error wrapping
+// fs.ErrExist if something already exists at the path (O_CREAT|O_EXCL on
+// Unix, CREATE_NEW on Windows): of several handles, in this process or
+// others, that open one path with CreateNew at once, exactly one succeeds,
+// and it opens a file nobody else wrote. The new file is made durable as
+// any file OpenFile creates is: Open's vector writes its header and syncs
+// it, and on Unix its directory, before it returns. A symbolic link at the
+// path counts as existing, even a dangling one. CreateNew contradicts
+// MustExist, ReadOnly and Follow, which never create the file: OpenFile
+// returns an error.
+func CreateNew() Option {
+	return func(o *options) { o.createNew = true }
 }
 
 // LockTimeout makes the open wait up to d for another handle to release the
@@ -64,17 +126,18 @@ func LockTimeout(d time.Duration) Option {
 // becomes invalid; that is the only time a region moves. If the system
 // refuses the reservation (a ulimit on address space), the region reserves
 // only what it needs and moves on every growth. The default is
-// DefaultReserve. Reserve applies to Open, OpenFile, Make and NewAnon; a
-// read-only file reserves nothing, since it cannot grow, and neither does a
+// DefaultReserve. Reserve applies to Open, OpenFile, Make and NewAnon (with
+// Advise, the only options the last two take); a read-only file reserves nothing, since it cannot grow, and neither does a
 // file on Windows, which is mapped anew at every resize (see File).
 func Reserve(n int) Option {
 	return func(o *options) { o.reserve = max(n, 0) }
 }
 
 // Mode sets the permission bits of a file that OpenFile creates (before the
-// umask). The default is 0644. It has no effect on an existing file. On
-// Windows, which has no permission bits, a mode without the owner's write
-// bit creates the file read-only, and the rest is ignored.
+// umask). The default is 0644. It has no effect on an existing file, and so
+// none with MustExist, ReadOnly or Follow. On Windows, which has no
+// permission bits, a mode without the owner's write bit creates the file
+// read-only, and the rest is ignored.
 func Mode(perm fs.FileMode) Option {
-	return func(o *options) { o.mode = perm.Perm() }
+	return func(o *options) { o.mode, o.modeGiven = perm.Perm(), true }
 }
