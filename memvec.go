@@ -167,15 +167,17 @@ var pageSize = os.Getpagesize()
 const growthStep = 1 << 30
 
 // New returns a vector stored in mem. An empty region becomes a new, empty
-// vector: New resizes it to one page and writes a header. So does a region
-// of 128 bytes (the header's size) up to one page of this machine whose
-// bytes are all zero: what a creation interrupted before its header leaves.
-// Every other region must hold a valid header: New returns an error
-// wrapping ErrCorrupt for a region shorter than 128 bytes, for one whose
-// first 64 bytes are zero but that is longer than a page or not all zero
-// (a lost header, whose elements a new one would overwrite), and for a
-// region that is not a memvec region or whose header is inconsistent; it
-// returns ErrTypeMismatch for a region written for another element layout.
+// vector: New resizes it to one page (or the few pages a large layout
+// section needs) and writes a header and the layout section. So does a
+// region of 128 bytes (the header's size) up to 64 KiB whose bytes are all
+// zero: what a creation interrupted before its header leaves. Every other
+// region must hold a valid header: New returns an error wrapping
+// ErrCorrupt for a region shorter than 128 bytes, for one whose first 64
+// bytes are zero but that is longer than 64 KiB or not all zero (a lost
+// header, whose elements a new one would overwrite), and for a region that
+// is not a memvec region or whose header or layout section is
+// inconsistent; it returns ErrTypeMismatch, saying where the layouts first
+// differ, for a region written for another element layout.
 // FORMAT.md states the same rule. A read-only mem (see Memory) is never
 // written.
 //
@@ -207,8 +209,8 @@ func New[T any](mem Memory) (*MemVec[T], error) {
 		// A new vector that nobody may write: empty, without a header.
 		return v, nil
 	case len(b) == 0 || isBlank(b):
-		if len(b) < pageSize {
-			if err := mem.Resize(pageSize); err != nil {
+		if size := newRegionSize(l); len(b) < size {
+			if err := mem.Resize(size); err != nil {
 				return nil, v.wrap("create", err)
 			}
 			b = mem.Bytes()
