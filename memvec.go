@@ -141,6 +141,9 @@ type MemVec[T any] struct {
 	// error result could not lower the durable length (overwriteOrRemember).
 	syncErr error
 	closed  bool
+	// raw is set for a Raw's vector, whose layout is the one the region
+	// stores, whatever it is (open reads it).
+	raw bool
 }
 
 // prefaulter is implemented by a Memory that can fault in pages for
@@ -241,6 +244,13 @@ func New[T any](mem Memory) (*MemVec[T], error) {
 // elements it counts, by the rule of trustedLength. A writer then claims
 // the region (see claim).
 func (v *MemVec[T]) open(b []byte) error {
+	if v.raw {
+		l, err := rawLayout(b)
+		if err != nil {
+			return v.wrap("open", err)
+		}
+		v.layout = l
+	}
 	n, err := readHeader(b, v.layout)
 	if err != nil {
 		return v.wrap("open", err)
