@@ -10,8 +10,10 @@
 //
 // The vector keeps a 128-byte header at the start of the region: a magic
 // number, format version, byte-order mark, the element size, alignment and
-// layout fingerprint, the length, and the words that followers read. Opening
-// an existing region validates all of it, so a file is never read as elements
+// layout fingerprint, the length, and the words that followers read; then
+// the element layout in readable form (JSON: every field's name, kind and
+// offset), for people and tools (see LayoutOf and OpenRaw). Opening an
+// existing region validates all of it, so a file is never read as elements
 // of another type (ErrTypeMismatch) and a damaged one is reported
 // (ErrCorrupt), never trusted. FORMAT.md in the repository documents the
 // format byte by byte.
@@ -27,7 +29,8 @@
 // A region records the layout of its element type: the size, the
 // alignment, and the kind and offset of each primitive field inside. A
 // region written for one layout opens only with a type of the same layout
-// (else ErrTypeMismatch). Names never matter, so struct{ X, Y, Z float64 }
+// (else ErrTypeMismatch, whose message says where the two first differ).
+// Names are stored, for people and tools, but never compared, so struct{ X, Y, Z float64 }
 // and [3]float64 are the same layout; kinds do, so bool and uint8 are not.
 // Explicit padding is a field: in struct{ A int32; _ [4]byte; B int64 },
 // the blank field is four uint8 at offsets 4 to 7, while the 4 bytes of
