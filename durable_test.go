@@ -95,7 +95,7 @@ func TestRebootAfterCloseTrustsClosedLength(t *testing.T) {
 	require.NoError(t, v.Close())
 
 	lost := append([]byte(nil), clean...) // a page of the tail never written
-	clear(lost[headerSize+1500*24 : headerSize+1500*24+pageSize])
+	clear(lost[ptOff+1500*24 : ptOff+1500*24+pageSize])
 	require.NoError(t, os.WriteFile(path, lost, 0o644))
 	v = openVec[point](t, path)
 	require.Equal(t, pts(seq(1000)...), v.Slice(), "the tail's checksum fails: the durable length counts")

@@ -34,7 +34,10 @@ var (
 	// element layout (size, alignment, field kinds or offsets). A type with
 	// the same layout under another name is accepted; one that differs only
 	// in explicit padding (a _ [4]byte field where Go would pad) is not (see
-	// the package documentation on element types).
+	// the package documentation on element types). The message says where
+	// the layouts first differ and gives both, from the layout the file
+	// stores: "first difference: the region has X f64@0, the type [0]
+	// i64@0; the region holds ...".
 	ErrTypeMismatch = errors.New("element type mismatch")
 
 	// ErrCorrupt reports an existing region that is not a memvec region, or

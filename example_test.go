@@ -1,9 +1,11 @@
 package memvec_test
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -516,4 +518,67 @@ func ExampleMemVec_DontNeed() {
 	fmt.Println(r.Len(), sum)
 	// Output:
 	// 1000000 4.999995e+11
+}
+
+// LayoutOf describes an element type as a vector file stores it: every
+// primitive field with its path, kind and offset.
+func ExampleLayoutOf() {
+	type Reading struct {
+		Time   int64
+		Sensor [2]uint16
+		Temp   float32
+		OK     bool
+	}
+	l, err := memvec.LayoutOf[Reading]()
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(l.Size, "bytes, align", l.Align)
+	for p := range l.Primitives() {
+		fmt.Printf("%-9s %-4s at %d\n", p.Path, p.Kind, p.Offset)
+	}
+	// Output:
+	// 24 bytes, align 8
+	// Time      i64  at 0
+	// Sensor[0] u16  at 8
+	// Sensor[1] u16  at 10
+	// Temp      f32  at 12
+	// OK        bool at 16
+}
+
+// OpenRaw opens a vector file without its Go type, as a tool does, and
+// decodes its elements by the layout stored in the file.
+func ExampleOpenRaw() {
+	type Point struct{ X, Y, Z float64 }
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("memvec-raw-%d.vec", os.Getpid()))
+	defer os.Remove(path)
+	v, err := memvec.Open[Point](path)
+	if err != nil {
+		panic(err)
+	}
+	v.Append(Point{1, 2, 3}, Point{4, 5, 6})
+	v.Close()
+
+	r, err := memvec.OpenRaw(path)
+	if err != nil {
+		panic(err)
+	}
+	defer r.Close()
+	fmt.Println(r.Len(), "elements:", r.Layout())
+	for i, b := range r.All() {
+		for p := range r.Layout().Primitives() {
+			if p.Kind == memvec.Float64 {
+				x := math.Float64frombits(binary.NativeEndian.Uint64(b[p.Offset:]))
+				fmt.Printf("[%d].%s = %g\n", i, p.Path, x)
+			}
+		}
+	}
+	// Output:
+	// 2 elements: memvec_test.Point (24 bytes, align 8): X f64@0, Y f64@8, Z f64@16
+	// [0].X = 1
+	// [0].Y = 2
+	// [0].Z = 3
+	// [1].X = 4
+	// [1].Y = 5
+	// [1].Z = 6
 }

@@ -220,14 +220,14 @@ func (v *MemVec[T]) adopt() error {
 }
 
 // headerPending reports whether a follower's region b has no header yet
-// because its writer is still creating it: the file is empty, or at most a
-// page whose magic (written last) is still zero. Anything else is a header
+// because its writer is still creating it: the file is empty, or at most
+// newRegionMax bytes whose magic (written last) is still zero. Anything else is a header
 // to validate.
 func headerPending(b []byte) bool {
 	if len(b) == 0 {
 		return true
 	}
-	return len(b) <= pageSize && len(b) >= 8 && (*atomic.Uint64)(unsafe.Pointer(&b[offMagic])).Load() == 0
+	return len(b) <= newRegionMax && len(b) >= 8 && (*atomic.Uint64)(unsafe.Pointer(&b[offMagic])).Load() == 0
 }
 
 // Wait blocks until the writer has published more than n elements, then

@@ -398,7 +398,7 @@ func TestKilledFollowerCostsWriterNothing(t *testing.T) {
 // on Windows.
 func requireClipTruncates(t *testing.T, w *MemVec[point], path string) {
 	t.Helper()
-	want := int64(headerSize + w.Len()*int(unsafe.Sizeof(point{})))
+	want := int64(ptOff + w.Len()*int(unsafe.Sizeof(point{})))
 	deadline := time.Now().Add(killedLockWait)
 	for {
 		require.NoError(t, w.Clip())

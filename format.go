@@ -26,7 +26,10 @@ import (
 //	 24   4 element alignment in bytes
 //	 28   4 offset of element 0 from the start of the region
 //	 32   8 layout fingerprint
-//	 40  20 reserved, zero
+//	 40   4 offset of the layout section (128)
+//	 44   4 length of the layout section in bytes
+//	 48   4 CRC-32C of the layout section
+//	 52   8 reserved, zero
 //	 60   4 CRC-32C of bytes 0-59
 //	 64   8 length: the number of elements published (atomic)
 //	 72   4 wake word: bit 0 set while a follower sleeps; bits 1-31 count wake-ups (atomic)
@@ -38,9 +41,12 @@ import (
 //	112   8 boot identifier of the writer's machine when it opened the region
 //	120   4 CRC-32C of the elements from the base to the first checked length
 //	124   4 CRC-32C of the elements from the first to the second checked length
+//
+// The layout section, the element layout as JSON (typeinfo.go), follows
+// the header; the elements start after it, at the data offset.
 const (
 	headerSize    = 128
-	formatVersion = 2
+	formatVersion = 3
 	byteOrderMark = 0x01020304
 
 	offMagic       = 0
@@ -50,7 +56,10 @@ const (
 	offElemAlign   = 24
 	offDataOffset  = 28
 	offFingerprint = 32
-	offReserved    = 40
+	offLayoutOff   = 40
+	offLayoutLen   = 44
+	offLayoutSum   = 48
+	offReserved    = 52
 	offChecksum    = 60
 	staticSize     = 64 // the checksummed part: bytes 0-63
 	offLength      = 64
@@ -80,11 +89,25 @@ type header struct {
 	fingerprint uint64
 }
 
-// dataOffsetFor returns where element 0 starts for a layout: right after the
-// header, rounded up to the element's alignment.
+// newRegionMax bounds a region that is new when all zero (isBlank): what a
+// creation stopped before its header leaves is at most this large, since a
+// new vector's header, layout section and first page of elements fit in it
+// (maxLayoutSection). It does not depend on the page size, so every machine
+// applies one rule.
+const newRegionMax = 64 << 10
+
+// dataOffsetFor returns where element 0 starts for a layout: after the
+// header and the layout section, rounded up to 64 bytes (a cache line) or
+// the element's alignment if larger.
 func dataOffsetFor(l *layout) uint32 {
-	a := uint32(l.align)
-	return (headerSize + a - 1) / a * a
+	a := max(uint32(l.align), 64)
+	return (headerSize + uint32(len(l.section)) + a - 1) / a * a
+}
+
+// newRegionSize is the size of a new region for a layout: a page, or the
+// pages that its header and layout section need.
+func newRegionSize(l *layout) int {
+	return max(pageSize, roundUp(int(dataOffsetFor(l)), pageSize))
 }
 
 // headerChecksum returns the CRC-32C of the header bytes it covers: the
@@ -103,6 +126,10 @@ func headerChecksum(b []byte) uint32 {
 func writeHeader(b []byte, l *layout) {
 	ne := binary.NativeEndian
 	clear(b[:headerSize])
+	copy(b[headerSize:], l.section)
+	ne.PutUint32(b[offLayoutOff:], headerSize)
+	ne.PutUint32(b[offLayoutLen:], uint32(len(l.section)))
+	ne.PutUint32(b[offLayoutSum:], crc32.Checksum(l.section, castagnoli))
 	ne.PutUint32(b[offBOM:], byteOrderMark)
 	ne.PutUint32(b[offVersion:], formatVersion)
 	ne.PutUint64(b[offElemSize:], uint64(l.size))
@@ -119,14 +146,14 @@ func writeHeader(b []byte, l *layout) {
 }
 
 // isBlank reports whether b is what a creation stopped between sizing the
-// region (to one page) and writing its header leaves: from headerSize bytes
-// up to a page, all zero. Such a region is new (FORMAT.md, "What a reader
+// region (to a page, or the few a large layout needs) and writing its
+// header leaves: from headerSize bytes up to newRegionMax, all zero. Such a region is new (FORMAT.md, "What a reader
 // must check", step 1). A larger one with a zero header is not, nor is one
 // with a nonzero byte past its zero header: it may hold elements whose
 // header was lost, which a new vector would overwrite, so readHeader
 // reports it as corrupt.
 func isBlank(b []byte) bool {
-	if len(b) < headerSize || len(b) > pageSize {
+	if len(b) < headerSize || len(b) > newRegionMax {
 		return false
 	}
 	for _, c := range b {
@@ -147,58 +174,101 @@ func corrupt(format string, args ...any) error {
 // (or ErrTypeMismatch for another element layout) that says which field is
 // wrong; nothing in b is written.
 func readHeader(b []byte, l *layout) (length int, err error) {
+	h, section, err := readStatic(b)
+	if err != nil {
+		return 0, err
+	}
+	same := h.elemSize == uint64(l.size) && h.elemAlign == uint32(l.align) && h.fingerprint == l.fingerprint
+	if !same || string(section) != string(l.section) {
+		// Another layout, or the same one described otherwise (other
+		// names): the section must describe what the header says.
+		stored, err := storedLayout(h, section)
+		if err != nil {
+			return 0, err
+		}
+		if !same {
+			return 0, fmt.Errorf("%w: %s", ErrTypeMismatch, describeMismatch(stored, l.exported))
+		}
+	}
+	return trustedLength(b, int(h.dataOffset), l.size)
+}
+
+// storedLayout parses a region's layout section and checks it against the
+// header: the size, alignment and fingerprint it gives must be the
+// header's.
+func storedLayout(h header, section []byte) (*Layout, error) {
+	stored, err := parseLayout(section)
+	if err != nil {
+		return nil, corrupt("%v", err)
+	}
+	if uint64(stored.Size) != h.elemSize || uint32(stored.Align) != h.elemAlign || stored.Fingerprint != h.fingerprint {
+		return nil, corrupt("layout section describes %d-byte elements, align %d, fingerprint %#016x; the header says %d bytes, align %d, fingerprint %#016x",
+			stored.Size, stored.Align, stored.Fingerprint, h.elemSize, h.elemAlign, h.fingerprint)
+	}
+	return stored, nil
+}
+
+// readStatic validates the checksummed half of the header at the start of
+// b and the layout section's place and checksum, whatever the element
+// type, and returns the header and the section's bytes.
+func readStatic(b []byte) (h header, section []byte, err error) {
 	if len(b) < headerSize {
-		return 0, corrupt("region is %d bytes, shorter than the %d-byte header", len(b), headerSize)
+		return h, nil, corrupt("region is %d bytes, shorter than the %d-byte header", len(b), headerSize)
 	}
 	if [staticSize]byte(b[:staticSize]) == [staticSize]byte{} {
-		if len(b) > pageSize {
-			return 0, corrupt("header is all zero, but the region is %d bytes, more than a new one (a page, %d bytes): its header may have been lost", len(b), pageSize)
+		if len(b) > newRegionMax {
+			return h, nil, corrupt("header is all zero, but the region is %d bytes, more than a new one (at most %d bytes): its header may have been lost", len(b), newRegionMax)
 		}
-		return 0, corrupt("header is all zero, but the region is not: its header may have been lost")
+		return h, nil, corrupt("header is all zero, but the region is not: its header may have been lost")
 	}
 	if [8]byte(b[:8]) != magic {
-		return 0, corrupt("not a memvec region: magic is %q, want %q", b[:8], magic[:])
+		return h, nil, corrupt("not a memvec region: magic is %q, want %q", b[:8], magic[:])
 	}
 	ne := binary.NativeEndian
 	switch bom := ne.Uint32(b[offBOM:]); bom {
 	case byteOrderMark:
 	case 0x04030201:
-		return 0, corrupt("region was written with the other byte order (mark %#08x); this machine is %s", bom, endianName())
+		return h, nil, corrupt("region was written with the other byte order (mark %#08x); this machine is %s", bom, endianName())
 	default:
-		return 0, corrupt("bad byte-order mark %#08x", bom)
+		return h, nil, corrupt("bad byte-order mark %#08x", bom)
 	}
 	if v := ne.Uint32(b[offVersion:]); v != formatVersion {
-		return 0, corrupt("format version %d, this library reads version %d", v, formatVersion)
+		return h, nil, corrupt("format version %d, this library reads version %d", v, formatVersion)
 	}
 	if got, want := ne.Uint32(b[offChecksum:]), headerChecksum(b); got != want {
-		return 0, corrupt("header checksum is %#08x, header hashes to %#08x", got, want)
+		return h, nil, corrupt("header checksum is %#08x, header hashes to %#08x", got, want)
 	}
-	h := header{
+	h = header{
 		elemSize:    ne.Uint64(b[offElemSize:]),
 		elemAlign:   ne.Uint32(b[offElemAlign:]),
 		dataOffset:  ne.Uint32(b[offDataOffset:]),
 		fingerprint: ne.Uint64(b[offFingerprint:]),
 	}
+	layoutOff, layoutLen := uint64(ne.Uint32(b[offLayoutOff:])), uint64(ne.Uint32(b[offLayoutLen:]))
 	switch {
 	case h.elemAlign == 0 || h.elemAlign&(h.elemAlign-1) != 0 || h.elemAlign > 4096:
-		return 0, corrupt("element alignment %d is not a power of two up to 4096", h.elemAlign)
+		return h, nil, corrupt("element alignment %d is not a power of two up to 4096", h.elemAlign)
 	case h.elemSize%uint64(h.elemAlign) != 0:
-		return 0, corrupt("element size %d is not a multiple of its alignment %d", h.elemSize, h.elemAlign)
+		return h, nil, corrupt("element size %d is not a multiple of its alignment %d", h.elemSize, h.elemAlign)
 	case h.dataOffset < headerSize || h.dataOffset%h.elemAlign != 0:
-		return 0, corrupt("data offset %d is inside the header or not aligned to %d", h.dataOffset, h.elemAlign)
+		return h, nil, corrupt("data offset %d is inside the header or not aligned to %d", h.dataOffset, h.elemAlign)
 	case uint64(h.dataOffset) > uint64(len(b)):
-		return 0, corrupt("data offset %d is past the end of the %d-byte region", h.dataOffset, len(b))
+		return h, nil, corrupt("data offset %d is past the end of the %d-byte region", h.dataOffset, len(b))
+	case layoutOff < headerSize || layoutOff+layoutLen > uint64(h.dataOffset):
+		return h, nil, corrupt("layout section [%d, %d) is not between the header and the data offset %d", layoutOff, layoutOff+layoutLen, h.dataOffset)
+	case layoutLen > maxLayoutSection:
+		return h, nil, corrupt("layout section is %d bytes, more than %d", layoutLen, maxLayoutSection)
 	}
 	for _, r := range b[offReserved:offChecksum] {
 		if r != 0 {
-			return 0, corrupt("reserved header bytes are not zero")
+			return h, nil, corrupt("reserved header bytes are not zero")
 		}
 	}
-	if h.elemSize != uint64(l.size) || h.elemAlign != uint32(l.align) || h.fingerprint != l.fingerprint {
-		return 0, fmt.Errorf("%w: region holds elements of %d bytes, align %d, fingerprint %#016x; the element type is %s",
-			ErrTypeMismatch, h.elemSize, h.elemAlign, h.fingerprint, l.desc)
+	section = b[layoutOff : layoutOff+layoutLen]
+	if got, want := ne.Uint32(b[offLayoutSum:]), crc32.Checksum(section, castagnoli); got != want {
+		return h, nil, corrupt("layout section checksum is %#08x, the section hashes to %#08x", got, want)
 	}
-	return trustedLength(b, int(h.dataOffset), l.size)
+	return h, section, nil
 }
 
 // capacityOf returns how many elements of size bytes fit in a region of

@@ -200,10 +200,10 @@ func TestOpenEmptyFileIsNewVector(t *testing.T) {
 	assert.Equal(t, []point{samplePoint(1)}, v.Slice())
 }
 
-// TestOpenZeroFileLargerThanAPageIsCorrupt: a file of zeros past one page is
-// not what an interrupted create leaves; it is refused, unchanged.
-func TestOpenZeroFileLargerThanAPageIsCorrupt(t *testing.T) {
-	data := make([]byte, 3*pageSize)
+// TestOpenZeroFileLargerThanANewOneIsCorrupt: a file of zeros past 64 KiB
+// is not what an interrupted create leaves; it is refused, unchanged.
+func TestOpenZeroFileLargerThanANewOneIsCorrupt(t *testing.T) {
+	data := make([]byte, newRegionMax+pageSize)
 	path := writeVecFile(t, data)
 	_, err := Open[point](path)
 	require.ErrorIs(t, err, ErrCorrupt)
@@ -214,8 +214,8 @@ func TestOpenZeroFileLargerThanAPageIsCorrupt(t *testing.T) {
 
 // TestOneRuleForANewRegion pins the rule of FORMAT.md ("What a reader must
 // check", step 1) at its bounds, for a file and for a user's Memory: a
-// region is new if it is empty, or from 128 bytes up to one page and all
-// zero; every other region must hold a header, and one whose header was
+// region is new if it is empty, or from 128 bytes up to 64 KiB and all
+// zero, whatever the page size; every other region must hold a header, and one whose header was
 // lost is refused, unchanged.
 func TestOneRuleForANewRegion(t *testing.T) {
 	zeros := func(n int) func() []byte { return func() []byte { return make([]byte, n) } }
@@ -230,10 +230,6 @@ func TestOneRuleForANewRegion(t *testing.T) {
 		clear(b[:8])
 		return b
 	}
-	eightKiB := "more than a new one" // where a page is 4 KiB
-	if 8192 <= pageSize {
-		eightKiB = "" // Apple silicon: 16 KiB pages
-	}
 	tests := []struct {
 		name string
 		data func() []byte
@@ -243,9 +239,11 @@ func TestOneRuleForANewRegion(t *testing.T) {
 		{"127 zero bytes", zeros(headerSize - 1), "shorter than the 128-byte header"},
 		{"128 zero bytes", zeros(headerSize), ""},
 		{"a page of zeros", zeros(pageSize), ""},
-		{"a page and a byte of zeros", zeros(pageSize + 1), "more than a new one"},
-		{"8 KiB of zeros", zeros(8192), eightKiB},
-		{"two pages of zeros", zeros(2 * pageSize), "more than a new one"},
+		{"a page and a byte of zeros", zeros(pageSize + 1), ""},
+		{"8 KiB of zeros", zeros(8192), ""},
+		{"64 KiB of zeros", zeros(64 << 10), ""},
+		{"64 KiB and a byte of zeros", zeros(64<<10 + 1), "more than a new one"},
+		{"128 KiB of zeros", zeros(128 << 10), "more than a new one"},
 		{"a zero header, then a length", zeroHeaderThen(offLength), "header is all zero, but the region is not"},
 		{"a zero header, then an element", zeroHeaderThen(pageSize - 1), "header is all zero, but the region is not"},
 		{"the fields without the magic", noMagic, "not a memvec region"},
@@ -294,7 +292,7 @@ func TestOpenBlankFileIsNewVector(t *testing.T) {
 			path := writeVecFile(t, make([]byte, size))
 			v := openVec[point](t, path)
 			assert.Equal(t, 0, v.Len())
-			assert.GreaterOrEqual(t, v.Cap(), capacityOf(size, headerSize, 24))
+			assert.GreaterOrEqual(t, v.Cap(), capacityOf(size, ptOff, 24))
 			require.NoError(t, v.Append(samplePoint(1), samplePoint(2)))
 			require.NoError(t, v.Close())
 
@@ -380,7 +378,7 @@ func TestOpenRejectsGarbage(t *testing.T) {
 func TestOpenRejectsTruncatedFile(t *testing.T) {
 	const n = 10
 	data := validFile(t, n)
-	end := headerSize + n*24 // just past the last element
+	end := ptOff + n*24 // just past the last element
 	require.GreaterOrEqual(t, len(data), end)
 
 	for size := 1; size < end; size++ {
@@ -389,10 +387,13 @@ func TestOpenRejectsTruncatedFile(t *testing.T) {
 		for _, opts := range [][]Option{nil, {ReadOnly()}} {
 			_, err := Open[point](path, opts...)
 			require.ErrorIs(t, err, ErrCorrupt, "file cut to %d bytes", size)
-			if size < headerSize {
+			switch {
+			case size < headerSize:
 				require.ErrorContains(t, err, fmt.Sprintf("region is %d bytes, shorter than the %d-byte header", size, headerSize))
-			} else {
-				require.ErrorContains(t, err, fmt.Sprintf("header counts %d elements, the %d-byte region holds at most %d", n, size, (size-headerSize)/24))
+			case size < ptOff:
+				require.ErrorContains(t, err, fmt.Sprintf("data offset %d is past the end of the %d-byte region", ptOff, size))
+			default:
+				require.ErrorContains(t, err, fmt.Sprintf("header counts %d elements, the %d-byte region holds at most %d", n, size, (size-ptOff)/24))
 			}
 			requireFileBytes(t, path, cut, "a failed open changes nothing")
 		}
@@ -404,7 +405,7 @@ func TestOpenRejectsTruncatedFile(t *testing.T) {
 		v := openVec[point](t, path)
 		require.Equal(t, n, v.Len(), "file cut to %d bytes", size)
 		assert.Equal(t, samplePoint(n-1), v.Index(n-1))
-		assert.Equal(t, capacityOf(size, headerSize, 24), v.Cap())
+		assert.Equal(t, capacityOf(size, ptOff, 24), v.Cap())
 		require.NoError(t, v.Push(samplePoint(n)))
 		require.NoError(t, v.Close())
 	}
@@ -428,7 +429,7 @@ func TestOpenRejectsOtherByteOrder(t *testing.T) {
 	oe.PutUint64(foreign[offFingerprint:], ne.Uint64(data[offFingerprint:]))
 	oe.PutUint64(foreign[offLength:], ne.Uint64(data[offLength:]))
 	oe.PutUint32(foreign[offChecksum:], headerChecksum(foreign))
-	for i := headerSize; i+8 <= headerSize+3*24; i += 8 {
+	for i := ptOff; i+8 <= ptOff+3*24; i += 8 {
 		oe.PutUint64(foreign[i:], ne.Uint64(data[i:]))
 	}
 
@@ -446,7 +447,7 @@ func TestOpenRejectsOtherByteOrder(t *testing.T) {
 
 func TestOpenRejectsOtherVersion(t *testing.T) {
 	data := validFile(t, 3)
-	for _, version := range []uint32{0, 1, 3, 255, math.MaxUint32} {
+	for _, version := range []uint32{0, 1, 2, 4, 255, math.MaxUint32} {
 		t.Run(fmt.Sprint(version), func(t *testing.T) {
 			b := withHeader(data, func(h []byte) { binary.NativeEndian.PutUint32(h[offVersion:], version) })
 			path := writeVecFile(t, b)
@@ -468,7 +469,7 @@ func TestOpenRejectsInconsistentHeaders(t *testing.T) {
 	ne := binary.NativeEndian
 	u32 := func(off int, x uint32) func([]byte) { return func(h []byte) { ne.PutUint32(h[off:], x) } }
 	u64 := func(off int, x uint64) func([]byte) { return func(h []byte) { ne.PutUint64(h[off:], x) } }
-	fileCap := uint64(capacityOf(len(data), headerSize, 24))
+	fileCap := uint64(capacityOf(len(data), ptOff, 24))
 
 	tests := []struct {
 		name string
@@ -482,16 +483,20 @@ func TestOpenRejectsInconsistentHeaders(t *testing.T) {
 		{"alignment 3", u32(offElemAlign, 3), ErrCorrupt, "element alignment 3 is not a power of two"},
 		{"alignment 8192", u32(offElemAlign, 8192), ErrCorrupt, "element alignment 8192"},
 		{"size not a multiple of alignment", u64(offElemSize, 25), ErrCorrupt, "element size 25 is not a multiple of its alignment 8"},
-		{"huge size", u64(offElemSize, math.MaxUint64-7), ErrTypeMismatch, "24 bytes"},
+		{"huge size", u64(offElemSize, math.MaxUint64-7), ErrCorrupt, "layout section describes 24-byte elements, align 8"},
 		{"data offset inside the header", u32(offDataOffset, 32), ErrCorrupt, "data offset 32 is inside the header"},
 		{"data offset 0", u32(offDataOffset, 0), ErrCorrupt, "data offset 0 is inside the header"},
 		{"unaligned data offset", u32(offDataOffset, 68), ErrCorrupt, "not aligned to 8"},
 		{"data offset past the end", u32(offDataOffset, uint32(len(data)+8)), ErrCorrupt, "past the end"},
 		{"huge data offset", u32(offDataOffset, math.MaxUint32-7), ErrCorrupt, "past the end"},
 		{"reserved bytes", func(h []byte) { h[offReserved+5] = 1 }, ErrCorrupt, "reserved header bytes are not zero"},
-		{"other element size", u64(offElemSize, 16), ErrTypeMismatch, "16 bytes"},
-		{"other alignment", u32(offElemAlign, 4), ErrTypeMismatch, "align 4"},
-		{"other fingerprint", u64(offFingerprint, 12345), ErrTypeMismatch, "fingerprint 0x0000000000003039"},
+		{"other element size", u64(offElemSize, 16), ErrCorrupt, "the header says 16 bytes, align 8"},
+		{"other alignment", u32(offElemAlign, 4), ErrCorrupt, "the header says 24 bytes, align 4"},
+		{"other fingerprint", u64(offFingerprint, 12345), ErrCorrupt, "fingerprint 0x0000000000003039"},
+		{"layout section inside the header", u32(offLayoutOff, 64), ErrCorrupt, "layout section [64, "},
+		{"layout section past the data offset", u32(offLayoutLen, uint32(ptOff)), ErrCorrupt, fmt.Sprintf("is not between the header and the data offset %d", ptOff)},
+		{"layout section cut short", u32(offLayoutLen, 10), ErrCorrupt, "layout section checksum"},
+		{"layout section checksum", u32(offLayoutSum, 12345), ErrCorrupt, "layout section checksum is 0x00003039"},
 		{"length one past capacity", u64(offLength, fileCap+1), ErrCorrupt, fmt.Sprintf("header counts %d elements", fileCap+1)},
 		{"length 2^63", u64(offLength, 1<<63), ErrCorrupt, "header counts 9223372036854775808 elements"},
 		{"length 2^64-1", u64(offLength, math.MaxUint64), ErrCorrupt, "header counts 18446744073709551615 elements"},
@@ -523,7 +528,7 @@ func TestOpenRejectsInconsistentHeaders(t *testing.T) {
 func TestOpenAcceptsAnyLengthUpToCapacity(t *testing.T) {
 	const n = 10
 	data := validFile(t, n)
-	fileCap := capacityOf(len(data), headerSize, 24)
+	fileCap := capacityOf(len(data), ptOff, 24)
 	for _, length := range []int{0, 3, n, fileCap - 1, fileCap} {
 		t.Run(fmt.Sprint(length), func(t *testing.T) {
 			// The length is not under the checksum: it changes on every push.
@@ -786,7 +791,7 @@ func TestNewRejectsCorruptUserMemory(t *testing.T) {
 		"short":    {1, 2, 3},
 		"63 zeros": make([]byte, 63),
 		"garbage":  bytes.Repeat([]byte("garbage!"), 100),
-		"cut":      validFile(t, 10)[:headerSize+24],
+		"cut":      validFile(t, 10)[:ptOff+24],
 	} {
 		t.Run(name, func(t *testing.T) {
 			mem := newHeapRegion(len(data))
@@ -938,8 +943,8 @@ func FuzzOpen(f *testing.F) {
 	f.Add([]byte("hello, world\n"))
 	f.Add(bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef}, 100))
 	f.Add(valid[:headerSize])
-	f.Add(valid[:headerSize+5*24+7])
-	f.Add(valid[:headerSize+10*24])
+	f.Add(valid[:ptOff+5*24+7])
+	f.Add(valid[:ptOff+10*24])
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkOpenOutcome(t, data)
 	})
@@ -953,7 +958,7 @@ func FuzzChecksummedOpen(f *testing.F) {
 	f.Add(valid)
 	f.Add(validFile(f, 0)[:pageSize])
 	f.Add(valid[:headerSize])
-	f.Add(valid[:headerSize+10*24])
+	f.Add(valid[:ptOff+10*24])
 	f.Add(withHeader(valid, func(h []byte) { binary.NativeEndian.PutUint32(h[offDataOffset:], 128) }))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) >= headerSize && !isBlank(data) {

@@ -18,7 +18,9 @@ type layout struct {
 	size        uintptr
 	align       uintptr
 	fingerprint uint64
-	desc        string // human-readable, for error messages
+	desc        string  // human-readable, for error messages
+	exported    *Layout // the layout as LayoutOf returns it and the file stores it
+	section     []byte  // the stored layout: exported's canonical JSON (FORMAT.md)
 }
 
 // run is a stretch of count primitives of one kind laid end to end from off.
@@ -128,11 +130,18 @@ func computeLayout(t reflect.Type) (*layout, error) {
 		return nil, err
 	}
 	b.finish()
+	ex := &Layout{Size: int(t.Size()), Align: t.Align(), Fingerprint: b.h.Sum64(), Type: typeOf(t)}
+	section := appendLayoutJSON(nil, ex)
+	if len(section) > maxLayoutSection {
+		return nil, fmt.Errorf("element type %s: its layout takes %d bytes to describe, more than the %d a file has room for: %w", root, len(section), maxLayoutSection, ErrUnsupportedType)
+	}
 	return &layout{
 		size:        t.Size(),
 		align:       uintptr(t.Align()),
 		fingerprint: b.h.Sum64(),
 		desc:        fmt.Sprintf("%d bytes, align %d, fingerprint %#016x: {%s}", t.Size(), t.Align(), b.h.Sum64(), b.desc.String()),
+		exported:    ex,
+		section:     section,
 	}, nil
 }
 

@@ -411,7 +411,7 @@ func TestReopenWithOtherLayoutIsTypeMismatch(t *testing.T) {
 		{"smaller struct", func() error { _, err := Open[struct{ X, Y float64 }](path); return err },
 			[]string{"24 bytes", "16 bytes"}},
 		{"same size, other kinds", func() error { _, err := Open[[3]int64](path); return err },
-			[]string{"24 bytes", "i64[3]@0"}},
+			[]string{"24 bytes", "first difference: the region has X f64@0, the type [0] i64@0", "the region holds memvec.point (24 bytes, align 8): X f64@0, Y f64@8, Z f64@16", "the type is [3]i64 (24 bytes, align 8): [0..2] i64@0..16"}},
 		{"same size, other alignment", func() error { _, err := Open[[24]byte](path); return err },
 			[]string{"24 bytes, align 8", "24 bytes, align 1"}},
 		{"bool", func() error { _, err := Open[bool](path); return err },

@@ -27,3 +27,14 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(m.Run())
 }
+
+// ptOff is where element 0 of a vector of points starts: after the header
+// and the layout section.
+var ptOff = int(dataOffsetFor(must(layoutFor[point]())))
+
+func must[T any](x T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return x
+}

@@ -184,7 +184,7 @@ func TestPushPrefaultsAhead(t *testing.T) {
 		for v.Len() < n {
 			require.NoError(t, v.Push(pt(v.Len())))
 		}
-		written := headerSize + n*24
+		written := ptOff + n*24
 		rss := rssOf(t, base)
 		require.GreaterOrEqual(t, rss, written+prefaultWindow/2, "after %d windows the next is resident", windows)
 		require.LessOrEqual(t, rss, written+prefaultWindow+pageSize, "no more than a window ahead")

@@ -10,8 +10,10 @@
 //
 // The vector keeps a 128-byte header at the start of the region: a magic
 // number, format version, byte-order mark, the element size, alignment and
-// layout fingerprint, the length, and the words that followers read. Opening
-// an existing region validates all of it, so a file is never read as elements
+// layout fingerprint, the length, and the words that followers read; then
+// the element layout in readable form (JSON: every field's name, kind and
+// offset), for people and tools (see LayoutOf and OpenRaw). Opening an
+// existing region validates all of it, so a file is never read as elements
 // of another type (ErrTypeMismatch) and a damaged one is reported
 // (ErrCorrupt), never trusted. FORMAT.md in the repository documents the
 // format byte by byte.
@@ -27,7 +29,8 @@
 // A region records the layout of its element type: the size, the
 // alignment, and the kind and offset of each primitive field inside. A
 // region written for one layout opens only with a type of the same layout
-// (else ErrTypeMismatch). Names never matter, so struct{ X, Y, Z float64 }
+// (else ErrTypeMismatch, whose message says where the two first differ).
+// Names are stored, for people and tools, but never compared, so struct{ X, Y, Z float64 }
 // and [3]float64 are the same layout; kinds do, so bool and uint8 are not.
 // Explicit padding is a field: in struct{ A int32; _ [4]byte; B int64 },
 // the blank field is four uint8 at offsets 4 to 7, while the 4 bytes of
@@ -141,6 +144,9 @@ type MemVec[T any] struct {
 	// error result could not lower the durable length (overwriteOrRemember).
 	syncErr error
 	closed  bool
+	// raw is set for a Raw's vector, whose layout is the one the region
+	// stores, whatever it is (open reads it).
+	raw bool
 }
 
 // prefaulter is implemented by a Memory that can fault in pages for
@@ -167,15 +173,17 @@ var pageSize = os.Getpagesize()
 const growthStep = 1 << 30
 
 // New returns a vector stored in mem. An empty region becomes a new, empty
-// vector: New resizes it to one page and writes a header. So does a region
-// of 128 bytes (the header's size) up to one page of this machine whose
-// bytes are all zero: what a creation interrupted before its header leaves.
-// Every other region must hold a valid header: New returns an error
-// wrapping ErrCorrupt for a region shorter than 128 bytes, for one whose
-// first 64 bytes are zero but that is longer than a page or not all zero
-// (a lost header, whose elements a new one would overwrite), and for a
-// region that is not a memvec region or whose header is inconsistent; it
-// returns ErrTypeMismatch for a region written for another element layout.
+// vector: New resizes it to one page (or the few pages a large layout
+// section needs) and writes a header and the layout section. So does a
+// region of 128 bytes (the header's size) up to 64 KiB whose bytes are all
+// zero: what a creation interrupted before its header leaves. Every other
+// region must hold a valid header: New returns an error wrapping
+// ErrCorrupt for a region shorter than 128 bytes, for one whose first 64
+// bytes are zero but that is longer than 64 KiB or not all zero (a lost
+// header, whose elements a new one would overwrite), and for a region that
+// is not a memvec region or whose header or layout section is
+// inconsistent; it returns ErrTypeMismatch, saying where the layouts first
+// differ, for a region written for another element layout.
 // FORMAT.md states the same rule. A read-only mem (see Memory) is never
 // written.
 //
@@ -207,8 +215,8 @@ func New[T any](mem Memory) (*MemVec[T], error) {
 		// A new vector that nobody may write: empty, without a header.
 		return v, nil
 	case len(b) == 0 || isBlank(b):
-		if len(b) < pageSize {
-			if err := mem.Resize(pageSize); err != nil {
+		if size := newRegionSize(l); len(b) < size {
+			if err := mem.Resize(size); err != nil {
 				return nil, v.wrap("create", err)
 			}
 			b = mem.Bytes()
@@ -239,6 +247,13 @@ func New[T any](mem Memory) (*MemVec[T], error) {
 // elements it counts, by the rule of trustedLength. A writer then claims
 // the region (see claim).
 func (v *MemVec[T]) open(b []byte) error {
+	if v.raw {
+		l, err := rawLayout(b)
+		if err != nil {
+			return v.wrap("open", err)
+		}
+		v.layout = l
+	}
 	n, err := readHeader(b, v.layout)
 	if err != nil {
 		return v.wrap("open", err)

@@ -396,7 +396,7 @@ func TestCloseKeepsCapacity(t *testing.T) {
 	require.NoError(t, v.Close())
 	fi, err := os.Stat(path)
 	require.NoError(t, err)
-	require.EqualValues(t, headerSize+24, fi.Size())
+	require.EqualValues(t, ptOff+24, fi.Size())
 	v = openVec[point](t, path)
 	require.Equal(t, pts(1), v.Slice())
 }

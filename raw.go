@@ -1,0 +1,203 @@
+package memvec
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"iter"
+)
+
+// A Raw is a vector file opened without its element type, as a tool opens
+// it: the layout stored in the file (Layout) says what each element holds,
+// and Elem returns an element's bytes. It reads only: it is a ReadOnly
+// vector, or a follower with Follow, and never writes the file. The
+// memvec command is built on it.
+//
+// Like a MemVec, a Raw is not safe for concurrent use, and its Len and
+// elements change only at Refresh and Wait.
+type Raw struct {
+	v *MemVec[rawElem]
+}
+
+// rawElem stands for an element whose type is not known: the vector's
+// layout comes from the file (MemVec.raw), and its slice of rawElem, whose
+// size is 0, only carries the length.
+type rawElem struct{}
+
+// OpenRaw opens the vector file at path whatever its element type. It opens
+// it as ReadOnly does (a shared lock that keeps writers out while it is
+// open), or with Follow as a follower beside a live writer; other options
+// apply as they do to OpenFile, and CreateNew is an error. It returns an
+// error wrapping ErrCorrupt for a file whose header or layout section is
+// not valid, and the system's error (fs.ErrNotExist, ...) otherwise.
+//
+// An empty file has no layout: Layout returns nil and Len 0 until, for a
+// follower, a writer creates its header and a Refresh finds it.
+func OpenRaw(path string, opts ...Option) (*Raw, error) {
+	o := buildOptions(opts)
+	if !o.follow && !o.readOnly {
+		opts = append(opts[:len(opts):len(opts)], ReadOnly())
+	}
+	f, err := OpenFile(path, opts...)
+	if err != nil {
+		return nil, err
+	}
+	v, err := newRaw(f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &Raw{v: v}, nil
+}
+
+// newRaw is New for a Raw: the layout is the one stored in the region.
+func newRaw(mem Memory) (*MemVec[rawElem], error) {
+	v := &MemVec[rawElem]{mem: mem, raw: true, readOnly: true, persistent: true}
+	b := mem.Bytes()
+	if _, ok := following(mem); ok {
+		v.follow = &follower{pending: headerPending(b)}
+		if v.follow.pending {
+			return v, nil
+		}
+	} else if len(b) == 0 || isBlank(b) {
+		return v, nil // a new vector: no header, no layout
+	}
+	if err := v.open(b); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// rawLayout reads the layout a region stores, for a Raw: the header and
+// the section are validated as for any element type.
+func rawLayout(b []byte) (*layout, error) {
+	h, section, err := readStatic(b)
+	if err != nil {
+		return nil, err
+	}
+	l, err := storedLayout(h, section)
+	if err != nil {
+		return nil, err
+	}
+	return &layout{size: uintptr(l.Size), align: uintptr(l.Align), fingerprint: l.Fingerprint, exported: l, section: section,
+		desc: l.String()}, nil
+}
+
+// Len returns the number of elements: the length a reader trusts (see
+// FORMAT.md), as of the open or the last Refresh or Wait.
+func (r *Raw) Len() int { return r.v.Len() }
+
+// Layout returns the element layout stored in the file, or nil if the file
+// has no header yet. The caller must not change it.
+func (r *Raw) Layout() *Layout {
+	if r.v.layout == nil {
+		return nil
+	}
+	return r.v.layout.exported
+}
+
+// Elem returns the bytes of element i, a view into the file that stays
+// valid until Close (on Windows, until a Refresh or Wait that maps the file
+// anew). It panics if i is out of range. The caller must not write to it:
+// the mapping is read-only.
+func (r *Raw) Elem(i int) []byte {
+	if i < 0 || i >= r.v.Len() {
+		panic(fmt.Sprintf("memvec: Elem %s: index %d out of range [0:%d]", r.Name(), i, r.v.Len()))
+	}
+	size := int(r.v.layout.size)
+	off := r.v.dataOffset + i*size
+	return r.v.mem.Bytes()[off : off+size : off+size]
+}
+
+// All yields every element's index and bytes (see Elem), those present
+// when the iteration starts.
+func (r *Raw) All() iter.Seq2[int, []byte] {
+	return func(yield func(int, []byte) bool) {
+		for i := range r.Len() {
+			if !yield(i, r.Elem(i)) {
+				return
+			}
+		}
+	}
+}
+
+// Name returns the path the file was opened with.
+func (r *Raw) Name() string { return r.v.mem.(*File).Name() }
+
+// Refresh catches up with the writer, as MemVec.Refresh does: for a
+// follower, the length becomes the one the writer has published (an error
+// wrapping ErrRewritten says that elements it could see changed); for a
+// ReadOnly Raw it returns (Len(), nil).
+func (r *Raw) Refresh() (int, error) { return r.v.Refresh() }
+
+// Wait blocks until the writer has published more than n elements or ctx
+// ends, then refreshes, as MemVec.Wait does.
+func (r *Raw) Wait(ctx context.Context, n int) (int, error) { return r.v.Wait(ctx, n) }
+
+// Close unmaps and closes the file, releasing its lock. Views from Elem are
+// invalid afterwards.
+func (r *Raw) Close() error { return r.v.Close() }
+
+// Info describes a vector file's header: what the memvec command's info
+// prints. FORMAT.md documents every field.
+type Info struct {
+	Version     int
+	ByteOrder   binary.ByteOrder // this machine's: memvec opens no other
+	ElemSize    int
+	ElemAlign   int
+	DataOffset  int
+	Fingerprint uint64
+	Layout      *Layout
+	Len         int   // the length a reader trusts (Raw.Len)
+	Cap         int   // the elements the file has room for
+	FileSize    int64 // the file's size, as the handle last saw it (File.FileSize)
+
+	// The words the writer keeps for power loss and followers.
+	StoredLen  uint64 // the length word, as stored
+	Generation uint64 // odd while a rewrite is under way
+	BaseLen    uint64 // on the disk before the writer's header was written
+	Checked1   uint64 // the first checked length
+	Checked2   uint64 // the second checked length
+	BootID     uint64 // of the writer's machine when it opened the file; 0 if unknown
+	Rebooted   bool   // this machine has rebooted since: Len applies the rule of FORMAT.md, "Power loss"
+}
+
+// Info returns the header's fields and the layout, as of the open or the
+// last Refresh or Wait, and ok false if the file has no header yet.
+func (r *Raw) Info() (info Info, ok bool) {
+	v := r.v
+	if v.layout == nil || v.length == nil {
+		return Info{}, false
+	}
+	b := v.mem.Bytes()
+	ne := binary.NativeEndian
+	f := v.mem.(*File)
+	return Info{
+		Version:     int(ne.Uint32(b[offVersion:])),
+		ByteOrder:   nativeOrder(),
+		ElemSize:    int(v.layout.size),
+		ElemAlign:   int(v.layout.align),
+		DataOffset:  v.dataOffset,
+		Fingerprint: v.layout.fingerprint,
+		Layout:      v.layout.exported,
+		Len:         v.Len(),
+		Cap:         capacityOf(len(b), v.dataOffset, v.layout.size),
+		FileSize:    f.FileSize(),
+		StoredLen:   v.length.Load(),
+		Generation:  word64At(b, offGeneration).Load(),
+		BaseLen:     word64At(b, offBase).Load(),
+		Checked1:    word64At(b, offChecked1).Load(),
+		Checked2:    word64At(b, offChecked2).Load(),
+		BootID:      ne.Uint64(b[offBootID:]),
+		Rebooted:    rebooted(b),
+	}, true
+}
+
+// nativeOrder returns this machine's byte order as binary.LittleEndian or
+// binary.BigEndian, which print as such.
+func nativeOrder() binary.ByteOrder {
+	if endianName() == "little-endian" {
+		return binary.LittleEndian
+	}
+	return binary.BigEndian
+}
