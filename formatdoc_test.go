@@ -1,0 +1,54 @@
+//go:build unix
+
+package memvec
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// needPython returns the path of python3, skipping the test without it
+// unless MEMVEC_REQUIRE_NUMPY=1 (as CI sets) makes it a failure.
+func needPython(t *testing.T) string {
+	t.Helper()
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		if os.Getenv("MEMVEC_REQUIRE_NUMPY") == "1" {
+			t.Fatal("python3 is required (MEMVEC_REQUIRE_NUMPY=1) but missing")
+		}
+		t.Skip("python3 is not installed")
+	}
+	return py
+}
+
+// TestFormatPythonReader runs the Python reader that FORMAT.md publishes
+// on a file Go wrote, and checks that it prints what FORMAT.md says it
+// prints: the document and the format cannot drift apart.
+func TestFormatPythonReader(t *testing.T) {
+	needs64BitAlignment(t)
+	if pageSize != 4096 {
+		t.Skip("FORMAT.md's output is for 4 KiB pages")
+	}
+	py := needPython(t)
+	doc, err := os.ReadFile("FORMAT.md")
+	require.NoError(t, err)
+	m := regexp.MustCompile("(?s)## Reading a file in Python\n.*?```python\n(.*?)```.*?it prints:\n\n```\n(.*?)```").FindSubmatch(doc)
+	require.NotNil(t, m, "FORMAT.md has no Python reader with its output")
+	dir := tempDir(t)
+	script := filepath.Join(dir, "reader.py")
+	require.NoError(t, os.WriteFile(script, m[1], 0o644))
+
+	type Point struct{ X, Y, Z float64 }
+	path := filepath.Join(dir, "points.vec")
+	v := openVec[Point](t, path)
+	require.NoError(t, v.Append(Point{1, 2, 3}, Point{4, 5, 6}, Point{7, 8, 9}))
+	require.NoError(t, v.Close())
+	out, err := exec.Command(py, script, path).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Equal(t, string(m[2]), string(out))
+}
