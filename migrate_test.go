@@ -448,3 +448,57 @@ func TestMigrateFollowerKeepsOldFile(t *testing.T) {
 	require.Equal(t, old, f.Slice())
 	require.NoError(t, f.Close())
 }
+
+// TestMigrateHoldsTheLock: from its open to the rename, no other writer
+// can open the old file; on Unix the old file stays locked until after the
+// rename and the directory's sync, and on Windows, which cannot rename over
+// an open file, the lock goes just before the rename. The old file is
+// watched through a hard link on Unix, since the path leads to the new one
+// from the rename on.
+func TestMigrateHoldsTheLock(t *testing.T) {
+	path := vecPath(t)
+	writeVec(t, path, generate(100_000, pointV1At))
+	old := path
+	if renameOverOpenFile {
+		old = path + ".link"
+		require.NoError(t, os.Link(path, old))
+	}
+	var steps []string
+	locked := map[string]bool{}
+	migrateStepHook = func(step string) {
+		if len(steps) == 0 || steps[len(steps)-1] != step {
+			steps = append(steps, step)
+		}
+		v, err := Open[pointV1](old)
+		if err == nil {
+			err = v.Close()
+		}
+		switch {
+		case errors.Is(err, ErrLocked):
+			locked[step] = true
+		case !renameOverOpenFile && errors.Is(err, ErrTypeMismatch):
+			// On Windows the path leads to the new file after the rename.
+		default:
+			require.NoError(t, err, step)
+		}
+	}
+	defer func() { migrateStepHook = nil }()
+	require.NoError(t, Migrate(path, widenPoint))
+
+	if renameOverOpenFile {
+		require.Equal(t, []string{"locked", "created", "batch", "synced", "closed", "renamed", "dirsynced", "released"}, steps)
+		for _, step := range steps[:len(steps)-1] {
+			require.True(t, locked[step], "the old file must be locked at %q", step)
+		}
+		require.False(t, locked["released"])
+	} else {
+		require.Equal(t, []string{"locked", "created", "batch", "synced", "closed", "released", "renamed", "dirsynced"}, steps)
+		for _, step := range steps[:5] {
+			require.True(t, locked[step], "the old file must be locked at %q", step)
+		}
+		require.False(t, locked["released"])
+	}
+	got, err := readVec[pointV2](path)
+	require.NoError(t, err)
+	require.Equal(t, 100_000, len(got))
+}
