@@ -126,3 +126,27 @@ func TestOpenBacksHolesOfSparseFile(t *testing.T) {
 	require.Equal(t, pt(1), w.Index(100_000))
 	require.Equal(t, point{}, w.Index(50_000))
 }
+
+// TestMigrateFullDisk: a Migrate that the disk has no room for fails with
+// ENOSPC before converting anything, leaves the old vector intact and
+// nothing beside it; one to a smaller type still fits.
+func TestMigrateFullDisk(t *testing.T) {
+	dir := smallDisk(t, "1m")
+	path := filepath.Join(dir, "full.vec")
+	old := generate(70_000, func(i int) int64 { return int64(i) * 7 })
+	writeVec(t, path, old) // 560 KB: a second copy does not fit
+	converted := 0
+	err := Migrate(path, func(x int64) int64 { converted++; return x })
+	require.ErrorIs(t, err, unix.ENOSPC)
+	require.Zero(t, converted, "the room is reserved before converting")
+	got, err := readVec[int64](path)
+	require.NoError(t, err)
+	require.Equal(t, old, got)
+	require.Equal(t, []string{"full.vec"}, dirNames(t, dir))
+
+	require.NoError(t, Migrate(path, func(x int64) int16 { return int16(x) }))
+	got16, err := readVec[int16](path)
+	require.NoError(t, err)
+	require.Equal(t, len(old), len(got16))
+	require.Equal(t, int16(old[len(old)-1]), got16[len(got16)-1])
+}

@@ -582,3 +582,60 @@ func ExampleOpenRaw() {
 	// [1].Y = 5
 	// [1].Z = 6
 }
+
+func ExampleMigrate() {
+	dir, err := os.MkdirTemp("", "memvec-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "readings.vec")
+
+	// The element type as the file was written...
+	type ReadingV1 struct {
+		Time  int64
+		Value float64
+	}
+	// ...and as the program now wants it: it gained a field.
+	type ReadingV2 struct {
+		Time    int64
+		Value   float64
+		Quality uint8
+	}
+
+	v1, err := memvec.Open[ReadingV1](path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := v1.Append(ReadingV1{1, 20.5}, ReadingV1{2, 21}); err != nil {
+		log.Fatal(err)
+	}
+	if err := v1.Close(); err != nil {
+		log.Fatal(err)
+	}
+
+	// The file records its element layout: it does not open as ReadingV2.
+	_, err = memvec.Open[ReadingV2](path)
+	fmt.Println(errors.Is(err, memvec.ErrTypeMismatch))
+
+	// Migrate rewrites it, element by element; interrupted, it leaves the
+	// old file or the new one, whole.
+	err = memvec.Migrate(path, func(r ReadingV1) ReadingV2 {
+		return ReadingV2{Time: r.Time, Value: r.Value, Quality: 100}
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	v2, err := memvec.Open[ReadingV2](path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v2.Close()
+	for _, r := range v2.All() {
+		fmt.Printf("%+v\n", r)
+	}
+	// Output:
+	// true
+	// {Time:1 Value:20.5 Quality:100}
+	// {Time:2 Value:21 Quality:100}
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -45,44 +46,16 @@ func openFile(path string, o options) (_ *File, err error) {
 		// one creates the file and the others get EEXIST.
 		flag = unix.O_RDWR | unix.O_CREAT | unix.O_EXCL
 	}
-	// os.OpenFile would put a regular file in non-blocking mode, try to add
-	// it to the network poller, fail, and set it back: four fcntl calls and
-	// an epoll_ctl, a tenth of what an Open costs. os.NewFile of a blocking
-	// descriptor asks one fcntl and leaves the poller alone.
-	var fd int
-	for {
-		fd, err = unix.Open(path, flag|unix.O_CLOEXEC, uint32(o.mode.Perm()))
-		switch {
-		case err == unix.EINTR:
-			continue
-		case o.follow && flag == unix.O_RDWR && (err == unix.EACCES || err == unix.EPERM || err == unix.EROFS):
-			flag = unix.O_RDONLY
-			continue
-		}
-		break
-	}
+	osf, flag, fi, err := openLocked(path, flag, o)
 	if err != nil {
-		return nil, fmt.Errorf("memvec: %w", &fs.PathError{Op: "open", Path: path, Err: err})
+		return nil, err
 	}
-	osf := os.NewFile(uintptr(fd), path)
 	// Closing the file releases the lock too: every error below closes it.
 	defer func() {
 		if err != nil {
 			osf.Close()
 		}
 	}()
-	if o.follow {
-		err = lockFollower(osf)
-	} else {
-		err = lockFile(osf, o.readOnly, o.lockTimeout)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("memvec: lock %s: %w", path, err)
-	}
-	fi, err := osf.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("memvec: %w", err)
-	}
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("memvec: open %s: not a regular file (%s)", path, fi.Mode().Type())
 	}
@@ -105,6 +78,91 @@ func openFile(path string, o options) (_ *File, err error) {
 	f.fileSize = int(size)
 	f.setSize(int(size))
 	return f, nil
+}
+
+// openLocked opens the file at path with flag and locks it: a follower
+// takes the follower byte, anyone else the file's lock, waiting up to the
+// LockTimeout. It returns the open file, the flag it was opened with (a
+// follower that may not write opens it read-only) and its Stat.
+//
+// A lock taken is a lock on the file the descriptor names, which need not
+// be the file the path names by then: while this open waited for the lock,
+// its holder may have renamed another file over the path (Migrate does, and
+// holds the old file's lock until the new one is in place). The lock of the
+// old file, unlinked, would be worth nothing, and what this open wrote
+// there nobody would ever see. So once locked, openLocked compares the
+// path's file with the descriptor's (device and inode: see sameFile) and,
+// if the path was replaced (or removed), closes the descriptor and opens
+// the path again, within what is left of the LockTimeout. Opening again is
+// not waiting, so a path replaced while a LockTimeout of zero tried once
+// is opened again too, up to replacedRetries times: a path replaced more
+// often than that during one open is being replaced in a loop, and the
+// open fails with ErrLocked. A follower takes no lock that it waits for,
+// and follows the file it opened.
+func openLocked(path string, flag int, o options) (osf *os.File, _ int, fi os.FileInfo, err error) {
+	start := time.Now()
+	for replaced := 0; ; replaced++ {
+		var fd int
+		fd, flag, err = openDescriptor(path, flag, o.follow, o.mode)
+		if err != nil {
+			return nil, 0, nil, fmt.Errorf("memvec: %w", &fs.PathError{Op: "open", Path: path, Err: err})
+		}
+		osf = os.NewFile(uintptr(fd), path)
+		if o.follow {
+			err = lockFollower(osf)
+		} else {
+			err = lockFile(osf, o.readOnly, o.lockTimeout-time.Since(start))
+		}
+		if err != nil {
+			osf.Close()
+			return nil, 0, nil, fmt.Errorf("memvec: lock %s: %w", path, err)
+		}
+		if fi, err = osf.Stat(); err != nil {
+			osf.Close()
+			return nil, 0, nil, fmt.Errorf("memvec: %w", err)
+		}
+		if o.follow {
+			return osf, flag, fi, nil
+		}
+		same, err := sameFile(path, fi)
+		if err != nil {
+			osf.Close()
+			return nil, 0, nil, fmt.Errorf("memvec: lock %s: %w", path, err)
+		}
+		if same {
+			return osf, flag, fi, nil
+		}
+		osf.Close()
+		if replaced >= replacedRetries && time.Since(start) >= o.lockTimeout {
+			return nil, 0, nil, fmt.Errorf("memvec: lock %s: the path was replaced %d times while this open locked the file: %w", path, replaced+1, ErrLocked)
+		}
+	}
+}
+
+// replacedRetries is how many times an open tries again, past its
+// LockTimeout, to lock a file whose path was replaced while it locked it
+// (see openLocked).
+const replacedRetries = 3
+
+// openDescriptor opens path with flag, and returns the descriptor and the
+// flag it used: a follower that may not write opens the file read-only.
+//
+// os.OpenFile would put a regular file in non-blocking mode, try to add it
+// to the network poller, fail, and set it back: four fcntl calls and an
+// epoll_ctl, a tenth of what an Open costs. os.NewFile of a blocking
+// descriptor asks one fcntl and leaves the poller alone.
+func openDescriptor(path string, flag int, follow bool, mode fs.FileMode) (int, int, error) {
+	for {
+		fd, err := unix.Open(path, flag|unix.O_CLOEXEC, uint32(mode.Perm()))
+		switch {
+		case err == unix.EINTR:
+			continue
+		case follow && flag == unix.O_RDWR && (err == unix.EACCES || err == unix.EPERM || err == unix.EROFS):
+			flag = unix.O_RDONLY
+			continue
+		}
+		return fd, flag, err
+	}
 }
 
 // prot returns the protection of the file's mapping.
@@ -258,17 +316,22 @@ func (f *File) syncDir() error {
 	if !f.dirSync {
 		return nil
 	}
-	dir, err := os.Open(filepath.Dir(f.path))
-	if err != nil {
-		return err
-	}
-	err = dir.Sync()
-	dir.Close()
-	if err != nil {
+	if err := syncDirectory(filepath.Dir(f.path)); err != nil {
 		return err
 	}
 	f.dirSync = false
 	return nil
+}
+
+// syncDirectory fsyncs the directory dir: what makes the names in it, new
+// or renamed, survive a power loss.
+func syncDirectory(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	return errors.Join(err, d.Close())
 }
 
 // syncHeader makes the file's first page, which holds the header, durable

@@ -37,7 +37,10 @@ func openFile(path string, o options) (_ *File, err error) {
 	// (FILE_SHARE_READ|FILE_SHARE_WRITE), so that a follower and a writer,
 	// or readers, open it together; the locks decide who may. It does not
 	// share it for deletion: no handle of memvec lets the file be deleted
-	// or renamed while it is open.
+	// or renamed while it is open. So the file that an open waiting for the
+	// lock gets is still the one its path names: nothing, not even Migrate,
+	// can rename another file over the path while this handle is open, and
+	// the check that openLocked makes on Unix after locking is not needed.
 	osf, err := os.OpenFile(path, flag, o.mode)
 	if err != nil {
 		return nil, fmt.Errorf("memvec: %w", err) // *PathError: op, path and error

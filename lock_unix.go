@@ -4,6 +4,7 @@ package memvec
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"time"
 
@@ -39,4 +40,20 @@ func lockFile(osf *os.File, shared bool, timeout time.Duration) error {
 			return false, err
 		}
 	})
+}
+
+// sameFile reports whether path names the file that fi, from the Stat of a
+// descriptor, describes: the same device and inode (os.SameFile), following
+// symbolic links as open does. A path that names nothing any more names
+// another file. A lock on a descriptor keeps others out of that file only
+// while the path still leads there (see openLocked).
+func sameFile(path string, fi os.FileInfo) (bool, error) {
+	named, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return os.SameFile(fi, named), nil
 }

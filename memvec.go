@@ -39,6 +39,10 @@
 // to those who pad by hand to match a C struct or a numpy dtype: write the
 // type the same way everywhere the file is opened.
 //
+// A file's element type changes with Migrate, which rewrites the file as a
+// vector of the new type, converting each element, all or nothing: how a
+// struct gains a field.
+//
 // # Concurrency
 //
 // A MemVec is not safe for concurrent use: like a slice, it needs one writer

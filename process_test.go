@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"runtime"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -346,4 +348,69 @@ func TestLockTimeoutWaitsForRelease(t *testing.T) {
 	<-refused
 	c.release(t)
 	require.NoError(t, <-done)
+}
+
+// renameOverOpenFile says whether a file can be renamed over while a
+// handle has it open: on Unix it can; on Windows not, since memvec's
+// handles do not share the file for deletion (see Migrate).
+const renameOverOpenFile = runtime.GOOS != "windows"
+
+// writeVec creates the vector file at path holding xs.
+func writeVec[T any](t testing.TB, path string, xs []T) {
+	t.Helper()
+	v, err := Open[T](path, CreateNew())
+	require.NoError(t, err)
+	require.NoError(t, v.Append(xs...))
+	require.NoError(t, v.Close())
+}
+
+// TestLockWaiterGetsReplacedPath: an open that waits for the lock while the
+// holder renames another file over the path gets that file once the holder
+// lets go, not the old one, unlinked, whose lock would keep nobody out
+// (Migrate replaces a file so). Windows refuses to rename over a file that
+// a handle has open, so there the path cannot change under a waiter.
+func TestLockWaiterGetsReplacedPath(t *testing.T) {
+	path := vecPath(t)
+	holder := openVec[point](t, path)
+	require.NoError(t, holder.Append(pts(1, 2)...))
+	next := path + ".next"
+	writeVec(t, next, pts(7, 8, 9))
+
+	refused := make(chan struct{}, 1)
+	lockPolled = func() {
+		select {
+		case refused <- struct{}{}:
+		default:
+		}
+	}
+	defer func() { lockPolled = nil }()
+	type result struct {
+		got []point
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := Open[point](path, LockTimeout(time.Minute))
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		got := slices.Clone(v.Slice())
+		done <- result{got, v.Close()}
+	}()
+	<-refused
+	err := os.Rename(next, path)
+	if !renameOverOpenFile {
+		require.Error(t, err, "Windows renames over a file that a handle has open")
+		require.NoError(t, holder.Close())
+		r := <-done
+		require.NoError(t, r.err)
+		require.Equal(t, pts(1, 2), r.got)
+		return
+	}
+	require.NoError(t, err)
+	require.NoError(t, holder.Close())
+	r := <-done
+	require.NoError(t, r.err)
+	require.Equal(t, pts(7, 8, 9), r.got, "the waiter must get the file the path names")
 }
