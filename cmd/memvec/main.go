@@ -25,22 +25,21 @@
 //
 // # check
 //
-// check validates the header and the layout section as every open does
-// (the checksums, the fields, the layout against the fingerprint, the
-// length against the file's size) and prints "FILE: valid, N elements of
-// T". It also verifies the power-loss checksums, the CRC-32C of the
-// elements from the base length to each checked length: a reader counts
-// the elements they cover only after the machine rebooted since the
-// writer opened the file. If it did, the length check reports is the one
-// they keep, and check warns (on standard error) if that is less than the
-// stored length. If it did not, the page cache the writer wrote into is
-// intact, the length word counts, and a checksum that does not hold is a
-// warning, not an error: it would drop elements only after a reboot, and
-// the next writer's Sync or Close records the checksums anew. check warns
-// too if the generation is odd (a writer died in the middle of a rewrite,
-// which may have left an element half written). It does not verify the
-// checksums, nor the generation, of a file that a writer has open: they
-// change under it.
+// check validates the header and the layout section as every open does (the
+// checksums, the fields, the layout against the fingerprint, the length
+// against the file's size) and prints "FILE: valid, N elements of T". It
+// also verifies the power-loss checksums, the CRC-32C of the elements from
+// the base length to each checked length: a reader counts the elements they
+// cover only after the machine rebooted since the writer opened the file. If
+// it did, the length is what they keep, for check as for every reader, and
+// check warns (on standard error) if that is less than the length word. If
+// it did not, the page cache the writer wrote into is intact, the length
+// word counts, and a checksum that does not hold is a warning, not an error:
+// it would drop elements only after a reboot, and the next writer's Sync or
+// Close records the checksums anew. check warns too if the generation is odd
+// (a writer died in the middle of a rewrite, which may have left an element
+// half written). It does not verify the checksums, nor the generation, of a
+// file that a writer has open: they change under it.
 //
 // # dump
 //
@@ -65,17 +64,18 @@
 // since JSON has no such numbers. A complex number is (re+imi) in csv, as
 // Go prints it, and [re,im] in jsonl.
 //
-// dump streams: it holds one element's encoding at a time, whatever the
-// size of the file.
+// dump streams: it holds at most 32 KiB of its output at a time, however
+// large the file or its elements, and allocates nothing per element.
 //
 // With -follow, dump opens the file as a follower (it may be empty, its
-// writer not started yet), prints the elements from -from on, then waits
-// for the writer to publish more and prints them as they come, until
-// interrupted (SIGINT or SIGTERM: exit status 0) or, with -to, until it
-// has printed element J-1. If the writer changes or drops elements already
-// printed, dump prints a notice on standard error and goes on with the
-// first element it has not printed: it prints every index once, and what
-// it printed before the notice may have changed since.
+// writer not started yet), prints the elements from -from on (waiting for
+// element I if the vector is shorter), then waits for the writer to publish
+// more and prints them as they come, until interrupted (SIGINT or SIGTERM:
+// exit status 0) or, with -to, until it has printed element J-1. If the
+// writer changes or drops elements already printed, dump prints a notice on
+// standard error and goes on with the first element it has not printed: it
+// prints every index once, and what it printed before the notice may have
+// changed since.
 //
 // # Exit status
 //
