@@ -21,7 +21,7 @@ import (
 //	off size field
 //	  0   8 magic "\x89MEMVEC\n"
 //	  8   4 byte-order mark 0x01020304
-//	 12   4 format version (2)
+//	 12   4 format version (3)
 //	 16   8 element size in bytes
 //	 24   4 element alignment in bytes
 //	 28   4 offset of element 0 from the start of the region

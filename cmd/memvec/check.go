@@ -1,0 +1,128 @@
+package main
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"strconv"
+
+	"github.com/memvec/memvec"
+)
+
+// check validates the file at path: OpenRaw validates the header, the
+// layout section and the length; check adds the power-loss checksums and
+// the generation, and prints a summary or warnings.
+func check(path string, stdout, stderr io.Writer) error {
+	r, live, err := open(path)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	in, ok := r.Info()
+	if !ok {
+		fmt.Fprintf(stdout, "%s: valid, a new vector file with no header yet: no elements\n", path)
+		return nil
+	}
+	var warnings []string
+	if !live {
+		// A writer changes these words as it goes: they are checked only
+		// in a file at rest.
+		if warnings, err = checkDurable(path, in); err != nil {
+			return err
+		}
+	}
+	note := ""
+	if live {
+		note = " (a writer has it open)"
+	}
+	fmt.Fprintf(stdout, "%s: valid, %s of %s%s\n", path, countable(in.Len, "element"), typeName(in.Layout.Type), note)
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "memvec: check %s: warning: %s\n", path, w)
+	}
+	return nil
+}
+
+// The header words check reads itself, which Info does not give
+// (FORMAT.md, "The header"): the CRC-32C of the elements from the base
+// length to the first checked length, and from the first to the second.
+const (
+	offSum1 = 120
+	offSum2 = 124
+)
+
+// checkDurable verifies the power-loss words of a file at rest, in.
+// FORMAT.md, "Power loss", has the rule: after a reboot, a reader counts
+// the elements from the base length on as far as the checked lengths and
+// their checksums hold, in order. It returns warnings for people, and an
+// error only if the file cannot be read.
+func checkDurable(path string, in memvec.Info) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var h [128]byte
+	if _, err := f.ReadAt(h[:], 0); err != nil {
+		return nil, fmt.Errorf("memvec: check %s: read the header: %w", path, err)
+	}
+	ne := binary.NativeEndian // memvec opens only files of this machine's byte order
+	sums := [2]uint32{ne.Uint32(h[offSum1:]), ne.Uint32(h[offSum2:])}
+	kept, broken := in.BaseLen, ""
+	for i, next := range [2]uint64{in.Checked1, in.Checked2} {
+		if next < kept || next > uint64(in.Cap) {
+			broken = fmt.Sprintf("checked length %d is not between %d and the capacity %d", next, kept, in.Cap)
+			break
+		}
+		sum, err := elementsCRC(f, in, kept, next)
+		if err != nil {
+			return nil, fmt.Errorf("memvec: check %s: read elements %d to %d: %w", path, kept, next, err)
+		}
+		if sum != sums[i] {
+			broken = fmt.Sprintf("the checksum of elements [%d, %d) is %#08x, the header says %#08x", kept, next, sum, sums[i])
+			break
+		}
+		kept = next
+	}
+
+	var warnings []string
+	switch {
+	case in.Rebooted && uint64(in.Len) < in.StoredLen:
+		w := fmt.Sprintf("the machine has rebooted since the writer opened the file: a reader counts the %s the power-loss checksums keep, not the %d of the length word", countable(in.Len, "element"), in.StoredLen)
+		if broken != "" {
+			w += " (" + broken + ")"
+		}
+		warnings = append(warnings, w)
+	case !in.Rebooted && broken != "":
+		warnings = append(warnings, fmt.Sprintf("%s: after a reboot, a reader would count %s, not %d; this machine has not rebooted since the writer opened the file, so a reader counts the length word and nothing is lost, and a writer's next Sync or Close records the checksums anew",
+			broken, countable(int(kept), "element"), in.StoredLen))
+	}
+	if in.Generation%2 == 1 {
+		warnings = append(warnings, "the generation is odd: a writer died in the middle of a rewrite (Set, Insert, Remove, ...), which may have left an element half written")
+	}
+	return warnings, nil
+}
+
+// elementsCRC returns the CRC-32C of the bytes of elements [from, to) of
+// the file f, read from the file a megabyte at a time.
+func elementsCRC(f *os.File, in memvec.Info, from, to uint64) (uint32, error) {
+	if in.ElemSize == 0 || to <= from {
+		return 0, nil
+	}
+	size := uint64(in.ElemSize)
+	h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	sr := io.NewSectionReader(f, int64(uint64(in.DataOffset)+from*size), int64((to-from)*size))
+	if _, err := io.CopyBuffer(h, sr, make([]byte, 1<<20)); err != nil {
+		return 0, err
+	}
+	return h.Sum32(), nil
+}
+
+// countable says "1 element", "2 elements".
+func countable(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return strconv.Itoa(n) + " " + what + "s"
+}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/memvec/memvec"
+)
+
+// dumpOptions are dump's flags.
+type dumpOptions struct {
+	jsonl    bool
+	from, to int
+	toSet    bool // -to was given
+	follow   bool
+}
+
+// dump prints the elements of the file at path, one per line.
+func dump(path string, o dumpOptions, stdout, stderr io.Writer) error {
+	if !o.toSet {
+		o.to = math.MaxInt
+	}
+	opts := []memvec.Option{memvec.Advise(memvec.AdviseSequential)}
+	var r *memvec.Raw
+	var err error
+	if o.follow {
+		r, err = memvec.OpenRaw(path, append(opts, memvec.Follow())...)
+	} else {
+		r, _, err = open(path, opts...)
+	}
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	w := bufio.NewWriterSize(stdout, 64<<10)
+	if !o.follow {
+		if r.Layout() == nil {
+			return nil // no header yet: no elements, and no layout for a csv header
+		}
+		e := newEncoder(r.Layout(), o.jsonl, w)
+		e.header()
+		for i := o.from; i < min(o.to, r.Len()); i++ {
+			e.element(r.Elem(i))
+		}
+		return e.flush()
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var e *encoder
+	next := o.from // the first element not printed yet
+	for {
+		if e == nil && r.Layout() != nil {
+			e = newEncoder(r.Layout(), o.jsonl, w)
+			e.header()
+		}
+		if e != nil {
+			for ; next < min(o.to, r.Len()); next++ {
+				e.element(r.Elem(next))
+			}
+			if err := e.flush(); err != nil {
+				return err
+			}
+		}
+		if next >= o.to {
+			return nil
+		}
+		_, err := r.Wait(ctx, next)
+		switch {
+		case ctx.Err() != nil:
+			return nil // interrupted: what was printed is flushed
+		case errors.Is(err, memvec.ErrRewritten):
+			fmt.Fprintf(stderr, "memvec: dump %s: the writer changed or dropped elements: those printed may have changed; going on from element %d\n", path, next)
+		case err != nil:
+			return err
+		}
+	}
+}

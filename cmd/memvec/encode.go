@@ -1,0 +1,269 @@
+package main
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/memvec/memvec"
+)
+
+// An encoder writes elements as text, decoded by the layout stored in the
+// file: a csv row or a JSON value per element. It walks the layout's tree
+// for each element and appends to one buffer, which it hands to the writer
+// whenever it holds flushAt bytes, so that it allocates nothing per element
+// and holds no more than that of even a huge element.
+type encoder struct {
+	layout *memvec.Layout
+	root   *node
+	jsonl  bool
+	w      *bufio.Writer
+	buf    []byte
+	cols   int // the csv columns of the element so far
+}
+
+// flushAt is the size at which the encoder hands its buffer to the writer.
+const flushAt = 32 << 10
+
+// A node is a part of the element type, as the encoder walks it: a
+// primitive, an array or a struct without its blank fields.
+type node struct {
+	kind   memvec.Kind
+	len    int   // Array: the number of elements
+	stride int   // Array: the size of an element
+	elem   *node // Array
+	fields []field
+}
+
+// A field is a struct's field that is not blank, with its JSON key.
+type field struct {
+	key  []byte // `"Name":`
+	off  int
+	node *node
+}
+
+func newEncoder(l *memvec.Layout, jsonl bool, w *bufio.Writer) *encoder {
+	return &encoder{layout: l, root: compile(l.Type), jsonl: jsonl, w: w, buf: make([]byte, 0, flushAt+256)}
+}
+
+// compile builds the node of t, dropping blank fields.
+func compile(t *memvec.Type) *node {
+	n := &node{kind: t.Kind}
+	switch t.Kind {
+	case memvec.Array:
+		n.len, n.stride, n.elem = t.Len, t.Elem.Size, compile(t.Elem)
+	case memvec.Struct:
+		for _, f := range t.Fields {
+			if f.Name == "_" {
+				continue
+			}
+			key, _ := json.Marshal(f.Name) // a string always marshals
+			n.fields = append(n.fields, field{key: append(key, ':'), off: f.Offset, node: compile(f.Type)})
+		}
+	}
+	return n
+}
+
+// header writes the csv header row: the path of every primitive that is
+// not in a blank field, or "value" for an element that is itself a
+// primitive. jsonl has none.
+func (e *encoder) header() {
+	if e.jsonl {
+		return
+	}
+	first := true
+	for p := range e.layout.Primitives() {
+		if blank(p.Path) {
+			continue
+		}
+		if !first {
+			e.buf = append(e.buf, ',')
+		}
+		first = false
+		name := p.Path
+		if name == "" {
+			name = "value"
+		}
+		e.buf = appendCSVField(e.buf, name)
+		e.spill()
+	}
+	e.buf = append(e.buf, '\n')
+	e.spill()
+}
+
+// blank reports whether a primitive's path goes through a blank field:
+// "_", "_[3]", "Pos._".
+func blank(path string) bool {
+	for part := range strings.SplitSeq(path, ".") {
+		if name, _, _ := strings.Cut(part, "["); name == "_" {
+			return true
+		}
+	}
+	return false
+}
+
+// appendCSVField appends s as a csv field, quoted as RFC 4180 says if it
+// needs to be. Field names are Go identifiers, which never need it, but a
+// file may hold any name.
+func appendCSVField(b []byte, s string) []byte {
+	if !strings.ContainsAny(s, ",\"\r\n") && !strings.HasPrefix(s, " ") {
+		return append(b, s...)
+	}
+	b = append(b, '"')
+	b = append(b, strings.ReplaceAll(s, `"`, `""`)...)
+	return append(b, '"')
+}
+
+// element writes element p, and a newline.
+func (e *encoder) element(p []byte) {
+	if e.jsonl {
+		e.json(e.root, p)
+	} else {
+		e.cols = 0
+		e.csv(e.root, p)
+	}
+	e.buf = append(e.buf, '\n')
+	e.spill()
+}
+
+// flush writes what the buffer holds and flushes the writer.
+func (e *encoder) flush() error {
+	e.w.Write(e.buf) // the writer keeps its first error, which Flush returns
+	e.buf = e.buf[:0]
+	return e.w.Flush()
+}
+
+// spill hands the buffer to the writer once it holds flushAt bytes.
+func (e *encoder) spill() {
+	if len(e.buf) >= flushAt {
+		e.w.Write(e.buf)
+		e.buf = e.buf[:0]
+	}
+}
+
+// csv appends the primitives of n at p, separated by commas.
+func (e *encoder) csv(n *node, p []byte) {
+	switch n.kind {
+	case memvec.Array:
+		if n.stride == 0 {
+			return // no primitives, as Layout.Primitives has none
+		}
+		for i := range n.len {
+			e.csv(n.elem, p[i*n.stride:])
+		}
+	case memvec.Struct:
+		for _, f := range n.fields {
+			e.csv(f.node, p[f.off:])
+		}
+	default:
+		if e.cols > 0 {
+			e.buf = append(e.buf, ',')
+		}
+		e.cols++
+		e.buf = appendPrimitive(e.buf, n.kind, p, false)
+		e.spill()
+	}
+}
+
+// json appends the JSON value of n at p.
+func (e *encoder) json(n *node, p []byte) {
+	switch n.kind {
+	case memvec.Array:
+		e.buf = append(e.buf, '[')
+		for i := range n.len {
+			if i > 0 {
+				e.buf = append(e.buf, ',')
+			}
+			e.json(n.elem, p[i*n.stride:])
+			e.spill()
+		}
+		e.buf = append(e.buf, ']')
+	case memvec.Struct:
+		e.buf = append(e.buf, '{')
+		for i, f := range n.fields {
+			if i > 0 {
+				e.buf = append(e.buf, ',')
+			}
+			e.buf = append(e.buf, f.key...)
+			e.json(f.node, p[f.off:])
+		}
+		e.buf = append(e.buf, '}')
+	default:
+		e.buf = appendPrimitive(e.buf, n.kind, p, true)
+	}
+}
+
+// appendPrimitive appends the text of the primitive of kind k at the start
+// of p, in the writer's byte order (this machine's: memvec opens no other):
+// as JSON if jsonl, else as csv.
+func appendPrimitive(b []byte, k memvec.Kind, p []byte, jsonl bool) []byte {
+	ne := binary.NativeEndian
+	switch k {
+	case memvec.Bool:
+		return strconv.AppendBool(b, p[0] != 0)
+	case memvec.Int8:
+		return strconv.AppendInt(b, int64(int8(p[0])), 10)
+	case memvec.Int16:
+		return strconv.AppendInt(b, int64(int16(ne.Uint16(p))), 10)
+	case memvec.Int32:
+		return strconv.AppendInt(b, int64(int32(ne.Uint32(p))), 10)
+	case memvec.Int64:
+		return strconv.AppendInt(b, int64(ne.Uint64(p)), 10)
+	case memvec.Uint8:
+		return strconv.AppendUint(b, uint64(p[0]), 10)
+	case memvec.Uint16:
+		return strconv.AppendUint(b, uint64(ne.Uint16(p)), 10)
+	case memvec.Uint32:
+		return strconv.AppendUint(b, uint64(ne.Uint32(p)), 10)
+	case memvec.Uint64:
+		return strconv.AppendUint(b, ne.Uint64(p), 10)
+	case memvec.Float32:
+		return appendFloat(b, float64(math.Float32frombits(ne.Uint32(p))), 32, jsonl)
+	case memvec.Float64:
+		return appendFloat(b, math.Float64frombits(ne.Uint64(p)), 64, jsonl)
+	case memvec.Complex64:
+		re, im := math.Float32frombits(ne.Uint32(p)), math.Float32frombits(ne.Uint32(p[4:]))
+		return appendComplex(b, float64(re), float64(im), 32, jsonl)
+	case memvec.Complex128:
+		re, im := math.Float64frombits(ne.Uint64(p)), math.Float64frombits(ne.Uint64(p[8:]))
+		return appendComplex(b, re, im, 64, jsonl)
+	}
+	return b // a stored layout has no other kind: it was validated at open
+}
+
+// appendFloat appends f as strconv formats it, the shortest decimal that
+// reads back as the same float of bits bits; in JSON, which has no NaN nor
+// infinities, those as strings: "NaN", "+Inf", "-Inf".
+func appendFloat(b []byte, f float64, bits int, jsonl bool) []byte {
+	if jsonl && (math.IsNaN(f) || math.IsInf(f, 0)) {
+		b = append(b, '"')
+		b = strconv.AppendFloat(b, f, 'g', -1, bits)
+		return append(b, '"')
+	}
+	return strconv.AppendFloat(b, f, 'g', -1, bits)
+}
+
+// appendComplex appends re+im·i: in JSON as [re,im], in csv as Go prints
+// it (strconv.FormatComplex): "(1+2i)", "(0-1.5i)", "(NaN+Infi)".
+func appendComplex(b []byte, re, im float64, bits int, jsonl bool) []byte {
+	if jsonl {
+		b = append(b, '[')
+		b = appendFloat(b, re, bits, true)
+		b = append(b, ',')
+		b = appendFloat(b, im, bits, true)
+		return append(b, ']')
+	}
+	b = append(b, '(')
+	b = strconv.AppendFloat(b, re, 'g', -1, bits)
+	// The imaginary part's sign, as FormatComplex writes it: strconv
+	// writes "-" for a negative one (-0 too) and "+" for +Inf, and no
+	// sign for NaN, whatever its sign bit, nor for the others.
+	if math.IsNaN(im) || !math.Signbit(im) && !math.IsInf(im, 1) {
+		b = append(b, '+')
+	}
+	b = strconv.AppendFloat(b, im, 'g', -1, bits)
+	return append(b, 'i', ')')
+}

@@ -1,0 +1,253 @@
+// Command memvec shows what a memvec vector file holds, without its Go
+// element type: the layout stored in the file says what each element is.
+//
+//	memvec info FILE      the header, the element layout, the lengths
+//	memvec check FILE     validate the file (exit status 0 if valid, 1 if not)
+//	memvec dump [-format csv|jsonl] [-from I] [-to J] [-follow] FILE
+//	                      the elements, one per line
+//
+// Install it with
+//
+//	go install github.com/memvec/memvec/cmd/memvec@latest
+//
+// Every command opens the file as a ReadOnly reader, which keeps writers
+// out while it reads; if a writer has the file open, it reads it as a
+// follower does instead (memvec.Follow), seeing the elements the writer
+// has published. dump -follow always follows.
+//
+// # info
+//
+// info prints the header's fields, then the element layout, one line per
+// field with its offset, size, kind and path ("Pos.X", "Tags[0..3]" for a
+// whole array of primitives) and the Go name of named types, padding
+// included; then the words the writer keeps for power loss (FORMAT.md,
+// "Power loss").
+//
+// # check
+//
+// check validates the header and the layout section as every open does (the
+// checksums, the fields, the layout against the fingerprint, the length
+// against the file's size) and prints "FILE: valid, N elements of T". It
+// also verifies the power-loss checksums, the CRC-32C of the elements from
+// the base length to each checked length: a reader counts the elements they
+// cover only after the machine rebooted since the writer opened the file. If
+// it did, the length is what they keep, for check as for every reader, and
+// check warns (on standard error) if that is less than the length word. If
+// it did not, the page cache the writer wrote into is intact, the length
+// word counts, and a checksum that does not hold is a warning, not an error:
+// it would drop elements only after a reboot, and the next writer's Sync or
+// Close records the checksums anew. check warns too if the generation is odd
+// (a writer died in the middle of a rewrite, which may have left an element
+// half written). It does not verify the checksums, nor the generation, of a
+// file that a writer has open: they change under it.
+//
+// # dump
+//
+// dump prints the elements from index I (default 0) up to but not
+// including J (default: the length), one per line. -from and -to are
+// clamped to the length, as a Python slice is; a negative one, or -from
+// past -to, is a usage error.
+//
+// -format csv (the default) prints a header row of field paths ("Pos.X",
+// "Tags[3]", "value" for an element that is itself a primitive), then one
+// row per element with a column per primitive. -format jsonl prints one
+// JSON object per element, nested like the type: structs as objects with
+// the field names, arrays as arrays, and an element that is itself a
+// primitive as a bare value. Both skip blank fields ("_", padding by
+// hand), as they skip the padding Go adds.
+//
+// Integers are exact, in decimal (a uint64 or int64 as a JSON number with
+// every digit); floats are the shortest decimal that reads back as the
+// same float (strconv's 'g' format, precision -1); booleans are true and
+// false (any byte but 0 is true). NaN and the infinities are NaN, +Inf and
+// -Inf, bare in csv and as JSON strings in jsonl ("NaN", "+Inf", "-Inf"),
+// since JSON has no such numbers. A complex number is (re+imi) in csv, as
+// Go prints it, and [re,im] in jsonl.
+//
+// dump streams: it holds at most 32 KiB of its output at a time, however
+// large the file or its elements, and allocates nothing per element.
+//
+// With -follow, dump opens the file as a follower (it may be empty, its
+// writer not started yet), prints the elements from -from on (waiting for
+// element I if the vector is shorter), then waits for the writer to publish
+// more and prints them as they come, until interrupted (SIGINT or SIGTERM:
+// exit status 0) or, with -to, until it has printed element J-1. If the
+// writer changes or drops elements already printed, dump prints a notice on
+// standard error and goes on with the first element it has not printed: it
+// prints every index once, and what it printed before the notice may have
+// changed since.
+//
+// # Exit status
+//
+// 0 on success; 1 if the file cannot be opened, is not a valid vector
+// file, or cannot be read (with a message on standard error); 2 on a usage
+// error (an unknown command, a bad flag, a missing FILE).
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/memvec/memvec"
+)
+
+// synopsis is what a usage error prints after its message.
+const synopsis = `usage: memvec info FILE
+       memvec check FILE
+       memvec dump [-format csv|jsonl] [-from I] [-to J] [-follow] FILE
+       memvec help
+`
+
+// usage is what help prints.
+const usage = `usage: memvec <command> [flags] FILE
+
+Commands:
+  info FILE    print the header, the element layout and the lengths
+  check FILE   validate the file: exit status 0 if valid, 1 if not
+  dump [-format csv|jsonl] [-from I] [-to J] [-follow] FILE
+               print the elements, one per line:
+    -format F  csv (a header row of field paths, then a row per element)
+               or jsonl (a JSON value per element); default csv
+    -from I    start at element I (default 0)
+    -to J      stop before element J (default: the length)
+    -follow    then print the elements a writer appends, as they come,
+               until interrupted (or until element J-1 with -to)
+  help         print this help
+
+Exit status: 0 on success, 1 if the file cannot be read or is not valid,
+2 on a usage error. See go doc github.com/memvec/memvec/cmd/memvec.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// A usageError is a command line that does not parse: exit status 2, with
+// the usage.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// errHelp asks for the usage on standard output, exit status 0.
+var errHelp = errors.New("help")
+
+// run runs the command line args and returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	err := command(args, stdout, stderr)
+	var u usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errHelp):
+		fmt.Fprint(stdout, usage)
+		return 0
+	case errors.As(err, &u):
+		fmt.Fprintf(stderr, "memvec: %s\n%s", u.msg, synopsis)
+		return 2
+	}
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "memvec: ") {
+		msg = "memvec: " + msg
+	}
+	fmt.Fprintln(stderr, msg)
+	return 1
+}
+
+// command runs one command.
+func command(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{"no command"}
+	}
+	name, args := args[0], args[1:]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		return errHelp
+	case "info", "check":
+		fs := newFlagSet(name)
+		path, err := parse(fs, args)
+		if err != nil {
+			return err
+		}
+		if name == "info" {
+			return info(path, stdout)
+		}
+		return check(path, stdout, stderr)
+	case "dump":
+		fs := newFlagSet(name)
+		var o dumpOptions
+		format := fs.String("format", "csv", "")
+		fs.IntVar(&o.from, "from", 0, "")
+		fs.IntVar(&o.to, "to", 0, "")
+		fs.BoolVar(&o.follow, "follow", false, "")
+		path, err := parse(fs, args)
+		if err != nil {
+			return err
+		}
+		switch *format {
+		case "csv", "jsonl":
+			o.jsonl = *format == "jsonl"
+		default:
+			return usageError{fmt.Sprintf("dump: -format %s: want csv or jsonl", *format)}
+		}
+		o.toSet = isSet(fs, "to")
+		switch {
+		case o.from < 0:
+			return usageError{fmt.Sprintf("dump: -from %d is negative", o.from)}
+		case o.toSet && o.to < 0:
+			return usageError{fmt.Sprintf("dump: -to %d is negative", o.to)}
+		case o.toSet && o.from > o.to:
+			return usageError{fmt.Sprintf("dump: -from %d is past -to %d", o.from, o.to)}
+		}
+		return dump(path, o, stdout, stderr)
+	}
+	return usageError{fmt.Sprintf("unknown command %q", name)}
+}
+
+// newFlagSet returns a flag set that reports its errors to the caller
+// only: run prints them with the usage.
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+// parse parses a command's flags and returns its one argument, FILE.
+func parse(fs *flag.FlagSet, args []string) (string, error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return "", errHelp
+		}
+		return "", usageError{fs.Name() + ": " + err.Error()}
+	}
+	switch fs.NArg() {
+	case 0:
+		return "", usageError{fs.Name() + ": no FILE"}
+	case 1:
+		return fs.Arg(0), nil
+	}
+	return "", usageError{fmt.Sprintf("%s: one FILE, not %d arguments: %s (flags go before FILE)", fs.Name(), fs.NArg(), strings.Join(fs.Args(), " "))}
+}
+
+// isSet reports whether the flag was given on the command line.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// open opens the vector file at path for reading: as a ReadOnly reader
+// (OpenRaw's default), or, if a writer holds the file, as a follower. live
+// reports the latter.
+func open(path string, opts ...memvec.Option) (r *memvec.Raw, live bool, err error) {
+	r, err = memvec.OpenRaw(path, opts...)
+	if errors.Is(err, memvec.ErrLocked) {
+		r, err = memvec.OpenRaw(path, append(opts, memvec.Follow())...)
+		live = true
+	}
+	return r, live, err
+}
