@@ -52,3 +52,44 @@ func TestFormatPythonReader(t *testing.T) {
 	require.NoError(t, err, "%s", out)
 	require.Equal(t, string(m[2]), string(out))
 }
+
+// TestFormatNumpyReader runs FORMAT.md's numpy function on a file Go
+// wrote and checks every value it maps.
+func TestFormatNumpyReader(t *testing.T) {
+	py := numpyPython(t)
+	doc, err := os.ReadFile("FORMAT.md")
+	require.NoError(t, err)
+	m := regexp.MustCompile("(?s)## Reading a file with numpy\n.*?```python\n(.*?)```").FindSubmatch(doc)
+	require.NotNil(t, m, "FORMAT.md has no numpy reader")
+	dir := tempDir(t)
+	type Rec struct {
+		ID  uint32
+		Pos struct{ X, Y float64 }
+		OK  bool
+		_   [3]byte
+		Val [2]int16
+	}
+	path := filepath.Join(dir, "recs.vec")
+	v := openVec[Rec](t, path)
+	for i := range 100 {
+		r := Rec{ID: uint32(i), OK: i%3 == 0, Val: [2]int16{int16(-i), int16(i * 7)}}
+		r.Pos.X, r.Pos.Y = float64(i)/4, -float64(i)
+		require.NoError(t, v.Push(r))
+	}
+	require.NoError(t, v.Close())
+	script := string(m[1]) + `
+import sys
+a = memmap(sys.argv[1])
+assert len(a) == 100, len(a)
+for i in range(100):
+    r = a[i]
+    assert r["ID"] == i and r["Pos"]["X"] == i / 4 and r["Pos"]["Y"] == -i, r
+    assert bool(r["OK"]) == (i % 3 == 0) and list(r["Val"]) == [-i, i * 7], r
+print("ok", a.dtype.names)
+`
+	file := filepath.Join(dir, "numpy_reader.py")
+	require.NoError(t, os.WriteFile(file, []byte(script), 0o644))
+	out, err := exec.Command(py, file, path).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Equal(t, "ok ('ID', 'Pos', 'OK', 'Val')\n", string(out))
+}
