@@ -285,17 +285,8 @@ func followLink(path string) (string, error) {
 // sense for it, naming them.
 func migrateOptions(opts []Option) (options, error) {
 	o := buildOptions(opts)
-	var name string
-	switch {
-	case o.readOnly:
-		name = "ReadOnly"
-	case o.follow:
-		name = "Follow"
-	case o.mustExist:
-		name = "MustExist"
-	case o.createNew:
-		name = "CreateNew"
-	default:
+	name := o.firstGiven("ReadOnly", "Follow", "MustExist", "CreateNew")
+	if name == "" {
 		return o, nil
 	}
 	return o, fmt.Errorf("option %s does not apply to Migrate, which opens the old file as its writer and creates the new one itself", name)

@@ -52,29 +52,28 @@ func fileOptions(path string, opts []Option) (options, error) {
 }
 
 // anonOptions builds the options of NewAnon and Make, for the operation op
-// ("map", "make"), and refuses every option but Reserve, naming it: an
-// option given to anonymous memory is a mistake, not a preference to
-// ignore.
+// ("map", "make"), and refuses every option but Reserve and Advise, naming
+// it: an option given to anonymous memory is a mistake, not a preference
+// to ignore.
 func anonOptions(op string, opts []Option) (options, error) {
 	o := buildOptions(opts)
-	var name string
-	switch {
-	case o.readOnly:
-		name = "ReadOnly"
-	case o.follow:
-		name = "Follow"
-	case o.mustExist:
-		name = "MustExist"
-	case o.createNew:
-		name = "CreateNew"
-	case o.lockWaits:
-		name = "LockTimeout"
-	case o.modeGiven:
-		name = "Mode"
-	default:
-		return o, nil
+	if name := o.firstGiven("ReadOnly", "Follow", "MustExist", "CreateNew", "LockTimeout", "Mode"); name != "" {
+		return o, fmt.Errorf("memvec: %s anonymous memory: option %s does not apply to anonymous memory", op, name)
 	}
-	return o, fmt.Errorf("memvec: %s anonymous memory: option %s does not apply to anonymous memory", op, name)
+	return o, nil
+}
+
+// firstGiven returns the first of the named options that o was given, or
+// "" if none was.
+func (o options) firstGiven(names ...string) string {
+	given := map[string]bool{"ReadOnly": o.readOnly, "Follow": o.follow, "MustExist": o.mustExist,
+		"CreateNew": o.createNew, "LockTimeout": o.lockWaits, "Mode": o.modeGiven}
+	for _, n := range names {
+		if given[n] {
+			return n
+		}
+	}
+	return ""
 }
 
 // ReadOnly opens the file for reading only: it takes a shared lock, so that

@@ -160,19 +160,25 @@ func (t *Type) clone() *Type {
 // any other.
 func (l *Layout) Primitives() iter.Seq[Primitive] {
 	return func(yield func(Primitive) bool) {
-		l.Type.walk("", 0, yield)
+		l.Type.visit("", 0, false, func(f foldedField) bool {
+			return yield(Primitive{Path: f.path, Kind: f.kind, Offset: f.off})
+		})
 	}
 }
 
-// walk yields the primitives of t placed at off, under path.
-func (t *Type) walk(path string, off int, yield func(Primitive) bool) bool {
+// visit yields the primitives of t placed at off, under path; with fold,
+// an array of primitives as one foldedField ("Msg[0..54]").
+func (t *Type) visit(path string, off int, fold bool, yield func(foldedField) bool) bool {
 	switch t.Kind {
 	case Array:
 		if t.Elem.Size == 0 {
 			return true // no primitives: they all take room
 		}
+		if fold && t.Elem.Kind.Primitive() {
+			return yield(foldedField{path: fmt.Sprintf("%s[0..%d]", path, t.Len-1), kind: t.Elem.Kind, off: off, count: t.Len})
+		}
 		for i := range t.Len {
-			if !t.Elem.walk(path+"["+strconv.Itoa(i)+"]", off+i*t.Elem.Size, yield) {
+			if !t.Elem.visit(path+"["+strconv.Itoa(i)+"]", off+i*t.Elem.Size, fold, yield) {
 				return false
 			}
 		}
@@ -183,13 +189,13 @@ func (t *Type) walk(path string, off int, yield func(Primitive) bool) bool {
 			if path != "" {
 				p = path + "." + f.Name
 			}
-			if !f.Type.walk(p, off+f.Offset, yield) {
+			if !f.Type.visit(p, off+f.Offset, fold, yield) {
 				return false
 			}
 		}
 		return true
 	}
-	return yield(Primitive{Path: path, Kind: t.Kind, Offset: off})
+	return yield(foldedField{path: path, kind: t.Kind, off: off, count: 1})
 }
 
 // String describes the layout on one line for people, as error messages
@@ -232,11 +238,10 @@ func (t *Type) shortName() string {
 // foldedField is a stretch of array elements of one primitive kind that
 // touch, as people read them: "Msg[0..54] u8@9..63", or one primitive.
 type foldedField struct {
-	path    string // "Msg[0..54]", "Pos.X"
-	kind    Kind
-	off     int
-	count   int
-	varying bool // the stretch is of array elements
+	path  string // "Msg[0..54]", "Pos.X"
+	kind  Kind
+	off   int
+	count int
 }
 
 func (f foldedField) String() string {
@@ -253,39 +258,7 @@ func (f foldedField) String() string {
 // folded yields the primitives of the layout with the elements of arrays of
 // primitives folded into one.
 func (l *Layout) folded() iter.Seq[foldedField] {
-	return func(yield func(foldedField) bool) {
-		var walk func(t *Type, path string, off int) bool
-		walk = func(t *Type, path string, off int) bool {
-			switch t.Kind {
-			case Array:
-				if t.Elem.Size == 0 {
-					return true
-				}
-				if t.Elem.Kind.Primitive() && t.Len > 0 {
-					return yield(foldedField{path: fmt.Sprintf("%s[0..%d]", path, t.Len-1), kind: t.Elem.Kind, off: off, count: t.Len, varying: true})
-				}
-				for i := range t.Len {
-					if !walk(t.Elem, path+"["+strconv.Itoa(i)+"]", off+i*t.Elem.Size) {
-						return false
-					}
-				}
-				return true
-			case Struct:
-				for _, f := range t.Fields {
-					p := f.Name
-					if path != "" {
-						p = path + "." + f.Name
-					}
-					if !walk(f.Type, p, off+f.Offset) {
-						return false
-					}
-				}
-				return true
-			}
-			return yield(foldedField{path: path, kind: t.Kind, off: off, count: 1})
-		}
-		walk(l.Type, "", 0)
-	}
+	return func(yield func(foldedField) bool) { l.Type.visit("", 0, true, yield) }
 }
 
 // typeOf builds the Type of a Go type that computeLayout accepted.
