@@ -197,14 +197,7 @@ func TestMigrateLockedFile(t *testing.T) {
 	require.ErrorIs(t, err, ErrLocked, "a holder in another process")
 	requireUnchanged(t, path, before)
 
-	refused := make(chan struct{}, 1)
-	lockPolled = func() {
-		select {
-		case refused <- struct{}{}:
-		default:
-		}
-	}
-	defer func() { lockPolled = nil }()
+	refused := lockPolls(t)
 	done := make(chan error, 1)
 	go func() {
 		done <- Migrate(path, func(p point) pointV1 { return pointV1{p.X, p.Y} }, LockTimeout(time.Minute))
@@ -379,14 +372,7 @@ func TestMigrateWaitingOpenGetsNewFile(t *testing.T) {
 				})
 			}()
 			<-converting
-			refused := make(chan struct{}, 1)
-			lockPolled = func() {
-				select {
-				case refused <- struct{}{}:
-				default:
-				}
-			}
-			defer func() { lockPolled = nil }()
+			refused := lockPolls(t)
 			type result struct {
 				n   int
 				err error

@@ -329,14 +329,7 @@ func TestLockTimeoutWaitsForRelease(t *testing.T) {
 	c := startChild(t, "hold", "MEMVEC_PATH="+path)
 	c.expect(t, "locked")
 
-	refused := make(chan struct{}, 1)
-	lockPolled = func() {
-		select {
-		case refused <- struct{}{}:
-		default:
-		}
-	}
-	defer func() { lockPolled = nil }()
+	refused := lockPolls(t)
 	done := make(chan error, 1)
 	go func() {
 		v, err := Open[point](path, LockTimeout(time.Minute))
@@ -376,14 +369,7 @@ func TestLockWaiterGetsReplacedPath(t *testing.T) {
 	next := path + ".next"
 	writeVec(t, next, pts(7, 8, 9))
 
-	refused := make(chan struct{}, 1)
-	lockPolled = func() {
-		select {
-		case refused <- struct{}{}:
-		default:
-		}
-	}
-	defer func() { lockPolled = nil }()
+	refused := lockPolls(t)
 	type result struct {
 		got []point
 		err error
@@ -413,4 +399,19 @@ func TestLockWaiterGetsReplacedPath(t *testing.T) {
 	r := <-done
 	require.NoError(t, r.err)
 	require.Equal(t, pts(7, 8, 9), r.got, "the waiter must get the file the path names")
+}
+
+// lockPolls makes every open that finds a lock held, while it waits with a
+// LockTimeout, signal the returned channel (without blocking: one signal
+// waits there at most), until the test ends.
+func lockPolls(t testing.TB) <-chan struct{} {
+	refused := make(chan struct{}, 1)
+	lockPolled = func() {
+		select {
+		case refused <- struct{}{}:
+		default:
+		}
+	}
+	t.Cleanup(func() { lockPolled = nil })
+	return refused
 }
