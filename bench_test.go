@@ -151,6 +151,56 @@ func BenchmarkPush(b *testing.B) {
 	})
 }
 
+// BenchmarkPushReused pushes 10,000,000 points into memory that is faulted
+// in already, so that no page faults are timed: into a vector emptied with
+// Clear against append into a presized slice emptied with s[:0], which is
+// the cost of the calls alone; and append into a new presized slice after a
+// runtime.GC but no debug.FreeOSMemory, whose memory the Go heap recycles
+// from the slice before: what a long-lived program that makes a slice per
+// batch gets, where Make maps fresh memory each time.
+func BenchmarkPushReused(b *testing.B) {
+	b.Run("impl=memvec/backend=anon", func(b *testing.B) {
+		v, err := Make[point](0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer v.Close()
+		if err := pushMemvec(v, pushN); err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(pushN * 24)
+		b.ReportAllocs()
+		for b.Loop() {
+			b.StopTimer()
+			v.Clear()
+			b.StartTimer()
+			if err := pushMemvec(v, pushN); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("impl=slice/prealloc=true", func(b *testing.B) {
+		s := appendSlice(make([]point, 0, pushN), pushN)
+		b.SetBytes(pushN * 24)
+		b.ReportAllocs()
+		for b.Loop() {
+			s = appendSlice(s[:0], pushN)
+		}
+		runtime.KeepAlive(s)
+	})
+	b.Run("impl=slice/prealloc=true/heap=recycled", func(b *testing.B) {
+		b.SetBytes(pushN * 24)
+		b.ReportAllocs()
+		for b.Loop() {
+			b.StopTimer()
+			runtime.GC()
+			b.StartTimer()
+			s := appendSlice(make([]point, 0, pushN), pushN)
+			runtime.KeepAlive(s)
+		}
+	})
+}
+
 // filledVectors returns an anonymous vector and a slice holding the same
 // pushN points.
 func filledVectors(b *testing.B) (*MemVec[point], []point) {
@@ -170,10 +220,12 @@ func filledVectors(b *testing.B) (*MemVec[point], []point) {
 }
 
 // BenchmarkIndex reads elements at random indices of 10,000,000: Index
-// against indexing the slice. With hot=false the indices are fresh (a table
-// of 4M, read in order), so that most reads miss the caches as random reads
-// of a 240 MB vector do; with hot=true they repeat 4,096 indices, whose
-// elements stay in the cache, which shows the cost of the call itself.
+// against indexing the slice, and, to tell the code from the memory,
+// indexing v.Slice() and indexing a slice through a pointer. With hot=false
+// the indices are fresh (a table of 4M, read in order), so that most reads
+// miss the caches as random reads of a 240 MB vector do; with hot=true they
+// repeat 4,096 indices, whose elements stay in the cache, which shows the
+// cost of the call itself.
 func BenchmarkIndex(b *testing.B) {
 	v, s := filledVectors(b)
 	for _, hot := range []bool{false, true} {
@@ -222,7 +274,27 @@ func benchIndex(b *testing.B, name string, v *MemVec[point], s []point, idx []in
 		}
 		runtime.KeepAlive(sum)
 	})
+	// impl=slice/via=pointer indexes the slice through a pointer to a
+	// struct that holds it, as any Go type wrapping a slice (and Index)
+	// must: one more dependent load per read than a slice held in a local.
+	b.Run(name+"/impl=slice/via=pointer", func(b *testing.B) {
+		h := holdSlice(s)
+		var sum float64
+		i := 0
+		for b.Loop() {
+			sum += h.s[idx[i&(len(idx)-1)]].X
+			i++
+		}
+		runtime.KeepAlive(sum)
+	})
 }
+
+// sliceHolder is a struct on the heap holding a slice, as a type that wraps
+// a slice does.
+type sliceHolder struct{ s []point }
+
+//go:noinline
+func holdSlice(s []point) *sliceHolder { return &sliceHolder{s} }
 
 //go:noinline
 func sumAll(v *MemVec[point]) (sum float64) {
