@@ -146,6 +146,16 @@ func BenchmarkPushFresh(b *testing.B) {
 	}
 }
 
+// minorFaults returns the minor page faults of this process so far (a page
+// faulted in by MADV_POPULATE_WRITE counts as one).
+func minorFaults() int64 {
+	var u unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_SELF, &u) != nil {
+		return -1
+	}
+	return u.Minflt
+}
+
 // evictFile drops the file's pages from the page cache (they are clean).
 func evictFile(path string) error {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)

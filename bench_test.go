@@ -35,6 +35,22 @@ func coldStart(b *testing.B) {
 	b.StartTimer()
 }
 
+// faultCount counts the page faults of the timed part of a benchmark, for
+// its minflt/op (where the system counts them: see minorFaults).
+type faultCount struct {
+	n, at int64
+}
+
+func (f *faultCount) start() { f.at = minorFaults() }
+func (f *faultCount) stop()  { f.n += minorFaults() - f.at }
+
+// report reports the faults counted as minflt/op.
+func (f *faultCount) report(b *testing.B) {
+	if f.at >= 0 && b.N > 0 {
+		b.ReportMetric(float64(f.n)/float64(b.N), "minflt/op")
+	}
+}
+
 // The push loops are functions of their own so that b.Loop's keep-alive
 // rewriting of its body does not reach into them.
 
@@ -79,8 +95,10 @@ func BenchmarkPush(b *testing.B) {
 	b.Run("impl=memvec/backend=anon", func(b *testing.B) {
 		b.SetBytes(pushN * 24)
 		b.ReportAllocs()
+		var faults faultCount
 		for b.Loop() {
 			coldStart(b)
+			faults.start()
 			v, err := Make[point](0)
 			if err != nil {
 				b.Fatal(err)
@@ -89,23 +107,29 @@ func BenchmarkPush(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.StopTimer()
+			faults.stop()
 			v.Close()
 			b.StartTimer()
 		}
+		faults.report(b)
 	})
 	for _, prealloc := range []bool{false, true} {
 		b.Run("impl=slice/prealloc="+strconv.FormatBool(prealloc), func(b *testing.B) {
 			b.SetBytes(pushN * 24)
 			b.ReportAllocs()
+			var faults faultCount
 			for b.Loop() {
 				coldStart(b)
+				faults.start()
 				var s []point
 				if prealloc {
 					s = make([]point, 0, pushN)
 				}
 				s = appendSlice(s, pushN)
+				faults.stop()
 				runtime.KeepAlive(s)
 			}
+			faults.report(b)
 		})
 	}
 	dir := tempDir(b)
@@ -170,34 +194,46 @@ func BenchmarkPushReused(b *testing.B) {
 		}
 		b.SetBytes(pushN * 24)
 		b.ReportAllocs()
+		var faults faultCount
 		for b.Loop() {
 			b.StopTimer()
 			v.Clear()
 			b.StartTimer()
+			faults.start()
 			if err := pushMemvec(v, pushN); err != nil {
 				b.Fatal(err)
 			}
+			faults.stop()
 		}
+		faults.report(b)
 	})
 	b.Run("impl=slice/prealloc=true", func(b *testing.B) {
 		s := appendSlice(make([]point, 0, pushN), pushN)
 		b.SetBytes(pushN * 24)
 		b.ReportAllocs()
+		var faults faultCount
 		for b.Loop() {
+			faults.start()
 			s = appendSlice(s[:0], pushN)
+			faults.stop()
 		}
+		faults.report(b)
 		runtime.KeepAlive(s)
 	})
 	b.Run("impl=slice/prealloc=true/heap=recycled", func(b *testing.B) {
 		b.SetBytes(pushN * 24)
 		b.ReportAllocs()
+		var faults faultCount
 		for b.Loop() {
 			b.StopTimer()
 			runtime.GC()
 			b.StartTimer()
+			faults.start()
 			s := appendSlice(make([]point, 0, pushN), pushN)
+			faults.stop()
 			runtime.KeepAlive(s)
 		}
+		faults.report(b)
 	})
 }
 
