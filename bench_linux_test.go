@@ -146,6 +146,49 @@ func BenchmarkPushFresh(b *testing.B) {
 	}
 }
 
+// BenchmarkPushMmap writes 10,000,000 points in a loop into a raw anonymous
+// mapping of their size, without and with MAP_POPULATE: the floor for
+// fresh anonymous memory, beside which BenchmarkPush's anonymous push pays
+// for its header, its growth and its calls. The mapping is unmapped outside
+// the timer.
+func BenchmarkPushMmap(b *testing.B) {
+	for _, populate := range []bool{false, true} {
+		flags := unix.MAP_PRIVATE | unix.MAP_ANONYMOUS
+		if populate {
+			flags |= unix.MAP_POPULATE
+		}
+		b.Run("impl=mmap/populate="+strconv.FormatBool(populate), func(b *testing.B) {
+			b.SetBytes(pushN * 24)
+			var faults faultCount
+			for b.Loop() {
+				coldStart(b)
+				faults.start()
+				p, err := unix.MmapPtr(-1, 0, nil, pushN*24, unix.PROT_READ|unix.PROT_WRITE, flags)
+				if err != nil {
+					b.Fatal(err)
+				}
+				fillPoints(unsafe.Slice((*point)(p), pushN))
+				faults.stop()
+				b.StopTimer()
+				if err := unix.MunmapPtr(p, pushN*24); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+			faults.report(b)
+		})
+	}
+}
+
+// fillPoints writes the points pushMemvec pushes into s.
+//
+//go:noinline
+func fillPoints(s []point) {
+	for i := range s {
+		s[i] = point{float64(i), 1, 2}
+	}
+}
+
 // minorFaults returns the minor page faults of this process so far (a page
 // faulted in by MADV_POPULATE_WRITE counts as one).
 func minorFaults() int64 {
