@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -38,13 +39,15 @@ func (r *mremapRegion) Resize(n int) (err error) {
 func (r *mremapRegion) Sync() error  { return nil }
 func (r *mremapRegion) Close() error { return unix.MunmapPtr(r.p, uintptr(r.n)) }
 
-func init() { children["peakrss"] = peakRSSChild }
+func init() { children["benchpush"] = benchPushChild }
 
-// peakRSSChild pushes pushN points with the impl $MEMVEC_IMPL (memvec:
-// anonymous vector; append: append to a nil slice; prealloc: append to a
-// presized slice) and prints its peak RSS (VmHWM) in bytes.
-func peakRSSChild() {
+// benchPushChild pushes pushN points with the impl $MEMVEC_IMPL (memvec:
+// anonymous vector from Make(0); append: append to a nil slice; prealloc:
+// append to a presized slice) and prints how long that took, in
+// nanoseconds, and its peak RSS (VmHWM) in bytes.
+func benchPushChild() {
 	n := pushN
+	start := time.Now()
 	switch impl := os.Getenv("MEMVEC_IMPL"); impl {
 	case "memvec":
 		v, err := Make[point](0)
@@ -66,6 +69,7 @@ func peakRSSChild() {
 		fmt.Println("unknown impl", impl)
 		os.Exit(2)
 	}
+	elapsed := time.Since(start)
 	status, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		fmt.Println(err)
@@ -74,9 +78,32 @@ func peakRSSChild() {
 	for _, line := range strings.Split(string(status), "\n") {
 		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
 			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
-			fmt.Println(kb << 10)
+			fmt.Println(elapsed.Nanoseconds(), kb<<10)
 		}
 	}
+}
+
+// pushImpls names the impls of benchPushChild as the sub-benchmarks of
+// BenchmarkPush do.
+var pushImpls = []struct{ impl, name string }{
+	{"memvec", "impl=memvec/backend=anon"},
+	{"append", "impl=slice/prealloc=false"},
+	{"prealloc", "impl=slice/prealloc=true"},
+}
+
+// runPushChild runs benchPushChild with impl in a new process and returns the
+// push's time in nanoseconds and the process's peak RSS in bytes.
+func runPushChild(b *testing.B, impl string) (ns, peak float64) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=benchpush", "MEMVEC_IMPL="+impl)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		b.Fatalf("%v: %s", err, out)
+	}
+	if _, err := fmt.Sscan(string(out), &ns, &peak); err != nil {
+		b.Fatalf("child said %q", out)
+	}
+	return ns, peak
 }
 
 // BenchmarkPeakRSS reports the peak RSS of a process that pushes 10,000,000
@@ -84,27 +111,92 @@ func peakRSSChild() {
 // append to a nil and to a presized slice. Its time is the child's whole
 // run, start-up included.
 func BenchmarkPeakRSS(b *testing.B) {
-	for _, impl := range []string{"memvec", "append", "prealloc"} {
-		name := map[string]string{"memvec": "impl=memvec/backend=anon", "append": "impl=slice/prealloc=false", "prealloc": "impl=slice/prealloc=true"}[impl]
-		b.Run(name, func(b *testing.B) {
+	for _, p := range pushImpls {
+		b.Run(p.name, func(b *testing.B) {
 			var peak float64
 			for b.Loop() {
-				cmd := exec.Command(os.Args[0], "-test.run=^$")
-				cmd.Env = append(os.Environ(), childEnv+"=peakrss", "MEMVEC_IMPL="+impl)
-				out, err := cmd.CombinedOutput()
-				if err != nil {
-					b.Fatalf("%v: %s", err, out)
-				}
-				bytes, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
-				if err != nil {
-					b.Fatalf("child said %q", out)
-				}
+				_, bytes := runPushChild(b, p.impl)
 				peak = max(peak, bytes)
 			}
 			b.ReportMetric(peak/1e6, "peak-MB")
 			b.ReportMetric(peak/(pushN*24), "peak/data")
 		})
 	}
+}
+
+// BenchmarkPushFresh is BenchmarkPush in a fresh process for every push:
+// each iteration starts a process that pushes 10,000,000 points, and
+// push-ns/op is the push alone (Make or make included), timed in that
+// process; ns/op is the whole run, start-up included. A new process has
+// no memory to recycle: its Go heap, like Make, maps memory the kernel has
+// not yet handed it.
+func BenchmarkPushFresh(b *testing.B) {
+	for _, p := range pushImpls {
+		if p.impl == "append" {
+			continue // BenchmarkPeakRSS runs it
+		}
+		b.Run(p.name, func(b *testing.B) {
+			var total float64
+			for b.Loop() {
+				ns, _ := runPushChild(b, p.impl)
+				total += ns
+			}
+			b.ReportMetric(total/float64(b.N), "push-ns/op")
+		})
+	}
+}
+
+// BenchmarkPushMmap writes 10,000,000 points in a loop into a raw anonymous
+// mapping of their size, without and with MAP_POPULATE: the floor for
+// fresh anonymous memory, beside which BenchmarkPush's anonymous push pays
+// for its header, its growth and its calls. The mapping is unmapped outside
+// the timer.
+func BenchmarkPushMmap(b *testing.B) {
+	for _, populate := range []bool{false, true} {
+		flags := unix.MAP_PRIVATE | unix.MAP_ANONYMOUS
+		if populate {
+			flags |= unix.MAP_POPULATE
+		}
+		b.Run("impl=mmap/populate="+strconv.FormatBool(populate), func(b *testing.B) {
+			b.SetBytes(pushN * 24)
+			var faults faultCount
+			for b.Loop() {
+				coldStart(b)
+				faults.start()
+				p, err := unix.MmapPtr(-1, 0, nil, pushN*24, unix.PROT_READ|unix.PROT_WRITE, flags)
+				if err != nil {
+					b.Fatal(err)
+				}
+				fillPoints(unsafe.Slice((*point)(p), pushN))
+				faults.stop()
+				b.StopTimer()
+				if err := unix.MunmapPtr(p, pushN*24); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+			faults.report(b)
+		})
+	}
+}
+
+// fillPoints writes the points pushMemvec pushes into s.
+//
+//go:noinline
+func fillPoints(s []point) {
+	for i := range s {
+		s[i] = point{float64(i), 1, 2}
+	}
+}
+
+// minorFaults returns the minor page faults of this process so far (a page
+// faulted in by MADV_POPULATE_WRITE counts as one).
+func minorFaults() int64 {
+	var u unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_SELF, &u) != nil {
+		return -1
+	}
+	return u.Minflt
 }
 
 // evictFile drops the file's pages from the page cache (they are clean).

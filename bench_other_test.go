@@ -15,3 +15,6 @@ func newMremapRegion(b *testing.B) Memory {
 
 // evictFile cannot evict a file from the page cache here.
 func evictFile(path string) error { return errors.ErrUnsupported }
+
+// minorFaults returns -1: the page faults are counted on Linux only.
+func minorFaults() int64 { return -1 }

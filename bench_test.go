@@ -35,6 +35,22 @@ func coldStart(b *testing.B) {
 	b.StartTimer()
 }
 
+// faultCount counts the page faults of the timed part of a benchmark, for
+// its minflt/op (where the system counts them: see minorFaults).
+type faultCount struct {
+	n, at int64
+}
+
+func (f *faultCount) start() { f.at = minorFaults() }
+func (f *faultCount) stop()  { f.n += minorFaults() - f.at }
+
+// report reports the faults counted as minflt/op.
+func (f *faultCount) report(b *testing.B) {
+	if f.at >= 0 && b.N > 0 {
+		b.ReportMetric(float64(f.n)/float64(b.N), "minflt/op")
+	}
+}
+
 // The push loops are functions of their own so that b.Loop's keep-alive
 // rewriting of its body does not reach into them.
 
@@ -79,8 +95,10 @@ func BenchmarkPush(b *testing.B) {
 	b.Run("impl=memvec/backend=anon", func(b *testing.B) {
 		b.SetBytes(pushN * 24)
 		b.ReportAllocs()
+		var faults faultCount
 		for b.Loop() {
 			coldStart(b)
+			faults.start()
 			v, err := Make[point](0)
 			if err != nil {
 				b.Fatal(err)
@@ -89,23 +107,29 @@ func BenchmarkPush(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.StopTimer()
+			faults.stop()
 			v.Close()
 			b.StartTimer()
 		}
+		faults.report(b)
 	})
 	for _, prealloc := range []bool{false, true} {
 		b.Run("impl=slice/prealloc="+strconv.FormatBool(prealloc), func(b *testing.B) {
 			b.SetBytes(pushN * 24)
 			b.ReportAllocs()
+			var faults faultCount
 			for b.Loop() {
 				coldStart(b)
+				faults.start()
 				var s []point
 				if prealloc {
 					s = make([]point, 0, pushN)
 				}
 				s = appendSlice(s, pushN)
+				faults.stop()
 				runtime.KeepAlive(s)
 			}
+			faults.report(b)
 		})
 	}
 	dir := tempDir(b)
@@ -151,6 +175,68 @@ func BenchmarkPush(b *testing.B) {
 	})
 }
 
+// BenchmarkPushReused pushes 10,000,000 points into memory that is faulted
+// in already, so that no page faults are timed: into a vector emptied with
+// Clear against append into a presized slice emptied with s[:0], which is
+// the cost of the calls alone; and append into a new presized slice after a
+// runtime.GC but no debug.FreeOSMemory, whose memory the Go heap recycles
+// from the slice before: what a long-lived program that makes a slice per
+// batch gets, where Make maps fresh memory each time.
+func BenchmarkPushReused(b *testing.B) {
+	b.Run("impl=memvec/backend=anon", func(b *testing.B) {
+		v, err := Make[point](0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer v.Close()
+		if err := pushMemvec(v, pushN); err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(pushN * 24)
+		b.ReportAllocs()
+		var faults faultCount
+		for b.Loop() {
+			b.StopTimer()
+			v.Clear()
+			b.StartTimer()
+			faults.start()
+			if err := pushMemvec(v, pushN); err != nil {
+				b.Fatal(err)
+			}
+			faults.stop()
+		}
+		faults.report(b)
+	})
+	b.Run("impl=slice/prealloc=true", func(b *testing.B) {
+		s := appendSlice(make([]point, 0, pushN), pushN)
+		b.SetBytes(pushN * 24)
+		b.ReportAllocs()
+		var faults faultCount
+		for b.Loop() {
+			faults.start()
+			s = appendSlice(s[:0], pushN)
+			faults.stop()
+		}
+		faults.report(b)
+		runtime.KeepAlive(s)
+	})
+	b.Run("impl=slice/prealloc=true/heap=recycled", func(b *testing.B) {
+		b.SetBytes(pushN * 24)
+		b.ReportAllocs()
+		var faults faultCount
+		for b.Loop() {
+			b.StopTimer()
+			runtime.GC()
+			b.StartTimer()
+			faults.start()
+			s := appendSlice(make([]point, 0, pushN), pushN)
+			faults.stop()
+			runtime.KeepAlive(s)
+		}
+		faults.report(b)
+	})
+}
+
 // filledVectors returns an anonymous vector and a slice holding the same
 // pushN points.
 func filledVectors(b *testing.B) (*MemVec[point], []point) {
@@ -170,10 +256,12 @@ func filledVectors(b *testing.B) (*MemVec[point], []point) {
 }
 
 // BenchmarkIndex reads elements at random indices of 10,000,000: Index
-// against indexing the slice. With hot=false the indices are fresh (a table
-// of 4M, read in order), so that most reads miss the caches as random reads
-// of a 240 MB vector do; with hot=true they repeat 4,096 indices, whose
-// elements stay in the cache, which shows the cost of the call itself.
+// against indexing the slice, and, to tell the code from the memory,
+// indexing v.Slice() and indexing a slice through a pointer. With hot=false
+// the indices are fresh (a table of 4M, read in order), so that most reads
+// miss the caches as random reads of a 240 MB vector do; with hot=true they
+// repeat 4,096 indices, whose elements stay in the cache, which shows the
+// cost of the call itself.
 func BenchmarkIndex(b *testing.B) {
 	v, s := filledVectors(b)
 	for _, hot := range []bool{false, true} {
@@ -222,7 +310,27 @@ func benchIndex(b *testing.B, name string, v *MemVec[point], s []point, idx []in
 		}
 		runtime.KeepAlive(sum)
 	})
+	// impl=slice/via=pointer indexes the slice through a pointer to a
+	// struct that holds it, as any Go type wrapping a slice (and Index)
+	// must: one more dependent load per read than a slice held in a local.
+	b.Run(name+"/impl=slice/via=pointer", func(b *testing.B) {
+		h := holdSlice(s)
+		var sum float64
+		i := 0
+		for b.Loop() {
+			sum += h.s[idx[i&(len(idx)-1)]].X
+			i++
+		}
+		runtime.KeepAlive(sum)
+	})
 }
+
+// sliceHolder is a struct on the heap holding a slice, as a type that wraps
+// a slice does.
+type sliceHolder struct{ s []point }
+
+//go:noinline
+func holdSlice(s []point) *sliceHolder { return &sliceHolder{s} }
 
 //go:noinline
 func sumAll(v *MemVec[point]) (sum float64) {

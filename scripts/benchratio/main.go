@@ -1,7 +1,9 @@
 // Command benchratio reads the output of memvec's benchmarks (several runs
-// of each, as scripts/bench.sh makes) and prints, for each goal of
-// BENCHMARKS.md, the medians of memvec and of its baseline and their ratio
-// next to the goal.
+// of each, as scripts/bench.sh or -count makes) and prints, for each goal
+// of BENCHMARKS.md, the medians of memvec and of its baseline, the ratio of
+// the medians, and the median and range of the per-pass ratios (the i-th
+// result of memvec over the i-th of its baseline: the two ran in the same
+// process, close in time), which the goal is judged on.
 package main
 
 import (
@@ -25,6 +27,11 @@ type goal struct {
 var goals = []goal{
 	{"anon Push / append to nil slice", "BenchmarkPush/impl=memvec/backend=anon", "BenchmarkPush/impl=slice/prealloc=false", "ns/op", 0.10},
 	{"anon Push / append to presized slice", "BenchmarkPush/impl=memvec/backend=anon", "BenchmarkPush/impl=slice/prealloc=true", "ns/op", 0.90},
+	{"(the same, a fresh process per push)", "BenchmarkPushFresh/impl=memvec/backend=anon", "BenchmarkPushFresh/impl=slice/prealloc=true", "push-ns/op", 0.90},
+	{"(anon Push / presized append, into memory faulted in already: Clear / s[:0])", "BenchmarkPushReused/impl=memvec/backend=anon", "BenchmarkPushReused/impl=slice/prealloc=true", "ns/op", 0},
+	{"(anon Push from Make(0) / append to a presized slice of recycled heap memory)", "BenchmarkPush/impl=memvec/backend=anon", "BenchmarkPushReused/impl=slice/prealloc=true/heap=recycled", "ns/op", 0},
+	{"(a raw anonymous mapping with MAP_POPULATE, filled in a loop / presized append: the floor)", "BenchmarkPushMmap/impl=mmap/populate=true", "BenchmarkPush/impl=slice/prealloc=true", "ns/op", 0},
+	{"(a raw anonymous mapping without MAP_POPULATE / presized append)", "BenchmarkPushMmap/impl=mmap/populate=false", "BenchmarkPush/impl=slice/prealloc=true", "ns/op", 0},
 	{"peak RSS of anon push / data size", "BenchmarkPeakRSS/impl=memvec/backend=anon", "", "peak/data", 1.05},
 	{"(append to nil: peak RSS / data size)", "BenchmarkPeakRSS/impl=slice/prealloc=false", "", "peak/data", 0},
 	{"file Push / bufio write", "BenchmarkPush/impl=memvec/backend=file", "BenchmarkPush/impl=bufio", "ns/op", 0.50},
@@ -36,6 +43,8 @@ var goals = []goal{
 	{"(random Index / slice, elements in cache)", "BenchmarkIndex/hot=true/impl=memvec", "BenchmarkIndex/hot=true/impl=slice", "ns/op", 0},
 	{"(indexing v.Slice() / slice)", "BenchmarkIndex/hot=false/impl=memvec/via=slice", "BenchmarkIndex/hot=false/impl=slice", "ns/op", 0},
 	{"(indexing v.Slice() / slice, elements in cache)", "BenchmarkIndex/hot=true/impl=memvec/via=slice", "BenchmarkIndex/hot=true/impl=slice", "ns/op", 0},
+	{"(indexing a slice through a pointer / slice)", "BenchmarkIndex/hot=false/impl=slice/via=pointer", "BenchmarkIndex/hot=false/impl=slice", "ns/op", 0},
+	{"(random Index / indexing v.Slice(): the code alone)", "BenchmarkIndex/hot=false/impl=memvec", "BenchmarkIndex/hot=false/impl=memvec/via=slice", "ns/op", 0},
 	{"All() / range over slice", "BenchmarkIterate/impl=memvec", "BenchmarkIterate/impl=slice", "ns/op", 1.05},
 	{"Insert(0) / slices.Insert", "BenchmarkInsertFront/impl=memvec", "BenchmarkInsertFront/impl=slice", "ns/op", 1.05},
 	{"Remove(0) / slices.Delete", "BenchmarkRemoveFront/impl=memvec", "BenchmarkRemoveFront/impl=slice", "ns/op", 1.05},
@@ -80,36 +89,56 @@ func main() {
 			values[m[1]][fields[i+1]] = append(values[m[1]][fields[i+1]], v)
 		}
 	}
-	median := func(name, metric string) (float64, int) {
-		vs := slices.Clone(values[name][metric])
-		if len(vs) == 0 {
-			return 0, 0
-		}
-		slices.Sort(vs)
-		return (vs[(len(vs)-1)/2] + vs[len(vs)/2]) / 2, len(vs)
-	}
-	fmt.Println("| measure | memvec | baseline | ratio | goal | runs |")
-	fmt.Println("|---|---:|---:|---:|---|---:|")
+	fmt.Println("| measure | memvec | baseline | ratio of medians | per-pass ratios: median (range) | goal | runs |")
+	fmt.Println("|---|---:|---:|---:|---:|---|---:|")
 	for _, g := range goals {
-		m, n := median(g.memvec, g.metric)
-		if n == 0 {
+		ms := values[g.memvec][g.metric]
+		if len(ms) == 0 {
 			continue
 		}
-		ratio, base := m, "—"
+		m := median(ms)
+		ratio, base, passes := m, "—", "—"
 		if g.baseline != "" {
-			b, _ := median(g.baseline, g.metric)
-			ratio, base = m/b, format(b, g.metric)
-		}
-		target, verdict := "—", ""
-		if g.max > 0 {
-			target = "≤ " + strconv.FormatFloat(g.max, 'g', -1, 64)
-			verdict = " ✗"
-			if ratio <= g.max {
-				verdict = " ✓"
+			bs := values[g.baseline][g.metric]
+			b := median(bs)
+			var rs []float64
+			for i := range min(len(ms), len(bs)) {
+				rs = append(rs, ms[i]/bs[i])
 			}
+			if len(rs) == 0 {
+				continue
+			}
+			ratio, base = median(rs), format(b, g.metric)
+			passes = fmt.Sprintf("%.4g (%.3g–%.3g)", ratio, slices.Min(rs), slices.Max(rs))
+			if len(ms) != len(bs) {
+				passes += fmt.Sprintf(", %d pairs", len(rs))
+			}
+			fmt.Printf("| %s | %s | %s | %.4g | %s | %s | %d |\n", g.what, format(m, g.metric), base, m/b, passes, verdict(ratio, g.max), len(ms))
+			continue
 		}
-		fmt.Printf("| %s | %s | %s | %.4g | %s%s | %d |\n", g.what, format(m, g.metric), base, ratio, target, verdict, n)
+		fmt.Printf("| %s | %s | %s | %.4g | %s | %s | %d |\n", g.what, format(m, g.metric), base, ratio, passes, verdict(ratio, g.max), len(ms))
 	}
+}
+
+// median returns the median of vs, or 0 if there are none.
+func median(vs []float64) float64 {
+	if len(vs) == 0 {
+		return 0
+	}
+	vs = slices.Sorted(slices.Values(vs))
+	return (vs[(len(vs)-1)/2] + vs[len(vs)/2]) / 2
+}
+
+// verdict prints the goal ratio ≤ max with a mark, or "—" for no goal.
+func verdict(ratio, max float64) string {
+	if max <= 0 {
+		return "—"
+	}
+	mark := " ✗"
+	if ratio <= max {
+		mark = " ✓"
+	}
+	return "≤ " + strconv.FormatFloat(max, 'g', -1, 64) + mark
 }
 
 // format prints a median with its unit.
