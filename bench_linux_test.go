@@ -196,7 +196,7 @@ func minorFaults() int64 {
 	if unix.Getrusage(unix.RUSAGE_SELF, &u) != nil {
 		return -1
 	}
-	return u.Minflt
+	return int64(u.Minflt)
 }
 
 // evictFile drops the file's pages from the page cache (they are clean).
