@@ -125,13 +125,15 @@ type Primitive struct {
 	Offset int // bytes from the start of the element
 }
 
-// LayoutOf returns the layout of T, as a vector file of T stores it. It
-// returns an error wrapping ErrUnsupportedType for a T that is not plain
-// data, naming the field.
+// LayoutOf returns the layout of T, as a vector file of T stores it: a
+// copy, which the caller may change. It returns an error wrapping
+// ErrUnsupportedType for a T that is not plain data, naming the field, as
+// in "memvec: layout of main.Rec: Rec.Tags[0].Name is a string:
+// unsupported element type".
 func LayoutOf[T any]() (*Layout, error) {
 	l, err := layoutFor[T]()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("memvec: layout of %v: %w", reflect.TypeFor[T](), err)
 	}
 	c := *l.exported
 	c.Type = l.exported.Type.clone()

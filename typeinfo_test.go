@@ -277,3 +277,15 @@ func FuzzParseLayout(f *testing.F) {
 		_ = l.String()
 	})
 }
+
+// TestLayoutOfRefusesUnsupportedTypes: LayoutOf names the type and the
+// field it cannot store.
+func TestLayoutOfRefusesUnsupportedTypes(t *testing.T) {
+	type Rec struct {
+		ID   int64
+		Name string
+	}
+	_, err := LayoutOf[Rec]()
+	require.ErrorIs(t, err, ErrUnsupportedType)
+	require.EqualError(t, err, "memvec: layout of memvec.Rec: Rec.Name is a string: unsupported element type")
+}
