@@ -3,7 +3,6 @@ package memvec
 import (
 	"fmt"
 	"sync/atomic"
-	"unsafe"
 )
 
 // Advice says how a region's pages will be read, so that the system reads
@@ -148,7 +147,12 @@ func (v *MemVec[T]) hintRange(h hint, i, j int) error {
 		return v.wrap(h.String(), ErrClosed)
 	}
 	m, ok := v.mem.(hinter)
-	size := int(unsafe.Sizeof(*new(T)))
+	size := 0
+	if v.layout != nil {
+		// The layout's size, not T's: a Raw's T stands for elements of
+		// any size.
+		size = int(v.layout.size)
+	}
 	if !ok || i == j || size == 0 {
 		return nil
 	}

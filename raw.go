@@ -121,6 +121,15 @@ func (r *Raw) All() iter.Seq2[int, []byte] {
 	}
 }
 
+// DontNeed tells the system that the elements [i:j] will not be read again
+// soon, so that their pages leave the process's memory now, as
+// MemVec.DontNeed does; they read back as they were. A program that reads a
+// large file once, in order, calls it behind its read point to keep its
+// resident memory to a window (the memvec command's dump does). It panics
+// if i < 0, j < i or j > Len(), and returns ErrClosed after Close or the
+// system's error, wrapped.
+func (r *Raw) DontNeed(i, j int) error { return r.v.DontNeed(i, j) }
+
 // Name returns the path the file was opened with.
 func (r *Raw) Name() string { return r.v.mem.(*File).Name() }
 

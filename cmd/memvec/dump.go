@@ -46,8 +46,10 @@ func dump(path string, o dumpOptions, stdout, stderr io.Writer) error {
 		}
 		e := newEncoder(r.Layout(), o.jsonl, w)
 		e.header()
+		rel := newReleaser(r, o.from)
 		for i := o.from; i < min(o.to, r.Len()); i++ {
 			e.element(r.Elem(i))
+			rel.read(i + 1)
 		}
 		return e.flush()
 	}
@@ -55,15 +57,18 @@ func dump(path string, o dumpOptions, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var e *encoder
+	var rel *releaser
 	next := o.from // the first element not printed yet
 	for {
 		if e == nil && r.Layout() != nil {
 			e = newEncoder(r.Layout(), o.jsonl, w)
 			e.header()
+			rel = newReleaser(r, next)
 		}
 		if e != nil {
 			for ; next < min(o.to, r.Len()); next++ {
 				e.element(r.Elem(next))
+				rel.read(next + 1)
 			}
 			if err := e.flush(); err != nil {
 				return err
@@ -81,5 +86,35 @@ func dump(path string, o dumpOptions, stdout, stderr io.Writer) error {
 		case err != nil:
 			return err
 		}
+	}
+}
+
+// releaseWindow is how many bytes of elements dump reads between two calls
+// of Raw.DontNeed: its resident memory stays about this much, plus a page on
+// each side, however large the file (a read maps the file's pages into the
+// process, and the kernel would otherwise keep them there for as long as
+// memory allows).
+const releaseWindow = 8 << 20
+
+// releaser gives the pages of the elements dump has read back to the
+// system, a window at a time.
+type releaser struct {
+	r    *memvec.Raw
+	from int // the first element not released yet
+	per  int // elements in a window
+}
+
+// newReleaser returns a releaser for r whose reads start at element from.
+func newReleaser(r *memvec.Raw, from int) *releaser {
+	return &releaser{r: r, from: from, per: max(1, releaseWindow/max(1, r.Layout().Size))}
+}
+
+// read says that the elements before i have been read, and releases them
+// when they fill a window. A hint that fails only costs memory, so its
+// error is dropped.
+func (rel *releaser) read(i int) {
+	if i-rel.from >= rel.per {
+		_ = rel.r.DontNeed(rel.from, i)
+		rel.from = i
 	}
 }

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/memvec/memvec"
+	"github.com/stretchr/testify/require"
+)
+
+// pageElem is an element a page long whose only field is its first byte:
+// dump reads one byte of each page, which maps the whole page.
+type pageElem struct {
+	A uint8
+	_ [4095]byte
+}
+
+// TestDumpResidentMemoryStaysFlat: dump of a 256 MiB file, with and
+// without -follow, keeps the process's peak resident memory far below the
+// file's size: the pages it has read are given back (Raw.DontNeed) a window
+// at a time. Without that, every page read stays mapped and the peak
+// passes 256 MiB.
+func TestDumpResidentMemoryStaysFlat(t *testing.T) {
+	const n = 64 << 10 // elements: 256 MiB
+	path := filepath.Join(tempDir(t), "pages.vec")
+	// The file is written by another process: a child's peak resident
+	// memory starts from its parent's, since the parent's memory is what
+	// the child had before its exec (exec_mmap), and the parent's would
+	// then include the file's pages.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	w := exec.CommandContext(ctx, os.Args[0])
+	w.Env = append(os.Environ(), writePagesEnv+"="+path)
+	out, err := w.CombinedOutput()
+	require.NoError(t, err, "writing %s: %s", path, out)
+
+	for _, args := range [][]string{
+		{"dump", path},
+		{"dump", "-follow", "-to", strconv.Itoa(n), path},
+	} {
+		cmd := memvecCmd(t, ctx, args...)
+		null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		require.NoError(t, err)
+		cmd.Stdout, cmd.Stderr = null, os.Stderr
+		err = cmd.Run()
+		null.Close()
+		require.NoError(t, err, "memvec %v", args)
+		peak := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10 // KiB on Linux
+		t.Logf("memvec %v: peak resident memory %d MiB", args, peak>>20)
+		require.Less(t, peak, int64(64<<20), "memvec %v: peak resident memory %d MiB for a 256 MiB file", args, peak>>20)
+	}
+}
+
+// writePagesEnv names the environment variable that makes the test binary
+// write n pageElems to the file it names, Sync and exit.
+const writePagesEnv = "MEMVEC_TEST_WRITE_PAGES"
+
+func init() {
+	path := os.Getenv(writePagesEnv)
+	if path == "" {
+		return
+	}
+	const n = 64 << 10
+	err := func() error {
+		v, err := memvec.Open[pageElem](path)
+		if err != nil {
+			return err
+		}
+		defer v.Close()
+		if err := v.Grow(n); err != nil {
+			return err
+		}
+		for i := range n {
+			if err := v.Push(pageElem{A: uint8(i)}); err != nil {
+				return err
+			}
+		}
+		// Written back: the kernel does not take a page that is being
+		// written back from a process.
+		if err := v.Sync(); err != nil {
+			return err
+		}
+		return v.Close()
+	}()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
