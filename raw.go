@@ -167,6 +167,8 @@ type Info struct {
 	BaseLen    uint64 // on the disk before the writer's header was written
 	Checked1   uint64 // the first checked length
 	Checked2   uint64 // the second checked length
+	Sum1       uint32 // the CRC-32C of elements [BaseLen, Checked1), as stored
+	Sum2       uint32 // the CRC-32C of elements [Checked1, Checked2), as stored
 	BootID     uint64 // of the writer's machine when it opened the file; 0 if unknown
 	Rebooted   bool   // this machine has rebooted since: Len applies the rule of FORMAT.md, "Power loss"
 }
@@ -197,6 +199,8 @@ func (r *Raw) Info() (info Info, ok bool) {
 		BaseLen:     word64At(b, offBase).Load(),
 		Checked1:    word64At(b, offChecked1).Load(),
 		Checked2:    word64At(b, offChecked2).Load(),
+		Sum1:        ne.Uint32(b[offSum1:]),
+		Sum2:        ne.Uint32(b[offSum2:]),
 		BootID:      ne.Uint64(b[offBootID:]),
 		Rebooted:    rebooted(b),
 	}, true

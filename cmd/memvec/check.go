@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -44,14 +43,6 @@ func check(path string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// The header words check reads itself, which Info does not give
-// (FORMAT.md, "The header"): the CRC-32C of the elements from the base
-// length to the first checked length, and from the first to the second.
-const (
-	offSum1 = 120
-	offSum2 = 124
-)
-
 // checkDurable verifies the power-loss words of a file at rest, in.
 // FORMAT.md, "Power loss", has the rule: after a reboot, a reader counts
 // the elements from the base length on as far as the checked lengths and
@@ -63,12 +54,7 @@ func checkDurable(path string, in memvec.Info) ([]string, error) {
 		return nil, err
 	}
 	defer f.Close()
-	var h [128]byte
-	if _, err := f.ReadAt(h[:], 0); err != nil {
-		return nil, fmt.Errorf("memvec: check %s: read the header: %w", path, err)
-	}
-	ne := binary.NativeEndian // memvec opens only files of this machine's byte order
-	sums := [2]uint32{ne.Uint32(h[offSum1:]), ne.Uint32(h[offSum2:])}
+	sums := [2]uint32{in.Sum1, in.Sum2}
 	kept, broken := in.BaseLen, ""
 	for i, next := range [2]uint64{in.Checked1, in.Checked2} {
 		if next < kept || next > uint64(in.Cap) {

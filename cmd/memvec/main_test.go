@@ -453,9 +453,12 @@ func TestCheckPowerLossWords(t *testing.T) {
 	require.NoError(t, err)
 	ne := binary.NativeEndian
 	elem := func(i int) int { return in.DataOffset + i*in.ElemSize }
+	castagnoli := crc32.MakeTable(crc32.Castagnoli)
+	require.Equal(t, uint32(0), in.Sum1, "the checksum of no elements, [3, 3)")
+	require.Equal(t, crc32.Checksum(data[elem(3):elem(5)], castagnoli), in.Sum2, "the checksum of elements [3, 5)")
 	torn := bytes.Clone(data)
 	torn[elem(4)+3] ^= 0x10 // element 4, past the first checked length
-	tornSum := crc32.Checksum(torn[elem(3):elem(5)], crc32.MakeTable(crc32.Castagnoli))
+	tornSum := crc32.Checksum(torn[elem(3):elem(5)], castagnoli)
 	mismatch := fmt.Sprintf("the checksum of elements [3, 5) is %#08x, the header says %#08x", tornSum, ne.Uint32(data[124:]))
 	odd := bytes.Clone(data)
 	ne.PutUint64(odd[80:], 7)
