@@ -61,6 +61,9 @@ const (
 	hintWillNeed hint = iota
 	hintDontNeed
 	hintPopulate
+	// hintRelease is DontNeed for a read-only view of a file: its pages
+	// leave the mapping and stay in the page cache (MADV_DONTNEED).
+	hintRelease
 )
 
 // String returns the hint's operation as errors name it.
@@ -68,7 +71,7 @@ func (h hint) String() string {
 	switch h {
 	case hintWillNeed:
 		return "willneed"
-	case hintDontNeed:
+	case hintDontNeed, hintRelease:
 		return "dontneed"
 	}
 	return "populate"
@@ -105,9 +108,13 @@ func (v *MemVec[T]) WillNeed(i, j int) error { return v.hintRange(hintWillNeed, 
 // memory at once; clean ones are reclaimed, and dirty ones stay in the page
 // cache, marked to be reclaimed as soon as the kernel has written them back
 // as usual (which is no Sync: only Sync makes them survive a power loss).
-// Before Linux 5.4 it is MADV_DONTNEED, which on a shared file mapping drops
-// only the mapping's page-table entries: the dirty pages stay in the page
-// cache, to be written back as usual. On the other Unix systems
+// Pages that another process maps too stay where they are. Before Linux 5.4
+// it is MADV_DONTNEED, which on a shared file mapping drops only the
+// mapping's page-table entries: the dirty pages stay in the page cache, to
+// be written back as usual. For a read-only File (ReadOnly, Follow,
+// OpenRaw) on Linux it is MADV_DONTNEED too: the pages leave the process's
+// memory whoever else maps them, as a follower's pages are mapped by its
+// writer, and stay in the page cache for the writer and the other readers. On the other Unix systems
 // it is MADV_DONTNEED, which there lowers the pages' priority. For Anon on
 // Linux it is MADV_PAGEOUT, which swaps the pages out if there is swap (and
 // otherwise keeps them); never MADV_DONTNEED, which would zero them, nor
@@ -177,6 +184,9 @@ func (v *MemVec[T]) hintRange(h hint, i, j int) error {
 func (f *File) hint(h hint, b []byte) error {
 	if f.closed {
 		return ErrClosed
+	}
+	if h == hintDontNeed && f.readOnly {
+		h = hintRelease
 	}
 	return hintPages(h, b, true)
 }

@@ -28,6 +28,11 @@ func hintPages(h hint, b []byte, file bool) error {
 	switch h {
 	case hintWillNeed:
 		return unix.Madvise(b, unix.MADV_WILLNEED)
+	case hintRelease:
+		// A read-only view of a file: drop the page-table entries,
+		// whoever else maps the pages (MADV_PAGEOUT would skip those),
+		// and leave the page cache alone.
+		return unix.Madvise(b, unix.MADV_DONTNEED)
 	case hintDontNeed:
 		// MADV_PAGEOUT (Linux 5.4) unmaps the pages and reclaims the
 		// clean file pages; dirty ones wait in the page cache for their

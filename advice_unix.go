@@ -25,7 +25,7 @@ func hintPages(h hint, b []byte, file bool) error {
 	switch h {
 	case hintWillNeed:
 		return unix.Madvise(b, unix.MADV_WILLNEED)
-	case hintDontNeed:
+	case hintDontNeed, hintRelease:
 		if !file {
 			return nil
 		}

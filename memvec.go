@@ -90,6 +90,8 @@
 //	WillNeed          MADV_WILLNEED             MADV_WILLNEED           nothing
 //	DontNeed, File    MADV_PAGEOUT (DONTNEED    MADV_DONTNEED           nothing
 //	                  before Linux 5.4)
+//	DontNeed, File    MADV_DONTNEED             MADV_DONTNEED           nothing
+//	read-only
 //	DontNeed, Anon    MADV_PAGEOUT (nothing     nothing                 nothing
 //	                  before Linux 5.4)
 //	Populate          MADV_POPULATE_READ, for   each page read          each page read

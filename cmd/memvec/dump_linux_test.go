@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,10 +25,12 @@ type pageElem struct {
 }
 
 // TestDumpResidentMemoryStaysFlat: dump of a 256 MiB file, with and
-// without -follow, keeps the process's peak resident memory far below the
-// file's size: the pages it has read are given back (Raw.DontNeed) a window
-// at a time. Without that, every page read stays mapped and the peak
-// passes 256 MiB.
+// without -follow, with no writer and beside a live writer that maps every
+// page too, keeps the process's peak resident memory far below the file's
+// size: the pages it has read leave its memory (Raw.DontNeed) a window at a
+// time. Without that, every page read stays mapped and the peak passes 256
+// MiB; with MADV_PAGEOUT for a read-only view, as for a writer's, the pages
+// the writer maps stay too.
 func TestDumpResidentMemoryStaysFlat(t *testing.T) {
 	const n = 64 << 10 // elements: 256 MiB
 	path := filepath.Join(tempDir(t), "pages.vec")
@@ -41,10 +45,11 @@ func TestDumpResidentMemoryStaysFlat(t *testing.T) {
 	out, err := w.CombinedOutput()
 	require.NoError(t, err, "writing %s: %s", path, out)
 
-	for _, args := range [][]string{
+	runs := [][]string{
 		{"dump", path},
 		{"dump", "-follow", "-to", strconv.Itoa(n), path},
-	} {
+	}
+	check := func(args []string) {
 		cmd := memvecCmd(t, ctx, args...)
 		null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 		require.NoError(t, err)
@@ -56,7 +61,34 @@ func TestDumpResidentMemoryStaysFlat(t *testing.T) {
 		t.Logf("memvec %v: peak resident memory %d MiB", args, peak>>20)
 		require.Less(t, peak, int64(64<<20), "memvec %v: peak resident memory %d MiB for a 256 MiB file", args, peak>>20)
 	}
+	for _, args := range runs {
+		check(args)
+	}
+
+	// Beside a live writer, which maps every page too: dump reads the
+	// file as a follower, and its pages must leave its memory all the
+	// same.
+	live := filepath.Join(filepath.Dir(path), "live.vec")
+	w = exec.CommandContext(ctx, os.Args[0])
+	w.Env = append(os.Environ(), writePagesEnv+"="+live, holdEnv+"=1")
+	w.Stderr = os.Stderr
+	stdin, err := w.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := w.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, w.Start())
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "written\n", line)
+	check([]string{"dump", live})
+	check([]string{"dump", "-follow", "-to", strconv.Itoa(n), live})
+	require.NoError(t, stdin.Close())
+	require.NoError(t, w.Wait())
 }
+
+// holdEnv makes the writing child stay the file's writer until its
+// standard input closes.
+const holdEnv = "MEMVEC_TEST_HOLD"
 
 // writePagesEnv names the environment variable that makes the test binary
 // write n pageElems to the file it names, Sync and exit.
@@ -86,6 +118,12 @@ func init() {
 		// written back from a process.
 		if err := v.Sync(); err != nil {
 			return err
+		}
+		if os.Getenv(holdEnv) == "1" {
+			// Stay the file's writer, its pages mapped, until the
+			// test closes standard input.
+			fmt.Println("written")
+			io.Copy(io.Discard, os.Stdin)
 		}
 		return v.Close()
 	}()
