@@ -4,8 +4,10 @@ package memvec
 
 import (
 	"context"
+	"maps"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,7 +27,9 @@ import (
 // mapping reaches crashfs only when the kernel writes the page back (at
 // msync, munmap, sync_file_range or its own writeback), and fsync reaches
 // it as a barrier. What reached it before the last barrier is durable;
-// every page written since may or may not be, in any version written.
+// every page written since may or may not be, in any version written. A
+// name (a create, a rename, a removal) is durable once the directory is
+// fsynced; a power loss before that keeps any prefix of those since.
 //
 // Marks put the workload's progress in the log: a mkdir of "mark-N" in the
 // root is logged as mark N and refused.
@@ -39,20 +43,25 @@ const (
 	evSize                     // a file's size set (truncate, or fallocate past the end)
 	evSync                     // fsync of a file: its bytes and size are durable
 	evMark                     // the workload's mark
+	evRename                   // a name renamed to newName, replacing what newName named
+	evUnlink                   // a name removed
 )
 
 type crashEvent struct {
-	kind crashKind
-	name string
-	off  int64
-	data []byte
-	size int64
-	mark int
+	kind    crashKind
+	id      int    // the file's: events of a file keep it across renames
+	name    string // the file's name when it was created, or the name renamed or removed
+	newName string
+	off     int64
+	data    []byte
+	size    int64
+	mark    int
 }
 
 type crashFS struct {
-	mu  sync.Mutex
-	log []crashEvent
+	mu     sync.Mutex
+	log    []crashEvent
+	nextID int
 }
 
 func (c *crashFS) record(e crashEvent) {
@@ -91,16 +100,21 @@ type crashDir struct {
 }
 
 var (
-	_ fs.NodeCreater = (*crashDir)(nil)
-	_ fs.NodeMkdirer = (*crashDir)(nil)
-	_ fs.NodeFsyncer = (*crashDir)(nil)
+	_ fs.NodeCreater  = (*crashDir)(nil)
+	_ fs.NodeMkdirer  = (*crashDir)(nil)
+	_ fs.NodeFsyncer  = (*crashDir)(nil)
+	_ fs.NodeRenamer  = (*crashDir)(nil)
+	_ fs.NodeUnlinker = (*crashDir)(nil)
 )
 
 func (d *crashDir) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
-	f := &crashFile{fs: d.fs, name: name}
+	d.fs.mu.Lock()
+	d.fs.nextID++
+	f := &crashFile{fs: d.fs, name: name, id: d.fs.nextID}
+	d.fs.mu.Unlock()
 	ch := d.NewPersistentInode(ctx, f, fs.StableAttr{Mode: syscall.S_IFREG})
 	d.AddChild(name, ch, true)
-	d.fs.record(crashEvent{kind: evCreate, name: name})
+	d.fs.record(crashEvent{kind: evCreate, id: f.id, name: name})
 	out.Mode = syscall.S_IFREG | 0o644
 	return ch, nil, 0, 0
 }
@@ -119,10 +133,29 @@ func (d *crashDir) Fsync(ctx context.Context, fh fs.FileHandle, flags uint32) sy
 	return 0
 }
 
+// Rename renames within the root, replacing the target if there is one (go-fuse
+// moves the node in its tree once this returns). Until the directory's next
+// fsync a power loss may undo it.
+func (d *crashDir) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	if newParent.EmbeddedInode() != d.EmbeddedInode() || flags != 0 {
+		return syscall.ENOTSUP
+	}
+	d.fs.record(crashEvent{kind: evRename, name: name, newName: newName})
+	return 0
+}
+
+// Unlink removes a name (go-fuse drops the node from its tree once this
+// returns). Until the directory's next fsync a power loss may undo it.
+func (d *crashDir) Unlink(ctx context.Context, name string) syscall.Errno {
+	d.fs.record(crashEvent{kind: evUnlink, name: name})
+	return 0
+}
+
 type crashFile struct {
 	fs.Inode
 	fs   *crashFS
-	name string
+	id   int
+	name string // at its creation
 	mu   sync.Mutex
 	data []byte
 }
@@ -158,12 +191,12 @@ func (f *crashFile) Write(ctx context.Context, fh fs.FileHandle, data []byte, of
 		f.data = append(f.data, make([]byte, end-len(f.data))...)
 	}
 	copy(f.data[off:], data)
-	f.fs.record(crashEvent{kind: evWrite, name: f.name, off: off, data: append([]byte(nil), data...)})
+	f.fs.record(crashEvent{kind: evWrite, id: f.id, name: f.name, off: off, data: append([]byte(nil), data...)})
 	return uint32(len(data)), 0
 }
 
 func (f *crashFile) Fsync(ctx context.Context, fh fs.FileHandle, flags uint32) syscall.Errno {
-	f.fs.record(crashEvent{kind: evSync, name: f.name})
+	f.fs.record(crashEvent{kind: evSync, id: f.id, name: f.name})
 	return 0
 }
 
@@ -202,7 +235,7 @@ func (f *crashFile) resize(size int64) {
 	} else {
 		f.data = f.data[:size]
 	}
-	f.fs.record(crashEvent{kind: evSize, name: f.name, size: size})
+	f.fs.record(crashEvent{kind: evSize, id: f.id, name: f.name, size: size})
 }
 
 // crashImage is what the log up to some point says of one file: its bytes
@@ -215,14 +248,27 @@ type crashImage struct {
 	current       []byte             // everything that reached the filesystem
 }
 
-// imageAt replays the log up to (not including) event k for the file name.
+// imageAt replays the log up to (not including) event k for the file
+// created as name, which must not have been renamed.
 func imageAt(log []crashEvent, k int, name string) *crashImage {
+	return image(log, k, func(e crashEvent) bool { return e.id != 0 && e.name == name })
+}
+
+// imageOf replays the log up to (not including) event k for the file id,
+// whatever its names.
+func imageOf(log []crashEvent, k int, id int) *crashImage {
+	return image(log, k, func(e crashEvent) bool { return e.id == id })
+}
+
+// image replays the log up to (not including) event k for the file whose
+// events are those that match.
+func image(log []crashEvent, k int, match func(crashEvent) bool) *crashImage {
 	im := &crashImage{pages: map[int64][][]byte{}}
 	for _, e := range log[:k] {
 		switch {
 		case e.kind == evDirSync:
 			im.named = im.exists
-		case e.name != name:
+		case !match(e):
 		case e.kind == evCreate:
 			im.exists = true
 		case e.kind == evSync:
@@ -299,4 +345,46 @@ func (im *crashImage) states(r *rand.Rand, random int) []crashState {
 		out = append(out, crashState{how: "the name lost"})
 	}
 	return out
+}
+
+// namedAt returns the files that name may denote after a power loss at
+// event k of the log, as ids (0: no file), each once: the directory as its
+// last fsync left it, then with each prefix of the creates, renames and
+// removals since, which a journaling filesystem makes durable in order.
+func namedAt(log []crashEvent, k int, name string) []int {
+	cur, durable := map[string]int{}, map[string]int{}
+	var pending []crashEvent
+	for _, e := range log[:k] {
+		switch e.kind {
+		case evDirSync:
+			durable, pending = maps.Clone(cur), nil
+		case evCreate:
+			cur[e.name] = e.id
+			pending = append(pending, e)
+		case evRename:
+			cur[e.newName] = cur[e.name]
+			delete(cur, e.name)
+			pending = append(pending, e)
+		case evUnlink:
+			delete(cur, e.name)
+			pending = append(pending, e)
+		}
+	}
+	dir := maps.Clone(durable)
+	ids := []int{dir[name]}
+	for _, e := range pending {
+		switch e.kind {
+		case evCreate:
+			dir[e.name] = e.id
+		case evRename:
+			dir[e.newName] = dir[e.name]
+			delete(dir, e.name)
+		case evUnlink:
+			delete(dir, e.name)
+		}
+		if !slices.Contains(ids, dir[name]) {
+			ids = append(ids, dir[name])
+		}
+	}
+	return ids
 }
