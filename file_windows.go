@@ -315,6 +315,16 @@ func (f *File) unmapView() error {
 	if err := windows.UnmapViewOfFile(uintptr(unsafe.Pointer(f.base))); err != nil {
 		return os.NewSyscallError("UnmapViewOfFile", err)
 	}
+	// A view kept past this point (a Slice from before a Close, or from
+	// before a resize, which moves the view here) must fault rather than
+	// reach what is mapped at its address next: the range is reserved
+	// again at once, inaccessible, and retired (see retire). A view cannot
+	// be replaced in place, so another thread of the process may map
+	// something there in between; the reservation then fails, and the
+	// range is that mapping's.
+	if p, err := windows.VirtualAlloc(uintptr(unsafe.Pointer(f.base)), uintptr(f.mapped), windows.MEM_RESERVE, windows.PAGE_NOACCESS); err == nil {
+		retire(addrToPtr(p), f.mapped)
+	}
 	f.base, f.mapped = nil, 0
 	return nil
 }

@@ -73,7 +73,10 @@
 // vector: a fault is not a panic and cannot be recovered. On Unix the fault
 // is certain, not a read or write of whatever is mapped there next: the
 // address space given up stays reserved and inaccessible in a bounded
-// quarantine (16 TiB or 1,024 ranges retired after it; see the README).
+// quarantine (16 TiB or 1,024 ranges retired after it; see the README). On
+// Windows the same holds for anonymous memory, and for a File's views (also
+// those a resize leaves behind) unless another thread maps something at
+// their address in the instant between the unmapping and the reservation.
 //
 // # Paging hints
 //

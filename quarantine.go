@@ -1,4 +1,4 @@
-//go:build unix
+//go:build unix || windows
 
 package memvec
 
@@ -16,6 +16,12 @@ import (
 // reserved (PROT_NONE, MAP_NORESERVE: no memory, no commit charge, one
 // mapping), where a stale access faults, and released only when it has
 // aged out of a bounded quarantine, oldest first.
+//
+// On Windows, anonymous memory is a reservation (VirtualAlloc, MEM_RESERVE)
+// to begin with: retiring it decommits its pages and keeps the reservation.
+// A file's view cannot be replaced in place: it is unmapped, and its range
+// reserved again at once and retired (see File.unmapView), unless another
+// thread mapped something there in between.
 //
 // The bounds keep the address space and the mappings it costs small next
 // to what a process has: quarantineSpans mappings of the 65,530 Linux
