@@ -117,27 +117,7 @@ func crashWorkChild() {
 		fail(err)
 	}
 	done := make(chan struct{})
-	go func() {
-		fd, err := unix.Open(path, unix.O_RDONLY, 0)
-		if err != nil {
-			return
-		}
-		defer unix.Close(fd)
-		r := rand.New(rand.NewPCG(seed, 10))
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			var st unix.Stat_t
-			if unix.Fstat(fd, &st) == nil && st.Size > 0 {
-				off := r.Int64N(st.Size) &^ int64(pageSize-1)
-				unix.SyncFileRange(fd, off, int64(pageSize), unix.SYNC_FILE_RANGE_WRITE)
-			}
-			time.Sleep(50 * time.Microsecond)
-		}
-	}()
+	go writeBackAtRandom(path, seed, done)
 	rec := func(j, i int) crashRec { return makeCrashRec(crashKey(j, i)) }
 	for j, op := range planCrashWorkload(seed, n).ops {
 		switch op.kind {
@@ -334,5 +314,35 @@ func TestCreateNewIsDurableAtOpen(t *testing.T) {
 		require.Zero(t, r.Len())
 		require.NoError(t, r.Close())
 		c.release(t)
+	}
+}
+
+// writeBackAtRandom has the kernel write pages of the file at path back at
+// random (the pages of seed's sequence), as its own writeback would, in no
+// order, until done is closed: a power loss may then find any of them on
+// the disk. It waits for the file to exist.
+func writeBackAtRandom(path string, seed uint64, done <-chan struct{}) {
+	r := rand.New(rand.NewPCG(seed, 10))
+	fd := -1
+	defer func() {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		if fd < 0 {
+			fd, _ = unix.Open(path, unix.O_RDONLY, 0)
+		}
+		var st unix.Stat_t
+		if fd >= 0 && unix.Fstat(fd, &st) == nil && st.Size > 0 {
+			off := r.Int64N(st.Size) &^ int64(pageSize-1)
+			unix.SyncFileRange(fd, off, int64(pageSize), unix.SYNC_FILE_RANGE_WRITE)
+		}
+		time.Sleep(50 * time.Microsecond)
 	}
 }

@@ -10,10 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 )
 
 func init() { children["migratework"] = migrateWorkChild }
@@ -54,7 +52,7 @@ func migrateWorkChild() {
 		os.Mkdir(filepath.Join(filepath.Dir(path), "mark-0"), 0o755)
 		migrateBatchBytes = 4 << 10
 		done := make(chan struct{})
-		go writeBackAtRandom(migrateTempPath(path), done)
+		go writeBackAtRandom(migrateTempPath(path), 3, done)
 		err = Migrate(path, migratePoint)
 		close(done)
 		if err != nil {
@@ -68,36 +66,6 @@ func migrateWorkChild() {
 		os.Exit(childFailed)
 	}
 	fmt.Println("done")
-}
-
-// writeBackAtRandom has the kernel write pages of the file at path back at
-// random, as its own writeback would, in no order, until done is closed: a
-// power loss may then find any of them on the disk. It waits for the file
-// to exist.
-func writeBackAtRandom(path string, done <-chan struct{}) {
-	r := rand.New(rand.NewPCG(3, 4))
-	fd := -1
-	defer func() {
-		if fd >= 0 {
-			unix.Close(fd)
-		}
-	}()
-	for {
-		select {
-		case <-done:
-			return
-		default:
-		}
-		if fd < 0 {
-			fd, _ = unix.Open(path, unix.O_RDONLY, 0)
-		}
-		var st unix.Stat_t
-		if fd >= 0 && unix.Fstat(fd, &st) == nil && st.Size > 0 {
-			off := r.Int64N(st.Size) &^ int64(pageSize-1)
-			unix.SyncFileRange(fd, off, int64(pageSize), unix.SYNC_FILE_RANGE_WRITE)
-		}
-		time.Sleep(20 * time.Microsecond)
-	}
 }
 
 // TestMigratePowerLossStates migrates a vector on crashfs and, at every
