@@ -3,7 +3,6 @@ package memvec
 import (
 	"fmt"
 	"hash"
-	"hash/fnv"
 	"reflect"
 	"strconv"
 	"strings"
@@ -112,8 +111,10 @@ func layoutFor[T any]() (*layout, error) {
 	return l, err
 }
 
-// computeLayout checks t and fingerprints it. Its cost is proportional to the
-// number of primitive fields, except that an array of primitives counts once.
+// computeLayout checks t, builds its Type tree and fingerprints it from the
+// tree, as a reader of a file does (Layout.runs). Its cost is proportional
+// to the number of primitive fields, except that an array of primitives,
+// or of elements that are one run, counts once.
 func computeLayout(t reflect.Type) (*layout, error) {
 	root := t.Name()
 	if root == "" {
@@ -124,13 +125,13 @@ func computeLayout(t reflect.Type) (*layout, error) {
 		// field of it.
 		return nil, fmt.Errorf("element type %s is %s: %w", root, what, ErrUnsupportedType)
 	}
-	b := &layoutBuilder{h: fnv.New64a()}
-	fmt.Fprintf(b.h, "size=%d;align=%d;", t.Size(), t.Align())
-	if err := b.flatten(t, 0, root); err != nil {
+	tt, err := typeOf(t, root)
+	if err != nil {
 		return nil, err
 	}
-	b.finish()
-	ex := &Layout{Size: int(t.Size()), Align: t.Align(), Fingerprint: b.h.Sum64(), Type: typeOf(t)}
+	ex := &Layout{Size: int(t.Size()), Align: t.Align(), Type: tt}
+	fingerprint, desc := ex.runs()
+	ex.Fingerprint = fingerprint
 	section := appendLayoutJSON(nil, ex)
 	if len(section) > maxLayoutSection {
 		return nil, fmt.Errorf("element type %s: its layout takes %d bytes to describe, more than the %d a file has room for: %w", root, len(section), maxLayoutSection, ErrUnsupportedType)
@@ -138,8 +139,8 @@ func computeLayout(t reflect.Type) (*layout, error) {
 	return &layout{
 		size:        t.Size(),
 		align:       uintptr(t.Align()),
-		fingerprint: b.h.Sum64(),
-		desc:        fmt.Sprintf("%d bytes, align %d, fingerprint %#016x: {%s}", t.Size(), t.Align(), b.h.Sum64(), b.desc.String()),
+		fingerprint: fingerprint,
+		desc:        fmt.Sprintf("%d bytes, align %d, fingerprint %#016x: {%s}", t.Size(), t.Align(), fingerprint, desc),
 		exported:    ex,
 		section:     section,
 	}, nil
@@ -166,65 +167,4 @@ var refused = map[reflect.Kind]string{
 	reflect.Chan:          "a channel",
 	reflect.Func:          "a func",
 	reflect.Interface:     "an interface",
-}
-
-// flatten adds the primitive runs of t, placed at off. path is the field
-// path for error messages ("Rec.Tags[0].Name"), which the constructors
-// put in the package's form ("memvec: open points.vec: Rec.Tags[0].Name
-// is a string: unsupported element type").
-func (b *layoutBuilder) flatten(t reflect.Type, off uintptr, path string) error {
-	if what, ok := refused[t.Kind()]; ok {
-		return fmt.Errorf("%s is %s: %w", path, what, ErrUnsupportedType)
-	}
-	if name, ok := primitiveKinds[t.Kind()]; ok {
-		if name != "bool" {
-			name += strconv.Itoa(int(t.Size()) * 8)
-		}
-		b.add(run{kind: name, width: t.Size(), off: off, count: 1})
-		return nil
-	}
-	switch t.Kind() {
-	case reflect.Array:
-		n, e := uintptr(t.Len()), t.Elem()
-		if _, ok := primitiveKinds[e.Kind()]; ok && n > 0 {
-			// An array of primitives is one run: no walk per element.
-			if err := b.flatten(e, off, path+"[0]"); err != nil {
-				return err
-			}
-			b.pending.count += n - 1
-			return nil
-		}
-		// Check the element type once (even if nothing is stored: [0]*int
-		// is refused like *int), collecting its runs, then lay them out
-		// for every element: no walk of the type per element.
-		var elem []run
-		sub := &layoutBuilder{runs: &elem}
-		if err := sub.flatten(e, 0, path+"[0]"); err != nil {
-			return err
-		}
-		sub.finish()
-		if len(elem) == 1 && elem[0].count*elem[0].width == e.Size() {
-			r := elem[0] // a dense element: the array is one run
-			r.off += off
-			r.count *= n
-			b.add(r)
-			return nil
-		}
-		for i := uintptr(0); i < n; i++ {
-			for _, r := range elem {
-				r.off += off + i*e.Size()
-				b.add(r)
-			}
-		}
-		return nil
-	case reflect.Struct:
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			if err := b.flatten(f.Type, off+f.Offset, path+"."+f.Name); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return fmt.Errorf("%s is a %s: %w", path, t.Kind(), ErrUnsupportedType)
 }

@@ -263,26 +263,44 @@ func (l *Layout) folded() iter.Seq[foldedField] {
 	return func(yield func(foldedField) bool) { l.Type.visit("", 0, true, yield) }
 }
 
-// typeOf builds the Type of a Go type that computeLayout accepted.
-func typeOf(t reflect.Type) *Type {
+// typeOf builds the Type of t, or returns an error wrapping
+// ErrUnsupportedType that names by its path (path is t's) the first field
+// that is not plain data, in the package's form ("Rec.Tags[0].Name is a
+// string"). An array's element type is built and checked once, also for an
+// array of none: [0]*int is refused like *int.
+func typeOf(t reflect.Type, path string) (*Type, error) {
+	if what, ok := refused[t.Kind()]; ok {
+		return nil, fmt.Errorf("%s is %s: %w", path, what, ErrUnsupportedType)
+	}
 	tt := &Type{Size: int(t.Size())}
 	if t.Name() != "" && t.PkgPath() != "" {
 		tt.Name = t.String()
 	}
 	switch t.Kind() {
 	case reflect.Array:
-		tt.Kind, tt.Len, tt.Elem = Array, t.Len(), typeOf(t.Elem())
+		elem, err := typeOf(t.Elem(), path+"[0]")
+		if err != nil {
+			return nil, err
+		}
+		tt.Kind, tt.Len, tt.Elem = Array, t.Len(), elem
 	case reflect.Struct:
 		tt.Kind = Struct
 		tt.Fields = make([]Field, t.NumField())
 		for i := range tt.Fields {
 			f := t.Field(i)
-			tt.Fields[i] = Field{Name: f.Name, Offset: int(f.Offset), Type: typeOf(f.Type)}
+			ft, err := typeOf(f.Type, path+"."+f.Name)
+			if err != nil {
+				return nil, err
+			}
+			tt.Fields[i] = Field{Name: f.Name, Offset: int(f.Offset), Type: ft}
 		}
 	default:
+		if _, ok := primitiveKinds[t.Kind()]; !ok {
+			return nil, fmt.Errorf("%s is a %s: %w", path, t.Kind(), ErrUnsupportedType)
+		}
 		tt.Kind = kindNamed(primitiveName(t))
 	}
-	return tt
+	return tt, nil
 }
 
 // primitiveName is the name of a primitive Go type's kind: int and uint by
@@ -454,7 +472,7 @@ func parseLayout(b []byte) (*Layout, error) {
 		return nil, fmt.Errorf("%w: size %d, but the type takes %d bytes (alignment %d)", errLayout, *jl.Size, t.Size, a)
 	}
 	l := &Layout{Size: t.Size, Align: int(a), Type: t}
-	l.Fingerprint = l.fingerprint()
+	l.Fingerprint, _ = l.runs()
 	return l, nil
 }
 
@@ -532,19 +550,20 @@ func convertType(j *jsonType, path string, depth int) (*Type, error) {
 	return t, nil
 }
 
-// fingerprint computes the fingerprint of the layout from its Type tree,
-// by the rule of FORMAT.md: the same as computeLayout's for a Go type.
-func (l *Layout) fingerprint() uint64 {
+// runs computes the fingerprint of the layout from its Type tree, by the
+// rule of FORMAT.md, for a Go type (computeLayout) and for a stored layout
+// alike, with a short description of its runs for people.
+func (l *Layout) runs() (fingerprint uint64, desc string) {
 	b := &layoutBuilder{h: fnv.New64a()}
 	fmt.Fprintf(b.h, "size=%d;align=%d;", l.Size, l.Align)
 	b.flattenType(l.Type, 0)
 	b.finish()
-	return b.h.Sum64()
+	return b.h.Sum64(), b.desc.String()
 }
 
-// flattenType adds the primitive runs of t placed at off, like flatten for
-// a reflect.Type: arrays of primitives and arrays whose element is one
-// dense run are one run, with no walk per element.
+// flattenType adds the primitive runs of t placed at off: arrays of
+// primitives and arrays whose element is one dense run are one run, with
+// no walk per element.
 func (b *layoutBuilder) flattenType(t *Type, off uintptr) {
 	switch t.Kind {
 	case Array:
