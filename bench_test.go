@@ -323,7 +323,32 @@ func benchIndex(b *testing.B, name string, v *MemVec[point], s []point, idx []in
 		}
 		runtime.KeepAlive(sum)
 	})
+	// impl=slice/plus=loads2 is impl=slice with, per read, what Index adds
+	// to it: two loads of words that stay in the L1 cache (Index's are the
+	// slice header's length and pointer) and a compare and branch. Here no
+	// read waits for them. If they cost what Index costs over a slice, the
+	// loop is bound by how many instructions the CPU holds while its reads
+	// miss, not by the memory (BENCHMARKS.md, "Where a goal is missed").
+	b.Run(name+"/impl=slice/plus=loads2", func(b *testing.B) {
+		w := holdWords()
+		var sum float64
+		i := 0
+		for b.Loop() {
+			if w[0] != w[1] {
+				b.Fatal("the words differ")
+			}
+			sum += s[idx[i&(len(idx)-1)]].X
+			i++
+		}
+		runtime.KeepAlive(sum)
+	})
 }
+
+// holdWords returns two equal words on the heap, which the compiler cannot
+// know are equal.
+//
+//go:noinline
+func holdWords() *[2]int { return new([2]int) }
 
 // sliceHolder is a struct on the heap holding a slice, as a type that wraps
 // a slice does.

@@ -44,6 +44,7 @@ var goals = []goal{
 	{"(indexing v.Slice() / slice)", "BenchmarkIndex/hot=false/impl=memvec/via=slice", "BenchmarkIndex/hot=false/impl=slice", "ns/op", 0},
 	{"(indexing v.Slice() / slice, elements in cache)", "BenchmarkIndex/hot=true/impl=memvec/via=slice", "BenchmarkIndex/hot=true/impl=slice", "ns/op", 0},
 	{"(indexing a slice through a pointer / slice)", "BenchmarkIndex/hot=false/impl=slice/via=pointer", "BenchmarkIndex/hot=false/impl=slice", "ns/op", 0},
+	{"(slice indexing plus two loads that hit the cache / slice)", "BenchmarkIndex/hot=false/impl=slice/plus=loads2", "BenchmarkIndex/hot=false/impl=slice", "ns/op", 0},
 	{"(random Index / indexing v.Slice(): the code alone)", "BenchmarkIndex/hot=false/impl=memvec", "BenchmarkIndex/hot=false/impl=memvec/via=slice", "ns/op", 0},
 	{"All() / range over slice", "BenchmarkIterate/impl=memvec", "BenchmarkIterate/impl=slice", "ns/op", 1.05},
 	{"Insert(0) / slices.Insert", "BenchmarkInsertFront/impl=memvec", "BenchmarkInsertFront/impl=slice", "ns/op", 1.05},
