@@ -18,6 +18,9 @@ func moveAnonPages(from, to *byte, n int) error {
 	return err
 }
 
+// populateInBulk is set where populate faults pages in (see pretoucher).
+const populateInBulk = true
+
 // populate faults in the pages of b for writing in one system call
 // (MADV_POPULATE_WRITE, Linux 5.14), far cheaper than a page fault per page.
 // Older kernels refuse with EINVAL, and the pages then fault in as written.

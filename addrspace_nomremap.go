@@ -9,3 +9,6 @@ const mapNoReserve = 0
 // populate does nothing: only Linux faults in pages in bulk; elsewhere they
 // fault in as written.
 func populate(b []byte) {}
+
+// populateInBulk is false: populate does nothing here (see pretoucher).
+const populateInBulk = false

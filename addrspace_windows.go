@@ -59,3 +59,6 @@ func decommit(p *byte, n int) error {
 // written, and Windows has no bulk equivalent of MADV_POPULATE_WRITE that
 // measured better here.
 func populate(b []byte) {}
+
+// populateInBulk is false: populate does nothing here (see pretoucher).
+const populateInBulk = false

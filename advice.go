@@ -185,6 +185,7 @@ func (f *File) hint(h hint, b []byte) error {
 	if f.closed {
 		return ErrClosed
 	}
+	f.touch.stop() // so that no page it drops is faulted in again behind it
 	if h == hintDontNeed && f.readOnly {
 		h = hintRelease
 	}
@@ -197,6 +198,7 @@ func (a *Anon) hint(h hint, b []byte) error {
 	if a.closed {
 		return ErrClosed
 	}
+	a.touch.stop() // so that no page it drops is faulted in again behind it
 	return hintPages(h, b, false)
 }
 

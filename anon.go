@@ -29,6 +29,7 @@ type Anon struct {
 	reserve  int    // the Reserve option: what the first reservation asks for
 	advice   Advice // the Advise option, given again to every new mapping
 	closed   bool
+	touch    pretoucher // faults pages in ahead of the pushes
 }
 
 // NewAnon returns anonymous memory of size bytes, all zero. A size of 0 maps
@@ -82,6 +83,7 @@ func (a *Anon) Resize(size int) error {
 	case size < 0:
 		return fmt.Errorf("memvec: resize anonymous memory: negative size %d", size)
 	}
+	a.touch.stop()
 	old := len(a.b)
 	if m := roundUp(size, pageSize); m != a.mapped {
 		if err := a.remap(m); err != nil {
@@ -99,14 +101,13 @@ func (a *Anon) Resize(size int) error {
 	return nil
 }
 
-// prefault faults in the pages of bytes [off, off+n) for writing, in bulk
-// (see prefaulter). It is a hint: where the system cannot, the pages fault
-// in one by one as they are written.
+// prefault faults in the pages of bytes [off, off+n) for writing, in bulk,
+// and has a helper goroutine fault in some beyond (see prefaulter and
+// pretoucher). It is a hint: where the system cannot, the pages fault in
+// one by one as they are written.
 func (a *Anon) prefault(off, n int) {
-	start := off &^ (pageSize - 1) // whole pages: madvise refuses an unaligned start
-	end := min(roundUp(off+n, pageSize), a.mapped)
-	if start < end {
-		populate(unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(a.base), start)), end-start))
+	if a.base != nil {
+		a.touch.prefault(unsafe.Slice(a.base, a.mapped), off, n)
 	}
 }
 
@@ -126,6 +127,7 @@ func (a *Anon) Close() error {
 		return nil
 	}
 	a.closed = true
+	a.touch.stop()
 	err := a.free()
 	a.b, a.base, a.mapped, a.reserved = nil, nil, 0, 0
 	if err != nil {

@@ -26,3 +26,6 @@ func (a *Anon) free() error { return nil }
 
 // populate does nothing: heap memory needs no faulting in.
 func populate(b []byte) {}
+
+// populateInBulk is false: populate does nothing here (see pretoucher).
+const populateInBulk = false

@@ -62,6 +62,7 @@ type File struct {
 	follow      bool   // Follow: a follower
 	sizeChanged bool   // since the last Sync: fsync is needed too
 	closed      bool
+	touch       pretoucher // faults pages in ahead of the pushes
 
 	// What only some systems keep: see file_unix.go, file_windows.go and
 	// file_other.go.
@@ -180,11 +181,23 @@ func (f *File) Resize(size int) error {
 	case size == len(f.b) && size == f.fileSize:
 		return nil
 	}
+	f.touch.stop()
 	if err := f.resize(size); err != nil {
 		return fmt.Errorf("memvec: resize %s: from %d to %d bytes: %w", f.path, len(f.b), size, err)
 	}
 	f.sizeChanged = true
 	return nil
+}
+
+// prefault faults in the pages of the file's bytes [off, off+n) for
+// writing, in bulk, and has a helper goroutine fault in some beyond (see
+// prefaulter and pretoucher). Growth has reserved their blocks (see
+// Resize), so faulting them in writes nothing to the disk and cannot fail
+// for want of space. A read-only file has nothing to write.
+func (f *File) prefault(off, n int) {
+	if f.base != nil && !f.readOnly {
+		f.touch.prefault(f.b, off, n)
+	}
 }
 
 // Sync writes the mapped bytes that changed to the disk and waits for them
@@ -218,6 +231,7 @@ func (f *File) Close() error {
 		return nil
 	}
 	f.closed = true
+	f.touch.stop()
 	err := f.close()
 	// Nothing of the mapping, nor of what the system kept (fileOS),
 	// outlives Close.

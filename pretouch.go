@@ -1,0 +1,135 @@
+package memvec
+
+import (
+	"runtime"
+	"sync"
+	"unsafe"
+)
+
+// pretoucher faults in an anonymous region's pages ahead of the pushes that
+// write them, on two CPUs at once: a helper goroutine works ahead of the
+// vector while the vector's slow path faults its own window in, as Chronicle
+// Queue's pretoucher touches the pages of its next cycle.
+//
+// What a push into fresh memory costs is mostly the kernel's work per page
+// (allocating, zeroing, charging to the memory cgroup and mapping it: four
+// fifths of the time, BENCHMARKS.md), and the faults of different pages of
+// one mapping run in parallel. So prefault hands out the region in chunks
+// from one cursor, to its caller and to a helper, and the helper goes on
+// past the caller's window, up to pretouchAhead bytes: that bounds the
+// memory touched before it is written.
+//
+// Nothing waits for the helper but stop: faulting in is only a hint, and a
+// page the helper has not reached yet faults in when it is written. stop,
+// which Anon and File call before they resize, move, hint or unmap the
+// region, returns once the helper has finished its chunk and returned, so
+// that nothing touches the region after, and a closed vector leaves no
+// goroutine behind.
+//
+// Without bulk faulting (populateInBulk), or when the program runs one
+// goroutine at a time (GOMAXPROCS 1), prefault faults its window in alone,
+// in one call, as it did before there was a helper.
+type pretoucher struct {
+	mu sync.Mutex
+	// region is the region the cursor is in, set by prefault and cleared
+	// by stop. The bytes of it below next are claimed: faulted in, or
+	// being faulted in by whoever claimed them. The helper claims up to hi.
+	region   []byte
+	next, hi int
+	running  bool // a helper goroutine runs
+	// done is closed by the helper that runs when it returns.
+	done chan struct{}
+	// populate, if set, is called instead of the package's populate, as if
+	// the system faulted pages in in bulk: tests watch the helper with it.
+	populate func(b []byte)
+}
+
+// pretouchChunk is what one claim faults in with one system call: 128
+// pages, about 0.15 ms of the kernel's work on this project's machines.
+// Of the sizes tried (256 KiB to 1 MiB, with windows of 1 and 2 MiB), this
+// one with 1 MiB windows was among the fastest and keeps what is touched
+// ahead of the writes to 2 MiB, as it was before the helper.
+const pretouchChunk = 512 << 10
+
+// pretouchAhead is how far past the window its caller asked for the helper
+// goes: one more window.
+const pretouchAhead = prefaultWindow
+
+// prefault faults in the pages of region[off:off+n] for writing, sharing
+// the work with the helper (see pretoucher), and has the helper go on
+// pretouchAhead bytes further. region is the whole region mapped, which
+// stays the same until stop.
+func (p *pretoucher) prefault(region []byte, off, n int) {
+	start := off &^ (pageSize - 1) // whole pages: madvise refuses an unaligned start
+	end := min(roundUp(off+n, pageSize), len(region))
+	if start >= end {
+		return
+	}
+	p.mu.Lock()
+	if p.populate == nil && (!populateInBulk || runtime.GOMAXPROCS(0) < 2) {
+		p.mu.Unlock()
+		populate(region[start:end])
+		return
+	}
+	if p.region == nil || unsafe.SliceData(p.region) != unsafe.SliceData(region) || len(p.region) != len(region) {
+		p.region, p.next, p.hi = region, start, start
+	}
+	p.next = max(p.next, start)
+	p.hi = max(p.hi, min(end+pretouchAhead, len(region)))
+	if !p.running && p.next < p.hi {
+		p.running, p.done = true, make(chan struct{})
+		go p.help(p.done)
+	}
+	for p.next < end {
+		b := p.claim()
+		p.mu.Unlock()
+		p.fault(b)
+		p.mu.Lock()
+	}
+	p.mu.Unlock()
+}
+
+// fault faults in the pages of b for writing.
+func (p *pretoucher) fault(b []byte) {
+	if p.populate != nil {
+		p.populate(b)
+	} else {
+		populate(b)
+	}
+}
+
+// claim returns the next chunk of the region, up to hi, and moves the
+// cursor past it. It runs with mu held.
+func (p *pretoucher) claim() []byte {
+	c := p.next
+	p.next = min(c+pretouchChunk, p.hi)
+	return p.region[c:p.next]
+}
+
+// help claims chunks and faults them in until the cursor reaches hi, which
+// stop makes 0, and then closes done.
+func (p *pretoucher) help(done chan struct{}) {
+	defer close(done)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.next < p.hi {
+		b := p.claim()
+		p.mu.Unlock()
+		p.fault(b)
+		p.mu.Lock()
+	}
+	p.running = false
+}
+
+// stop keeps the helper from claiming more and waits until it has faulted
+// in the chunk it holds, if any, and returned: after stop, nothing touches
+// the region until the next prefault.
+func (p *pretoucher) stop() {
+	p.mu.Lock()
+	running, done := p.running, p.done
+	p.region, p.next, p.hi = nil, 0, 0 // nothing left to claim
+	p.mu.Unlock()
+	if running {
+		<-done
+	}
+}
