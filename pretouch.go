@@ -37,8 +37,10 @@ type pretoucher struct {
 	region   []byte
 	next, hi int
 	running  bool // a helper goroutine runs
-	// done is closed by the helper that runs when it returns.
-	done chan struct{}
+	// helper counts the helper goroutine while it runs. The vector's own
+	// goroutine both starts it (prefault) and waits for it (stop), so the
+	// two never race.
+	helper sync.WaitGroup
 	// populate, if set, is called instead of the package's populate, as if
 	// the system faulted pages in in bulk: tests watch the helper with it.
 	populate func(b []byte)
@@ -77,8 +79,9 @@ func (p *pretoucher) prefault(region []byte, off, n int) {
 	p.next = max(p.next, start)
 	p.hi = max(p.hi, min(end+pretouchAhead, len(region)))
 	if !p.running && p.next < p.hi {
-		p.running, p.done = true, make(chan struct{})
-		go p.help(p.done)
+		p.running = true
+		p.helper.Add(1)
+		go p.help()
 	}
 	for p.next < end {
 		b := p.claim()
@@ -107,9 +110,9 @@ func (p *pretoucher) claim() []byte {
 }
 
 // help claims chunks and faults them in until the cursor reaches hi, which
-// stop makes 0, and then closes done.
-func (p *pretoucher) help(done chan struct{}) {
-	defer close(done)
+// stop makes 0.
+func (p *pretoucher) help() {
+	defer p.helper.Done()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for p.next < p.hi {
@@ -126,10 +129,7 @@ func (p *pretoucher) help(done chan struct{}) {
 // the region until the next prefault.
 func (p *pretoucher) stop() {
 	p.mu.Lock()
-	running, done := p.running, p.done
 	p.region, p.next, p.hi = nil, 0, 0 // nothing left to claim
 	p.mu.Unlock()
-	if running {
-		<-done
-	}
+	p.helper.Wait()
 }

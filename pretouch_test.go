@@ -169,7 +169,7 @@ func stopWaits() bool {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
 	for g := range bytes.SplitSeq(buf, []byte("\n\n")) {
-		if bytes.Contains(g, []byte("[chan receive")) && bytes.Contains(g, []byte("(*pretoucher).stop(")) {
+		if bytes.Contains(g, []byte("[sync.WaitGroup.Wait")) && bytes.Contains(g, []byte("(*pretoucher).stop(")) {
 			return true
 		}
 	}
