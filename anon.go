@@ -21,6 +21,11 @@ import (
 // which moves page-table entries instead of copying; elsewhere by copying).
 // On other platforms (Plan 9, WebAssembly) it is a block of the Go heap that
 // growth copies and moves.
+//
+// On Linux, a vector's pushes fault the next pages in ahead of them, a MiB at
+// a time, sharing the work with a short-lived helper goroutine when
+// GOMAXPROCS is more than 1; Resize, the paging hints and Close wait for the
+// helper to return first.
 type Anon struct {
 	b        []byte // the region: len(b) is its size
 	base     *byte  // start of the reservation

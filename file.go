@@ -46,7 +46,10 @@ import (
 // that a full disk is an error from Resize, and so from Push or Grow,
 // rather than a SIGBUS (on Windows, an in-page exception) on a later write.
 // A Resize that fails for want of disk leaves the file and the mapping
-// unchanged.
+// unchanged. On Linux a writer's pushes fault the next pages in for writing
+// ahead of them (blocks already reserved), a MiB at a time, sharing the work
+// with a short-lived helper goroutine when GOMAXPROCS is more than 1;
+// Resize, the paging hints and Close wait for the helper to return first.
 //
 // A File is not safe for concurrent use; it is meant to be used by one
 // vector.
