@@ -6,8 +6,8 @@ import (
 	"unsafe"
 )
 
-// pretoucher faults in an anonymous region's pages ahead of the pushes that
-// write them, on two CPUs at once: a helper goroutine works ahead of the
+// pretoucher faults in a region's pages (Anon's, or a writable File's) ahead
+// of the pushes that write them, on two CPUs at once: a helper goroutine works ahead of the
 // vector while the vector's slow path faults its own window in, as Chronicle
 // Queue's pretoucher touches the pages of its next cycle.
 //
