@@ -18,7 +18,7 @@ func moveAnonPages(from, to *byte, n int) error {
 	return err
 }
 
-// populateInBulk is set where populate faults pages in (see pretoucher).
+// populateInBulk is set where populate faults pages in (see MemVec.prefaulter).
 const populateInBulk = true
 
 // populate faults in the pages of b for writing in one system call

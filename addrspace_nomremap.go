@@ -10,5 +10,5 @@ const mapNoReserve = 0
 // fault in as written.
 func populate(b []byte) {}
 
-// populateInBulk is false: populate does nothing here (see pretoucher).
+// populateInBulk is false: populate does nothing here (see MemVec.prefaulter).
 const populateInBulk = false

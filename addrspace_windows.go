@@ -60,5 +60,5 @@ func decommit(p *byte, n int) error {
 // measured better here.
 func populate(b []byte) {}
 
-// populateInBulk is false: populate does nothing here (see pretoucher).
+// populateInBulk is false: populate does nothing here (see MemVec.prefaulter).
 const populateInBulk = false

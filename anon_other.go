@@ -27,5 +27,5 @@ func (a *Anon) free() error { return nil }
 // populate does nothing: heap memory needs no faulting in.
 func populate(b []byte) {}
 
-// populateInBulk is false: populate does nothing here (see pretoucher).
+// populateInBulk is false: populate does nothing here (see MemVec.prefaulter).
 const populateInBulk = false

@@ -196,9 +196,9 @@ func (f *File) Resize(size int) error {
 // writing, in bulk, and has a helper goroutine fault in some beyond (see
 // prefaulter and pretoucher). Growth has reserved their blocks (see
 // Resize), so faulting them in writes nothing to the disk and cannot fail
-// for want of space. A read-only file has nothing to write.
+// for want of space.
 func (f *File) prefault(off, n int) {
-	if f.base != nil && !f.readOnly {
+	if f.base != nil {
 		f.touch.prefault(f.b, off, n)
 	}
 }

@@ -35,10 +35,7 @@ func TestFormatPythonReader(t *testing.T) {
 		t.Skip("FORMAT.md's output is for 4 KiB pages")
 	}
 	py := needPython(t)
-	doc, err := os.ReadFile("FORMAT.md")
-	require.NoError(t, err)
-	m := regexp.MustCompile("(?s)## Reading a file in Python\n.*?```python\n(.*?)```.*?it prints:\n\n```\n(.*?)```").FindSubmatch(doc)
-	require.NotNil(t, m, "FORMAT.md has no Python reader with its output")
+	m := formatDoc(t, "(?s)## Reading a file in Python\n.*?```python\n(.*?)```.*?it prints:\n\n```\n(.*?)```", "a Python reader with its output")
 	dir := tempDir(t)
 	script := filepath.Join(dir, "reader.py")
 	require.NoError(t, os.WriteFile(script, m[1], 0o644))
@@ -57,10 +54,7 @@ func TestFormatPythonReader(t *testing.T) {
 // wrote and checks every value it maps.
 func TestFormatNumpyReader(t *testing.T) {
 	py := numpyPython(t)
-	doc, err := os.ReadFile("FORMAT.md")
-	require.NoError(t, err)
-	m := regexp.MustCompile("(?s)## Reading a file with numpy\n.*?```python\n(.*?)```").FindSubmatch(doc)
-	require.NotNil(t, m, "FORMAT.md has no numpy reader")
+	m := formatDoc(t, "(?s)## Reading a file with numpy\n.*?```python\n(.*?)```", "a numpy reader")
 	dir := tempDir(t)
 	type Rec struct {
 		ID  uint32
@@ -92,4 +86,15 @@ print("ok", a.dtype.names)
 	out, err := exec.Command(py, file, path).CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	require.Equal(t, "ok ('ID', 'Pos', 'OK', 'Val')\n", string(out))
+}
+
+// formatDoc returns the submatches of pattern in FORMAT.md, failing the
+// test if it has no match: what, as in "FORMAT.md has no <what>".
+func formatDoc(t *testing.T, pattern, what string) [][]byte {
+	t.Helper()
+	doc, err := os.ReadFile("FORMAT.md")
+	require.NoError(t, err)
+	m := regexp.MustCompile(pattern).FindSubmatch(doc)
+	require.NotNil(t, m, "FORMAT.md has no %s", what)
+	return m
 }

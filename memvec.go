@@ -170,6 +170,17 @@ type prefaulter interface {
 	prefault(off, n int)
 }
 
+// prefaulter returns the vector's memory as a prefaulter, or nil if it is
+// none, its elements take no room, or the system cannot fault pages in in
+// bulk (populateInBulk): then Push's fast path runs to the capacity.
+func (v *MemVec[T]) prefaulter() prefaulter {
+	pf, ok := v.mem.(prefaulter)
+	if !ok || v.layout.size == 0 || !populateInBulk {
+		return nil
+	}
+	return pf
+}
+
 // prefaultWindow is how far ahead of the elements being written a
 // prefaulter's pages are faulted in.
 const prefaultWindow = 1 << 20
@@ -351,7 +362,7 @@ func (v *MemVec[T]) attach(b []byte, n int) {
 	base := unsafe.Pointer(unsafe.SliceData(b))
 	v.length = (*atomic.Uint64)(unsafe.Add(base, offLength))
 	c := capacityOf(len(b), v.dataOffset, v.layout.size)
-	if _, ok := v.mem.(prefaulter); ok && v.layout.size > 0 {
+	if v.prefaulter() != nil {
 		c = min(c, max(n, capacityOf(v.faulted, v.dataOffset, v.layout.size)))
 	}
 	if v.readOnly || n < v.durable {
@@ -887,8 +898,8 @@ func (v *MemVec[T]) makeRoom(n int) error {
 	if err := v.reserve(n); err != nil {
 		return err
 	}
-	pf, ok := v.mem.(prefaulter)
-	if !ok || v.layout.size == 0 || n <= cap(v.s) {
+	pf := v.prefaulter()
+	if pf == nil || n <= cap(v.s) {
 		return nil
 	}
 	b := v.mem.Bytes()

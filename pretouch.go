@@ -3,7 +3,6 @@ package memvec
 import (
 	"runtime"
 	"sync"
-	"unsafe"
 )
 
 // pretoucher faults in a region's pages (Anon's, or a writable File's) ahead
@@ -26,9 +25,10 @@ import (
 // that nothing touches the region after, and a closed vector leaves no
 // goroutine behind.
 //
-// Without bulk faulting (populateInBulk), or when the program runs one
-// goroutine at a time (GOMAXPROCS 1), prefault faults its window in alone,
-// in one call, as it did before there was a helper.
+// When the program runs one goroutine at a time (GOMAXPROCS 1), prefault
+// faults its window in alone, in one call, as it did before there was a
+// helper. Without bulk faulting (populateInBulk) the vector does not call
+// it.
 type pretoucher struct {
 	mu sync.Mutex
 	// region is the region the cursor is in, set by prefault and cleared
@@ -41,8 +41,8 @@ type pretoucher struct {
 	// goroutine both starts it (prefault) and waits for it (stop), so the
 	// two never race.
 	helper sync.WaitGroup
-	// populate, if set, is called instead of the package's populate, as if
-	// the system faulted pages in in bulk: tests watch the helper with it.
+	// populate, if set, is called instead of the package's populate: tests
+	// watch the helper with it.
 	populate func(b []byte)
 }
 
@@ -67,13 +67,12 @@ func (p *pretoucher) prefault(region []byte, off, n int) {
 	if start >= end {
 		return
 	}
-	p.mu.Lock()
-	if p.populate == nil && (!populateInBulk || runtime.GOMAXPROCS(0) < 2) {
-		p.mu.Unlock()
-		populate(region[start:end])
+	if runtime.GOMAXPROCS(0) < 2 {
+		p.fault(region[start:end])
 		return
 	}
-	if p.region == nil || unsafe.SliceData(p.region) != unsafe.SliceData(region) || len(p.region) != len(region) {
+	p.mu.Lock()
+	if p.region == nil { // since stop, which every change of the region calls first
 		p.region, p.next, p.hi = region, start, start
 	}
 	p.next = max(p.next, start)

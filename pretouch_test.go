@@ -90,6 +90,20 @@ func TestPretoucherSharesTheWindow(t *testing.T) {
 	require.Zero(t, l.faulted()[0][0], "a new cursor, from the window asked for")
 }
 
+// TestPretoucherAloneWithOneProc: when the program runs one goroutine at a
+// time, prefault faults its window in itself, in one call, and starts no
+// helper, which could only wait for the caller's CPU.
+func TestPretoucherAloneWithOneProc(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	region := make([]byte, 8<<20)
+	l := &faultLog{region: region, window: len(region)}
+	p := &pretoucher{populate: l.populate}
+	p.prefault(region, prefaultWindow, prefaultWindow)
+	require.False(t, helperRuns(p), "a helper was started")
+	p.stop()
+	require.Equal(t, [][2]int{{prefaultWindow, 2 * prefaultWindow}}, l.faulted())
+}
+
 // TestPretoucherIsStoppedBeforeTheRegionChanges: whatever changes a
 // region's mapping (a resize, a hint that drops pages, Close) first waits
 // for the helper to finish the chunk it is faulting in, and the helper
