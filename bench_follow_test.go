@@ -573,3 +573,41 @@ func BenchmarkFollowPush(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFollowRefresh measures what a follower's calls cost in
+// themselves, in one process, beside a writer that does nothing: a Refresh
+// that finds nothing new (op=refresh), and a Wait that returns at once
+// because the writer has published more than it asks for (op=wait). The
+// other follower benchmarks measure the same calls among the costs of two
+// processes and the elements themselves.
+func BenchmarkFollowRefresh(b *testing.B) {
+	path := filepath.Join(tempDir(b), "refresh.vec")
+	w, err := Open[point](path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.Append(pts(seq(1000)...)...); err != nil {
+		b.Fatal(err)
+	}
+	f, err := Open[point](path, Follow())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	b.Run("op=refresh", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := f.Refresh(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("op=wait", func(b *testing.B) {
+		ctx := context.Background()
+		for b.Loop() {
+			if _, err := f.Wait(ctx, 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
