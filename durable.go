@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"runtime/debug"
 	"sync/atomic"
 	"unsafe"
 )
@@ -181,6 +182,10 @@ func (v *MemVec[T]) overwrite(i int) error {
 	if i >= v.durable {
 		return nil
 	}
+	// Not the checksums nor the header of a file another program changed.
+	if err := v.checkFile(); err != nil {
+		return v.wrap("sync", err)
+	}
 	if i > v.base {
 		v.recordLength()
 		if err := v.mem.Sync(); err != nil {
@@ -242,4 +247,14 @@ func (v *MemVec[T]) recordClose() error {
 		return v.syncHeader()
 	}
 	return nil
+}
+
+// recordCloseOrFault is recordClose, returning an error wrapping
+// ErrFileChanged if another program cuts the file under its reads and
+// writes (see catchFault).
+func (v *MemVec[T]) recordCloseOrFault() (err error) {
+	if f, ok := v.mem.(*File); ok {
+		defer catchFault(f, "close", debug.SetPanicOnFault(true), &err)
+	}
+	return v.recordClose()
 }

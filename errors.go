@@ -65,6 +65,19 @@ var (
 	// ErrClosed reports a vector or memory used after Close.
 	ErrClosed = errors.New("closed")
 
+	// ErrFileChanged reports that the file was truncated, removed or
+	// replaced by another program while this handle had it open: a file
+	// shorter than the handle made it, or a path that no longer names the
+	// file. A writer finds it when it grows the file, at Sync and at Close;
+	// a follower or a Raw when a read of the mapped header faults because
+	// the file was cut under it. Nothing more is written to the file through
+	// this handle: its Sync, Close and growth return the error, and Close
+	// still releases the mapping and the lock. The message says what
+	// changed, as in "memvec: sync /p/x.vec: the file was cut to 4096 bytes
+	// by another program, the vector had 8000064: file changed under this
+	// handle".
+	ErrFileChanged = errors.New("file changed under this handle")
+
 	// ErrUnaligned reports a user-supplied Memory whose Bytes do not start at
 	// an 8-byte aligned address (the header's length is an atomic uint64) or
 	// at the alignment of the element type, whichever is larger.

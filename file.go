@@ -1,6 +1,7 @@
 package memvec
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -66,6 +67,14 @@ type File struct {
 	sizeChanged bool   // since the last Sync: fsync is needed too
 	closed      bool
 	touch       pretoucher // faults pages in ahead of the pushes
+
+	// changed is set once the file is found changed by another program
+	// (see checkFile), and wraps ErrFileChanged: nothing is written to the
+	// file through this handle after.
+	changed error
+	// pathReplaced is set by Migrate when it renames the new vector over
+	// the path: from then on the path names another file by design.
+	pathReplaced bool
 
 	// What only some systems keep: see file_unix.go, file_windows.go and
 	// file_other.go.
@@ -162,7 +171,14 @@ func (f *File) following() bool { return f.follow }
 // the common prefix; new bytes are zero. Growing reserves the new disk
 // blocks first. It returns ErrReadOnly, ErrClosed, or the system's error
 // (ENOSPC for a full disk) wrapped with the path, and then the file and its
-// mapping are unchanged.
+// mapping are unchanged. It returns an error wrapping ErrFileChanged, and
+// changes nothing, if another program has cut the file below the size this
+// handle gave it, removed it or put another file at its path (on Windows,
+// which refuses to cut a mapped file or remove an open one, a file cut or
+// marked for deletion all the same): a growth from the size this handle
+// remembers would bring the bytes cut back as zeros, and what is written
+// to a file no path leads to is lost at Close. Sync and Close check the
+// same.
 //
 // Shrinking truncates the file, unless followers (see Follow) are attached:
 // the region then shrinks but the file keeps its size, so that no
@@ -183,6 +199,12 @@ func (f *File) Resize(size int) error {
 		return fmt.Errorf("memvec: resize %s: negative size %d", f.path, size)
 	case size == len(f.b) && size == f.fileSize:
 		return nil
+	}
+	// Never extend, nor cut, a file that another program has changed:
+	// growth would extend it from the size this handle remembers, and the
+	// bytes that other program cut would come back as zeros.
+	if err := f.checkFile(); err != nil {
+		return fmt.Errorf("memvec: resize %s: %w", f.path, err)
 	}
 	f.touch.stop()
 	if err := f.resize(size); err != nil {
@@ -211,13 +233,18 @@ func (f *File) prefault(off, n int) {
 // leaves the bytes in the drive's cache. On Windows it is FlushViewOfFile
 // and FlushFileBuffers, every time. Its cost follows the bytes changed, not
 // the file's size. It returns ErrClosed after Close and does nothing for a
-// read-only file.
+// read-only file. It returns an error wrapping ErrFileChanged, and syncs
+// nothing, if another program has cut the file, removed it or put another
+// file at its path (see Resize).
 func (f *File) Sync() error {
 	switch {
 	case f.closed:
 		return fmt.Errorf("memvec: sync %s: %w", f.path, ErrClosed)
 	case f.readOnly:
 		return nil
+	}
+	if err := f.checkFile(); err != nil {
+		return fmt.Errorf("memvec: sync %s: %w", f.path, err)
 	}
 	if err := f.sync(); err != nil {
 		return fmt.Errorf("memvec: sync %s: %w", f.path, err)
@@ -228,14 +255,18 @@ func (f *File) Sync() error {
 // Close unmaps the file, releases the lock and closes the file, in that
 // order. It does not sync: the bytes written are in the operating system's
 // cache and reach the disk in time, also if the process exits or crashes,
-// but only Sync makes them survive a power loss. A second Close returns nil.
+// but only Sync makes them survive a power loss. A writable file that
+// another program has changed (see Resize) is closed all the same, and
+// Close returns an error wrapping ErrFileChanged: what was written to it
+// may be lost. A second Close returns nil.
 func (f *File) Close() error {
 	if f.closed {
 		return nil
 	}
+	changed := f.checkFile()
 	f.closed = true
 	f.touch.stop()
-	err := f.close()
+	err := errors.Join(changed, f.close())
 	// Nothing of the mapping, nor of what the system kept (fileOS),
 	// outlives Close.
 	f.b, f.base, f.mapped, f.fileOS = nil, nil, 0, fileOS{}
@@ -243,6 +274,53 @@ func (f *File) Close() error {
 		return fmt.Errorf("memvec: close %s: %w", f.path, err)
 	}
 	return nil
+}
+
+// checkFile returns an error wrapping ErrFileChanged if another program
+// has changed the file under this writable handle: cut it below the size
+// the handle gave it (FileSize), removed it, or put another file at its
+// path (see fileChange for each system). The first such error is kept:
+// from then on every check returns it, and nothing more is written to the
+// file through this handle. A reader or a follower writes nothing and is
+// not checked: its reads of a file cut under it fault, and memvec's own
+// reads turn the fault into this error (see catchFault).
+//
+// It costs a system call or two (fstat, and a stat of the path), so it runs
+// where the writer makes system calls anyway: growth, Sync and Close.
+func (f *File) checkFile() error {
+	if f.changed != nil || f.readOnly || f.closed {
+		return f.changed
+	}
+	what, err := f.fileChange()
+	if err != nil {
+		return err
+	}
+	if what != "" {
+		f.changed = fmt.Errorf("%s: %w", what, ErrFileChanged)
+	}
+	return f.changed
+}
+
+// cutError returns the error for a cut file, as checkFile words it: the
+// file has size bytes, fewer than the handle gave it.
+func (f *File) cutError(size int64) string {
+	return fmt.Sprintf("the file was cut to %d bytes by another program, the vector had %d", size, f.fileSize)
+}
+
+// readFault returns the error, wrapping ErrFileChanged, for an access of
+// the file's mapping that faulted (see catchFault): the file is shorter
+// than the mapping the access reached into, which only another program
+// that cut it makes it. A writable file keeps it as checkFile's.
+func (f *File) readFault() error {
+	what := "the file was cut by another program"
+	if size, err := f.currentSize(); err == nil {
+		what = f.cutError(size)
+	}
+	err := fmt.Errorf("%s: %w", what, ErrFileChanged)
+	if !f.readOnly && f.changed == nil {
+		f.changed = err
+	}
+	return err
 }
 
 // followedSize returns the size of a follower's file, read again, or an

@@ -27,6 +27,10 @@ type fileOS struct {
 	writable bool   // a follower's descriptor is open for writing: it may map wakePage
 	dirSync  bool   // the file may be new: Sync fsyncs its directory once
 	advice   Advice // the Advise option, given to every mapping of the file
+	// absPath is a writer's path made absolute at the open, or "" if the
+	// working directory could not be had: where fileChange looks for the
+	// file, wherever the program's working directory is by then.
+	absPath string
 }
 
 // openFile opens, locks and maps the file at path.
@@ -67,6 +71,9 @@ func openFile(path string, o options) (_ *File, err error) {
 	// entry becomes durable with the first Sync, or the header's.
 	f := &File{osFile: osf, path: path, readOnly: o.readOnly || o.follow, follow: o.follow, reserve: o.reserve,
 		fileOS: fileOS{writable: o.follow && flag == unix.O_RDWR, dirSync: size == 0, advice: o.advice}}
+	if !f.readOnly {
+		f.absPath = absolutePath(path)
+	}
 	if size > 0 && !f.readOnly {
 		if err := backHoles(osf, size); err != nil {
 			return nil, fmt.Errorf("memvec: open %s: reserve disk blocks: %w", path, err)
@@ -339,8 +346,11 @@ func syncDirectory(dir string) error {
 // (see msyncReachesDisk). The vector calls it to raise or lower the durable
 // length (durable.go).
 func (f *File) syncHeader() error {
-	if f.closed || f.readOnly || len(f.b) == 0 {
+	switch {
+	case f.closed || f.readOnly || len(f.b) == 0:
 		return nil
+	case f.changed != nil:
+		return fmt.Errorf("memvec: sync %s: %w", f.path, f.changed)
 	}
 	if err := unix.Msync(unsafe.Slice(f.base, pageSize), unix.MS_SYNC); err != nil {
 		return fmt.Errorf("memvec: sync %s: %w", f.path, err)
@@ -355,6 +365,66 @@ func (f *File) syncHeader() error {
 		return fmt.Errorf("memvec: sync %s: %w", f.path, err)
 	}
 	return nil
+}
+
+// absolutePath returns path, relative to the working directory, as an
+// absolute path that leads where path leads now, or "" if the working
+// directory cannot be had. It is not cleaned: ".." after a symbolic link
+// in path goes where the kernel takes it, which is not where a lexical
+// clean would.
+func absolutePath(path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	wd, err := unix.Getwd()
+	if err != nil {
+		return ""
+	}
+	return wd + "/" + path
+}
+
+// fileChange says how another program has changed the file under this
+// writer, or returns "" if it has not: the file is shorter than the size
+// this handle gave it (fstat), or the path (made absolute at the open)
+// names no file or another one (stat, compared by device and inode). A
+// file moved by Migrate, which renames the new vector over the path on
+// purpose, is not compared with its path. A path that cannot be looked up
+// for another reason (a directory made unreadable) is not taken for a
+// change; a file with no link left is, wherever its path leads.
+func (f *File) fileChange() (string, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.osFile.Fd()), &st); err != nil {
+		return "", os.NewSyscallError("fstat", err)
+	}
+	if st.Size < int64(f.fileSize) {
+		return f.cutError(st.Size), nil
+	}
+	if f.pathReplaced || f.absPath == "" {
+		return "", nil
+	}
+	var named unix.Stat_t
+	err := unix.Stat(f.absPath, &named)
+	for err == unix.EINTR {
+		err = unix.Stat(f.absPath, &named)
+	}
+	switch {
+	case err == nil && (named.Dev != st.Dev || named.Ino != st.Ino):
+		return "another file was put at the file's path by another program", nil
+	case err == nil:
+		return "", nil
+	case err == unix.ENOENT || err == unix.ENOTDIR || st.Nlink == 0:
+		return "the file was removed or renamed by another program", nil
+	}
+	return "", nil
+}
+
+// currentSize returns the file's size, as the system has it now.
+func (f *File) currentSize() (int64, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.osFile.Fd()), &st); err != nil {
+		return 0, os.NewSyscallError("fstat", err)
+	}
+	return st.Size, nil
 }
 
 // diskSize returns the bytes of disk the file occupies: st_blocks counts

@@ -359,8 +359,11 @@ func (f *File) sync() error {
 // FlushViewOfFile of that page, then FlushFileBuffers (see sync). The
 // vector calls it to raise or lower the durable length (durable.go).
 func (f *File) syncHeader() error {
-	if f.closed || f.readOnly || len(f.b) == 0 {
+	switch {
+	case f.closed || f.readOnly || len(f.b) == 0:
 		return nil
+	case f.changed != nil:
+		return fmt.Errorf("memvec: sync %s: %w", f.path, f.changed)
 	}
 	if err := windows.FlushViewOfFile(uintptr(unsafe.Pointer(f.base)), uintptr(min(len(f.b), pageSize))); err != nil {
 		return fmt.Errorf("memvec: sync %s: %w", f.path, os.NewSyscallError("FlushViewOfFile", err))
@@ -381,15 +384,49 @@ type fileStandardInfo struct {
 	Directory      bool
 }
 
-// diskSize returns the file's allocation size: the clusters NTFS holds for
-// it, which growth allocates as the file's size grows.
-func (f *File) diskSize() (int64, error) {
+// standardInfo returns the file's FILE_STANDARD_INFO.
+func (f *File) standardInfo() (fileStandardInfo, error) {
 	var info fileStandardInfo
 	err := windows.GetFileInformationByHandleEx(windows.Handle(f.osFile.Fd()), windows.FileStandardInfo, (*byte)(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info)))
 	if err != nil {
-		return 0, os.NewSyscallError("GetFileInformationByHandleEx", err)
+		return info, os.NewSyscallError("GetFileInformationByHandleEx", err)
 	}
-	return info.AllocationSize, nil
+	return info, nil
+}
+
+// currentSize returns the file's size, as the system has it now.
+func (f *File) currentSize() (int64, error) {
+	info, err := f.standardInfo()
+	return info.EndOfFile, err
+}
+
+// diskSize returns the file's allocation size: the clusters NTFS holds for
+// it, which growth allocates as the file's size grows.
+func (f *File) diskSize() (int64, error) {
+	info, err := f.standardInfo()
+	return info.AllocationSize, err
+}
+
+// fileChange says how another program has changed the file under this
+// writer, or returns "" if it has not: the file is shorter than the size
+// this handle gave it, or it is marked for deletion, both from one
+// GetFileInformationByHandleEx. Windows keeps other programs from doing
+// either while memvec has the file open, mapped: it refuses to cut a file
+// under a mapped view (ERROR_USER_MAPPED_FILE), and to delete or rename a
+// file that a handle has open without FILE_SHARE_DELETE, as memvec's are
+// (a sharing violation), so the path always names the file. The check
+// costs one system call and makes sure of it.
+func (f *File) fileChange() (string, error) {
+	info, err := f.standardInfo()
+	switch {
+	case err != nil:
+		return "", err
+	case info.EndOfFile < int64(f.fileSize):
+		return f.cutError(info.EndOfFile), nil
+	case info.DeletePending:
+		return "the file was removed by another program", nil
+	}
+	return "", nil
 }
 
 // close unmaps the file, unlocks it (a follower, the follower byte) and

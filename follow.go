@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -131,16 +132,29 @@ func following(mem Memory) (followedMemory, bool) {
 // ErrCorrupt, without refreshing, if the header counts more elements than
 // the file holds.
 //
+// If another program has cut the file below the header, Refresh returns
+// an error wrapping ErrFileChanged, without refreshing: its loads of the
+// header fault, and the fault is an error here, not the end of the program
+// (see ErrFileChanged).
+//
 // On a vector that is not a follower, Refresh returns (Len(), nil); after
 // Close, (0, ErrClosed).
-func (v *MemVec[T]) Refresh() (int, error) {
+func (v *MemVec[T]) Refresh() (n int, err error) {
 	if v.closed {
 		return 0, v.wrap("refresh", ErrClosed)
 	}
-	f := v.follow
-	if f == nil {
-		return len(v.s), nil
+	n = len(v.s)
+	if v.follow == nil {
+		return n, nil
 	}
+	defer catchFault(v.mem.(*File), "refresh", debug.SetPanicOnFault(true), &err)
+	return v.refresh()
+}
+
+// refresh is Refresh for a follower, whose caller catches the faults of a
+// file cut under it.
+func (v *MemVec[T]) refresh() (int, error) {
+	f := v.follow
 	if f.pending {
 		if err := v.adopt(); err != nil || f.pending {
 			return 0, err
@@ -244,22 +258,27 @@ func headerPending(b []byte) bool {
 // sleeps holds an operating-system thread, as a blocking read does.
 //
 // If ctx ends first, Wait returns the length it has and an error wrapping
-// ctx.Err(). On a vector that is not a follower, whose length nobody else
-// changes, Wait returns (Len(), nil) if Len() > n and an error otherwise;
-// after Close, (0, ErrClosed).
-func (v *MemVec[T]) Wait(ctx context.Context, n int) (int, error) {
+// ctx.Err(). If another program cuts the file below the header, Wait
+// returns the length it has and an error wrapping ErrFileChanged, as
+// Refresh does; a follower asleep then, whom no Push wakes, finds it when
+// its sleep ends (sleepMax, a second, at most). On a vector that is not a
+// follower, whose length nobody else changes, Wait returns (Len(), nil) if
+// Len() > n and an error otherwise; after Close, (0, ErrClosed).
+func (v *MemVec[T]) Wait(ctx context.Context, n int) (m int, err error) {
 	if v.closed {
 		return 0, v.wrap("wait", ErrClosed)
 	}
+	m = len(v.s)
 	if v.follow == nil {
-		if len(v.s) > n {
-			return len(v.s), nil
+		if m > n {
+			return m, nil
 		}
-		return len(v.s), v.wrap("wait", fmt.Errorf("the vector holds %d elements and is not a follower (see Follow): nothing else adds to it", len(v.s)))
+		return m, v.wrap("wait", fmt.Errorf("the vector holds %d elements and is not a follower (see Follow): nothing else adds to it", m))
 	}
+	defer catchFault(v.mem.(*File), "wait", debug.SetPanicOnFault(true), &err)
 	var rewritten error
 	for {
-		m, err := v.Refresh()
+		m, err = v.refresh()
 		switch {
 		case errors.Is(err, ErrRewritten):
 			rewritten = err
@@ -332,6 +351,9 @@ func sleepOnWake(ctx context.Context, w *atomic.Uint32, published func() bool) e
 	woken := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		defer close(woken)
+		// The word may be in a file cut under it: its follower's own
+		// loads report that (see catchFault).
+		defer ignoreFault(debug.SetPanicOnFault(true))
 		w.Add(2) // another count, so that a sleep about to start does not
 		wakeAll(w)
 	})

@@ -111,6 +111,7 @@ import (
 	"iter"
 	"math"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"unsafe"
@@ -152,6 +153,10 @@ type MemVec[T any] struct {
 	// syncErr is an error the next Sync returns: a mutator without an
 	// error result could not lower the durable length (overwriteOrRemember).
 	syncErr error
+	// changed is set once the vector's file is found changed by another
+	// program (see checkFile): it wraps ErrFileChanged, and the vector
+	// writes the file no more.
+	changed error
 	closed  bool
 	// raw is set for a Raw's vector, whose layout is the one the region
 	// stores, whatever it is (open reads it).
@@ -210,7 +215,11 @@ const growthStep = 1 << 30
 //
 // New does not close mem when it fails. It costs O(1) (the type check is
 // done once per type and cached).
-func New[T any](mem Memory) (*MemVec[T], error) {
+func New[T any](mem Memory) (_ *MemVec[T], err error) {
+	if f, ok := mem.(*File); ok {
+		// Another program may cut the file under the reads below.
+		defer catchFault(f, "open", debug.SetPanicOnFault(true), &err)
+	}
 	l, err := layoutFor[T]()
 	if err != nil {
 		return nil, wrapError("open", mem, err)
@@ -365,9 +374,10 @@ func (v *MemVec[T]) attach(b []byte, n int) {
 	if v.prefaulter() != nil {
 		c = min(c, max(n, capacityOf(v.faulted, v.dataOffset, v.layout.size)))
 	}
-	if v.readOnly || n < v.durable {
+	if v.readOnly || n < v.durable || v.changed != nil {
 		// Nothing may be pushed; or not before the durable length goes
-		// down (see overwrite): Push takes the slow path.
+		// down (see overwrite); or not to a file another program changed
+		// (see checkFile): Push takes the slow path.
 		c = n
 	}
 	v.s = unsafe.Slice((*T)(unsafe.Add(base, v.dataOffset)), c)[:n]
@@ -793,12 +803,24 @@ func (v *MemVec[T]) Clear() {
 // Sync, not the size of the vector. It returns ErrClosed after Close, and an
 // error if a rewrite since the last Sync could not lower the header (Set,
 // Remove and SwapRemove have no error result to say so); it is a no-op for
-// memory with nothing to make durable.
-func (v *MemVec[T]) Sync() error {
+// memory with nothing to make durable. For a file that another program has
+// cut, removed or replaced under the vector, it returns an error wrapping
+// ErrFileChanged and writes nothing (see File.Resize); the vector then
+// writes the file no more.
+func (v *MemVec[T]) Sync() (err error) {
 	if v.closed {
 		return v.wrap("sync", ErrClosed)
 	}
 	if v.persistent && !v.readOnly && v.length != nil {
+		// Sync reads the elements for their checksums and writes the
+		// header: not those of a file another program changed, and a cut
+		// just after the check is an error too, not a fault.
+		if err := v.checkFile(); err != nil {
+			return v.wrap("sync", err)
+		}
+		if f, ok := v.mem.(*File); ok {
+			defer catchFault(f, "sync", debug.SetPanicOnFault(true), &err)
+		}
 		return v.syncDurable()
 	}
 	if err := v.mem.Sync(); err != nil {
@@ -816,14 +838,20 @@ func (v *MemVec[T]) Sync() error {
 // covered). If the vector dropped elements that an earlier Sync made
 // durable, Close makes the header durable alone. After Close, Len and Cap
 // return 0 and the mutators that return an error return ErrClosed; every
-// view taken before is invalid. A second Close returns nil.
+// view taken before is invalid. For a file that another program has cut,
+// removed or replaced under the vector, Close records nothing, releases
+// the file all the same, and returns an error wrapping ErrFileChanged. A
+// second Close returns nil.
 func (v *MemVec[T]) Close() error {
 	if v.closed {
 		return nil
 	}
 	var err error
-	if v.persistent && !v.readOnly && v.length != nil {
-		err = v.recordClose()
+	if v.persistent && !v.readOnly && v.length != nil && v.checkFile() == nil {
+		err = v.recordCloseOrFault()
+	}
+	if errors.Is(err, ErrFileChanged) {
+		err = nil // the File's Close reports it, as it does a change checkFile found
 	}
 	v.closed = true
 	v.s, v.length, v.base, v.durable = nil, nil, 0, 0
@@ -858,14 +886,17 @@ func (v *MemVec[T]) setLen(n int) {
 	}
 }
 
-// writable returns an error wrapping ErrClosed or ErrReadOnly when the
-// vector cannot change, as in "memvec: write /tmp/a.vec: closed".
+// writable returns an error wrapping ErrClosed, ErrReadOnly or
+// ErrFileChanged when the vector cannot change, as in "memvec: write
+// /tmp/a.vec: closed".
 func (v *MemVec[T]) writable() error {
 	switch {
 	case v.closed:
 		return v.wrap("write", ErrClosed)
 	case v.readOnly:
 		return v.wrap("write", ErrReadOnly)
+	case v.changed != nil:
+		return v.wrap("write", v.changed)
 	}
 	return nil
 }
@@ -962,6 +993,9 @@ func (v *MemVec[T]) resize(size int) error {
 		// same, so that the view never outlives a mapping that did change.
 		if b := v.mem.Bytes(); checkAligned(b, v.layout) == nil && len(b) >= v.dataOffset {
 			v.attach(b, min(len(v.s), capacityOf(len(b), v.dataOffset, v.layout.size)))
+		}
+		if errors.Is(err, ErrFileChanged) {
+			v.checkFile() // the vector stops writing too
 		}
 		return v.wrap("resize", err)
 	}

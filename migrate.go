@@ -199,6 +199,10 @@ func Migrate[From, To any](path string, convert func(From) To, opts ...Option) (
 		old = nil
 		return v.Close()
 	}
+	// The path names the new vector from the rename on: the old one's
+	// Close must not take that for another program's doing (see
+	// File.checkFile).
+	old.mem.(*File).pathReplaced = true
 	renamed, err = replaceFile(tmp, target, release)
 	return err
 }
