@@ -67,8 +67,8 @@ func openFile(path string, o options) (_ *File, err error) {
 	// entry becomes durable with the first Sync, or the header's.
 	f := &File{osFile: osf, path: path, readOnly: o.readOnly || o.follow, follow: o.follow, reserve: o.reserve,
 		fileOS: fileOS{writable: o.follow && flag == unix.O_RDWR, dirSync: size == 0, advice: o.advice}}
-	if size > 0 && !f.readOnly {
-		if err := backHoles(osf, size); err != nil {
+	if !f.readOnly {
+		if err := ownBlocks(osf, size); err != nil {
 			return nil, fmt.Errorf("memvec: open %s: reserve disk blocks: %w", path, err)
 		}
 	}
