@@ -2,7 +2,9 @@ package memvec
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -13,6 +15,10 @@ import (
 // not a SIGBUS later. Linux does it with fallocate, which allocates without
 // writing. Filesystems without fallocate get a zero byte written into every
 // block instead.
+//
+// A fallocate that fails part of the way keeps what it allocated. Past the
+// end of the file (growth) the caller's truncation back to the old size
+// gives it back; within the file, backHoles does.
 func reserveBlocks(osf *os.File, off, n int64) error {
 	for {
 		err := unix.Fallocate(int(osf.Fd()), 0, off, n)
@@ -28,20 +34,262 @@ func reserveBlocks(osf *os.File, off, n int64) error {
 	}
 }
 
+// ownBlocks readies the file of a writer's open, before it is mapped, so
+// that no write through the mapping, all of which overwrite the file in
+// place, needs a disk block the file does not have: on a full disk such a
+// write is a SIGBUS. Three ways a file can lack them:
+//
+//   - It has holes (a sparse copy): backHoles allocates them.
+//   - It shares its blocks with another file (a reflinked copy, as cp makes
+//     by default since coreutils 9 on XFS and btrfs): a write must copy the
+//     shared block first, into a new one. unshareBlocks gives the file its
+//     own blocks, on XFS.
+//   - Its filesystem copies on every write: btrfs writes each change to a
+//     new block, unless the file has the no-copy-on-write attribute, which
+//     only an empty file takes. A new (empty) file gets it here, as
+//     systemd-journald's files do. A file that has data and not the
+//     attribute stays copy-on-write; nothing can change that in place.
+//
+// A file with no room for its blocks is an error wrapping ENOSPC, and keeps
+// the blocks it had.
+func ownBlocks(osf *os.File, size int64) error {
+	if size == 0 {
+		disableCopyOnWrite(osf)
+		return nil
+	}
+	if err := backHoles(osf, size); err != nil {
+		return err
+	}
+	return unshareBlocks(osf, size)
+}
+
+// fsNoCOWFlag is FS_NOCOW_FL, the file attribute (FS_IOC_GETFLAGS) that
+// makes btrfs overwrite a file's blocks in place (chattr +C).
+const fsNoCOWFlag = 0x00800000
+
+// disableCopyOnWrite gives an empty file on btrfs the no-copy-on-write
+// attribute, so that btrfs overwrites its blocks in place, as it writes
+// into the blocks fallocate reserved: without it, every write needs a new
+// block, and a write through the mapping on a full disk is a SIGBUS, even
+// into blocks fallocate reserved. btrfs then keeps no checksums of the
+// file's data and does not compress it (the README says so).
+//
+// Failure is not an error: the attribute is set only by the file's owner
+// (or a process with CAP_FOWNER), and a file without it is what any file
+// that was not empty when opened is, copy-on-write, with the limits the
+// README gives. Other filesystems than btrfs are left alone (ext4 has no
+// such attribute; XFS, tmpfs and the rest overwrite in place).
+func disableCopyOnWrite(osf *os.File) {
+	fd := int(osf.Fd())
+	var fs unix.Statfs_t
+	if unix.Fstatfs(fd, &fs) != nil || uint32(fs.Type) != unix.BTRFS_SUPER_MAGIC {
+		return
+	}
+	flags, err := unix.IoctlGetUint32(fd, unix.FS_IOC_GETFLAGS)
+	if err == nil && flags&fsNoCOWFlag == 0 {
+		unix.IoctlSetPointerInt(fd, unix.FS_IOC_SETFLAGS, int(flags|fsNoCOWFlag))
+	}
+}
+
+// unshareBlocks gives the first size bytes of osf blocks of their own where
+// it shares them with another file: a reflinked copy on XFS (cp's default
+// since coreutils 9), whose every first write into a shared block needs a
+// new one. XFS is the one filesystem that can both share blocks and unshare
+// them in place (FALLOC_FL_UNSHARE_RANGE, which copies each shared block
+// into a new one), so only there is the file looked at: FIEMAP, which
+// reports each extent's sharing, costs a few microseconds for a file written
+// by memvec, whose extents are few. Only a file that shares is unshared:
+// XFS's unshare also allocates over the whole range, which on a full disk
+// is ENOSPC even when there is nothing to allocate. Unsharing costs a copy
+// of the bytes shared, once: the file then owns its blocks, and its next
+// open finds nothing shared. A disk without room for them is ENOSPC, and
+// the blocks unshared before it stay the file's own, with the same data.
+func unshareBlocks(osf *os.File, size int64) error {
+	fd := int(osf.Fd())
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &fs); err != nil {
+		return os.NewSyscallError("fstatfs", err)
+	}
+	if uint32(fs.Type) != unix.XFS_SUPER_MAGIC {
+		return nil
+	}
+	shared, err := sharesBlocks(fd, size)
+	if err != nil || !shared {
+		return err
+	}
+	for {
+		err := unix.Fallocate(fd, unix.FALLOC_FL_UNSHARE_RANGE, 0, size)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, unix.EINTR):
+			continue
+		}
+		return fmt.Errorf("the file shares disk blocks with another (a reflinked copy), and a write into them needs new ones: unshare them: %w", err)
+	}
+}
+
+// fiemap is the argument of the FS_IOC_FIEMAP ioctl (linux/fiemap.h),
+// which golang.org/x/sys/unix lacks: a header and room for the extents.
+type fiemap struct {
+	start, length                  uint64
+	flags, mapped, count, reserved uint32
+	extents                        [32]fiemapExtent
+}
+
+type fiemapExtent struct {
+	logical, physical, length uint64
+	reserved64                [2]uint64
+	flags                     uint32
+	reserved                  [3]uint32
+}
+
+const (
+	fsIOCFiemap        = 0xc020660b // _IOWR('f', 11, struct fiemap): the same on every architecture
+	fiemapExtentLast   = 0x1
+	fiemapExtentShared = 0x2000
+)
+
+// sharesBlocks reports whether any of the first size bytes of the file fd
+// lie in an extent it shares with another file, by FIEMAP, 32 extents a
+// call, up to the first shared one.
+func sharesBlocks(fd int, size int64) (bool, error) {
+	var m fiemap
+	for off := uint64(0); off < uint64(size); {
+		m.start, m.length, m.count = off, uint64(size)-off, uint32(len(m.extents))
+		if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), fsIOCFiemap, uintptr(unsafe.Pointer(&m))); errno != 0 {
+			return false, os.NewSyscallError("ioctl FS_IOC_FIEMAP", errno)
+		}
+		if m.mapped == 0 {
+			return false, nil
+		}
+		for _, e := range m.extents[:m.mapped] {
+			if e.flags&fiemapExtentShared != 0 {
+				return true, nil
+			}
+			if e.flags&fiemapExtentLast != 0 {
+				return false, nil
+			}
+			off = e.logical + e.length
+		}
+	}
+	return false, nil
+}
+
+// checkFreeSpace is whether backHoles compares the bytes the file lacks
+// with the filesystem's free space before it allocates any: a variable, so
+// that a test can try the giving back alone.
+var checkFreeSpace = true
+
 // backHoles allocates blocks for any holes in the first size bytes of osf.
 // A file written by memvec has all its blocks, but one copied sparse or made
 // by another tool may have holes, and a write into a hole on a full disk is
 // a SIGBUS. When the blocks the file has (st_blocks, which counts
 // fallocated and delayed-allocation blocks too) cover its size, it has no
-// holes to speak of and nothing is done; otherwise fallocate over the file
-// backs them (over allocated blocks it only walks the extent map: about
-// 6 us for 240 MB here, against about 1 us for the fstat). A file with
-// holes and as many blocks past its end could slip through; memvec never
-// makes one.
+// holes to speak of and nothing is done (about 1 us, for the fstat). A
+// file with holes and as many blocks past its end could slip through;
+// memvec never makes one.
+//
+// A file whose holes do not fit on the disk (a huge sparse file) must fail
+// with ENOSPC and leave the free space as it was: a fallocate that fails
+// keeps what it allocated, and over a 64 GiB hole on a small disk that is
+// all of its free space. So backHoles first compares the bytes the file
+// lacks (its size less its blocks) with the free space, and fails at once
+// if they are more; a filesystem's free space is not exact, so it also
+// finds the holes (lseek's SEEK_HOLE and SEEK_DATA), allocates them one by
+// one, and if one fails, punches again every range it allocated into: a
+// range that lseek reports as a hole reads as zeros, so punching it changes
+// no byte of the file. (XFS and ext4 report a range fallocated but never
+// written as a hole too: the giving back may drop such blocks, which the
+// next writer's open allocates again.)
 func backHoles(osf *os.File, size int64) error {
+	fd := int(osf.Fd())
 	var st unix.Stat_t
-	if err := unix.Fstat(int(osf.Fd()), &st); err == nil && st.Blocks*512 >= size {
+	if err := unix.Fstat(fd, &st); err != nil {
+		return os.NewSyscallError("fstat", err)
+	}
+	lacking := size - st.Blocks*512
+	if lacking <= 0 {
 		return nil
 	}
-	return reserveBlocks(osf, 0, size)
+	if checkFreeSpace {
+		var fs unix.Statfs_t
+		if err := unix.Fstatfs(fd, &fs); err != nil {
+			return os.NewSyscallError("fstatfs", err)
+		}
+		// Root may use the blocks that ext4 keeps for it (f_bfree);
+		// anyone else only those past them (f_bavail). A filesystem
+		// that reports no blocks at all (some FUSE ones) is not checked.
+		free := fs.Bavail
+		if os.Geteuid() == 0 {
+			free = fs.Bfree
+		}
+		if fs.Blocks > 0 && uint64(lacking) > free*uint64(fs.Bsize) {
+			return fmt.Errorf("the file lacks %d bytes of disk blocks (it has holes), the filesystem has %d bytes free: %w",
+				lacking, free*uint64(fs.Bsize), unix.ENOSPC)
+		}
+	}
+	holes, err := findHoles(fd, size)
+	if err != nil || len(holes) == 0 {
+		// A filesystem that cannot tell where its holes are (lseek's
+		// default calls the whole file data), or a file with fewer
+		// blocks than bytes for another reason (compressed): fallocate
+		// over the whole file leaves allocated blocks alone. What it
+		// allocates before failing cannot be told from what was there.
+		return reserveBlocks(osf, 0, size)
+	}
+	for i, h := range holes {
+		if err := reserveBlocks(osf, h.off, h.n); err != nil {
+			return errors.Join(err, punchHoles(fd, holes[:i+1]))
+		}
+	}
+	return nil
+}
+
+// fileRange is a range of bytes of a file.
+type fileRange struct{ off, n int64 }
+
+// findHoles returns the holes in the first size bytes of the file fd, as
+// lseek reports them (SEEK_HOLE, SEEK_DATA), in order. It moves the file's
+// offset, which memvec does not use (it reads and writes at offsets).
+func findHoles(fd int, size int64) ([]fileRange, error) {
+	var holes []fileRange
+	for off := int64(0); off < size; {
+		hole, err := unix.Seek(fd, off, unix.SEEK_HOLE)
+		if err != nil {
+			return nil, err
+		}
+		if hole >= size {
+			break
+		}
+		data, err := unix.Seek(fd, hole, unix.SEEK_DATA)
+		if errors.Is(err, unix.ENXIO) { // a hole to the end of the file
+			data = size
+		} else if err != nil {
+			return nil, err
+		}
+		data = min(data, size)
+		holes = append(holes, fileRange{hole, data - hole})
+		off = data
+	}
+	return holes, nil
+}
+
+// punchHoles gives back the blocks of the ranges holes of the file fd
+// (FALLOC_FL_PUNCH_HOLE), which must have been holes: what backHoles
+// allocated into them before it failed.
+func punchHoles(fd int, holes []fileRange) error {
+	for _, h := range holes {
+		for {
+			err := unix.Fallocate(fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, h.off, h.n)
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("give back the blocks allocated into the holes: %w", err)
+			}
+			break
+		}
+	}
+	return nil
 }

@@ -73,9 +73,7 @@ func openFile(path string, o options) (_ *File, err error) {
 		fileOS: fileOS{writable: o.follow && flag == unix.O_RDWR, dirSync: size == 0, advice: o.advice}}
 	if !f.readOnly {
 		f.absPath = absolutePath(path)
-	}
-	if size > 0 && !f.readOnly {
-		if err := backHoles(osf, size); err != nil {
+		if err := ownBlocks(osf, size); err != nil {
 			return nil, fmt.Errorf("memvec: open %s: reserve disk blocks: %w", path, err)
 		}
 	}
