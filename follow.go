@@ -7,6 +7,7 @@ import (
 	"math"
 	"runtime"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -307,7 +308,9 @@ const (
 
 // sleepMax bounds one futex sleep. A Push always wakes a sleeper; the bound
 // only makes a follower look again at a file whose writer went away for
-// good. The tests make it an hour, so that a lost wake-up shows.
+// good, or died between its store of a length and its wake-up with no
+// writer opening the file since (see wakeStranded). The tests make it an
+// hour, so that a lost wake-up shows.
 var sleepMax = time.Second
 
 // await returns when the writer's published length may be above n (it
@@ -413,6 +416,17 @@ func (v *MemVec[T]) wake() *atomic.Uint32 {
 // the bit set. A follower killed while it slept leaves the bit set: the
 // next publish pays for one wake-up, and that is all it costs.
 //
+// The writer wakes wakeDirect followers itself, and leaves the rest, if
+// there may be more, to a goroutine (followerWaker): each wake-up is the
+// kernel's work on the waker's thread (1-3 µs a sleeper, more on a VM), so
+// a Push that woke 100 sleepers took 15 times as long as one that woke one
+// (BENCHMARKS.md, "Many sleeping followers"). The first followers see the
+// element as soon as before; the others a thread's wake-up later.
+//
+// With one P (GOMAXPROCS 1) the goroutine would run only once the writer's
+// goroutine blocks or is preempted, up to milliseconds later, so the
+// writer wakes them all itself, as it always did.
+//
 //go:noinline
 func (v *MemVec[T]) wakeFollowers() {
 	w := v.wake()
@@ -424,6 +438,72 @@ func (v *MemVec[T]) wakeFollowers() {
 		if w.CompareAndSwap(x, (x+2)&^1) {
 			break
 		}
+	}
+	if runtime.GOMAXPROCS(0) < 2 {
+		wakeAll(w)
+		return
+	}
+	if wakeUpTo(w, wakeDirect) == wakeDirect {
+		v.waker.wakeRest(w)
+	}
+}
+
+// wakeDirect is how many sleeping followers the writer's Push wakes itself:
+// if it wakes fewer than it asked for, no one else slept (a follower that
+// sets the bit after the writer cleared it sleeps on another value of the
+// word, and sees the length), and nothing is left to wake.
+const wakeDirect = 2
+
+// followerWaker wakes, off the writer's Push, the followers that Push left
+// asleep (see wakeFollowers): a goroutine started for the purpose, which
+// wakes every sleeper and ends. Only the writer's goroutine starts one and
+// stops them, so the WaitGroup's Add and Wait never race.
+type followerWaker struct {
+	// started is set from the start of a goroutine until it begins its
+	// wake-up: a request that finds it set needs no goroutine of its own,
+	// since that wake-up, still to come, wakes whoever was asleep before
+	// the request.
+	started atomic.Bool
+	running sync.WaitGroup
+	// wakeAll, if set, is called instead of the package's wakeAll: tests
+	// hold the goroutine in its wake-up with it.
+	wakeAll func(w *atomic.Uint32)
+}
+
+// wakeRest wakes every follower sleeping on the wake word w, from a
+// goroutine: at once, unless one has been started and has not yet begun.
+// w stays mapped until stop.
+func (fw *followerWaker) wakeRest(w *atomic.Uint32) {
+	if fw.started.Swap(true) {
+		return
+	}
+	fw.running.Add(1)
+	wake := fw.wakeAll
+	if wake == nil {
+		wake = wakeAll
+	}
+	go func() {
+		defer fw.running.Done()
+		fw.started.Store(false)
+		wake(w)
+	}()
+}
+
+// stop returns once no goroutine of wakeRest runs: the writer calls it
+// before it resizes, moves or unmaps the region, so that no wake-up uses an
+// address that may then be another region's, and so that a closed vector
+// leaves no goroutine behind. Every wake-up asked for has then been done.
+func (fw *followerWaker) stop() { fw.running.Wait() }
+
+// wakeStranded wakes every follower asleep on the wake word when a writer
+// opens the file: its last writer may have died after it stored a length
+// and cleared the bit, before it, or its goroutine, woke them all. Without
+// this they would sleep until sleepMax with elements to read, since the
+// next writer's pushes find the bit clear. A follower woken for nothing
+// looks at the length and sleeps again.
+func (v *MemVec[T]) wakeStranded() {
+	w := v.wake()
+	for x := w.Load(); x&1 != 0 && !w.CompareAndSwap(x, (x+2)&^1); x = w.Load() {
 	}
 	wakeAll(w)
 }

@@ -15,3 +15,5 @@ const canSleep = false
 func sleepWhile(w *atomic.Uint32, x uint32, d time.Duration) {}
 
 func wakeAll(w *atomic.Uint32) {}
+
+func wakeUpTo(w *atomic.Uint32, n int) int { return 0 }

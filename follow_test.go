@@ -3,6 +3,7 @@
 package memvec
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io/fs"
@@ -12,6 +13,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -572,4 +574,66 @@ func TestCancelledWaitThenClose(t *testing.T) {
 		require.ErrorIs(t, awaitDone(t, done), context.Canceled)
 		require.NoError(t, f.Close())
 	}
+}
+
+// TestFollowerWakerIsStoppedBeforeTheRegionChanges: whatever may move or
+// unmap a writer's region (a growth, a Clip, Close) first waits for the
+// goroutine that wakes the followers Push left asleep (followerWaker) to
+// finish its wake-up, which goes through an address in the region, and
+// the goroutine has returned: no wake-up lands on whatever is mapped there
+// next, and no goroutine is left.
+func TestFollowerWakerIsStoppedBeforeTheRegionChanges(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		change func(v *MemVec[point]) error
+	}{
+		{"Grow", func(v *MemVec[point]) error { return v.Grow(1 << 20) }},
+		{"Clip", func(v *MemVec[point]) error { return v.Clip() }},
+		{"Close", func(v *MemVec[point]) error { return v.Close() }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			v := openVec[point](t, vecPath(t))
+			require.NoError(t, v.Append(pts(seq(10)...)...))
+			hold, held := make(chan struct{}), make(chan struct{})
+			var woken atomic.Int32
+			v.waker.wakeAll = func(w *atomic.Uint32) {
+				close(held)
+				<-hold
+				woken.Add(1)
+			}
+			release := sync.OnceFunc(func() { close(hold) })
+			defer release() // also if the test fails, so that the cleanup's Close returns
+			v.waker.wakeRest(v.wake())
+			<-held // the goroutine is in its wake-up
+
+			changed := make(chan error, 1)
+			go func() { changed <- c.change(v) }()
+			for !wakerStopWaits() {
+				select {
+				case err := <-changed:
+					require.NoError(t, err)
+					t.Fatal("the region changed while a goroutine woke followers through it")
+				default:
+					runtime.Gosched()
+				}
+			}
+			release()
+			require.NoError(t, <-changed)
+			require.Equal(t, int32(1), woken.Load())
+			require.False(t, v.waker.started.Load())
+		})
+	}
+}
+
+// wakerStopWaits reports whether a goroutine is blocked in
+// followerWaker.stop, waiting for a wake-up to end.
+func wakerStopWaits() bool {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for g := range bytes.SplitSeq(buf, []byte("\n\n")) {
+		if bytes.Contains(g, []byte("[sync.WaitGroup.Wait")) && bytes.Contains(g, []byte("(*followerWaker).stop(")) {
+			return true
+		}
+	}
+	return false
 }

@@ -161,6 +161,8 @@ type MemVec[T any] struct {
 	// raw is set for a Raw's vector, whose layout is the one the region
 	// stores, whatever it is (open reads it).
 	raw bool
+	// waker wakes the followers a Push left asleep (see wakeFollowers).
+	waker followerWaker
 }
 
 // prefaulter is implemented by a Memory that can fault in pages for
@@ -306,6 +308,9 @@ func (v *MemVec[T]) open(b []byte) error {
 	case !v.readOnly:
 		v.claim(b, n)
 		v.attach(b, n)
+		if v.persistent {
+			v.wakeStranded()
+		}
 	}
 	return nil
 }
@@ -855,6 +860,7 @@ func (v *MemVec[T]) Close() error {
 	}
 	v.closed = true
 	v.s, v.length, v.base, v.durable = nil, nil, 0, 0
+	v.waker.stop()
 	if err := errors.Join(err, v.mem.Close()); err != nil {
 		return v.wrap("close", err)
 	}
@@ -988,6 +994,7 @@ func nextRegionSize(have, want int) int {
 // resize resizes the memory to size bytes and re-attaches the view. On
 // failure the memory, and so the vector, is unchanged.
 func (v *MemVec[T]) resize(size int) error {
+	v.waker.stop()
 	if err := v.mem.Resize(size); err != nil {
 		// A Memory must leave the region as it was; attach again all the
 		// same, so that the view never outlives a mapping that did change.
