@@ -92,6 +92,11 @@ func (a *Anon) Resize(size int) error {
 	old := len(a.b)
 	if m := roundUp(size, pageSize); m != a.mapped {
 		if err := a.remap(m); err != nil {
+			if old > 0 {
+				// A growth that moved the region and then failed left
+				// its bytes at the new address.
+				a.b = unsafe.Slice(a.base, a.mapped)[:old:old]
+			}
 			return fmt.Errorf("memvec: resize anonymous memory: from %d to %d bytes: %w", old, size, err)
 		}
 	}

@@ -261,22 +261,30 @@ func (f *File) wakeWord() *atomic.Uint32 {
 // cover makes sure the mapping covers size bytes. A writable file is mapped
 // with its reservation, so that it grows into the mapping it has; when it
 // outgrows it, the file is mapped anew at twice the size (or just size, if
-// the system refuses the address space) and the old mapping goes: the only
-// time a File's region moves. A read-only file is mapped at its size.
+// the system refuses the address space, or after the quarantine has given
+// its ranges back: see withAddressSpace) and the old mapping goes, to the
+// quarantine: the only time a File's region moves. The new mapping is made
+// before the old one goes, and nothing is ever mapped over a range that is
+// not the File's. A read-only file is mapped at its size.
 func (f *File) cover(size int) error {
 	need := roundUp(size, pageSize)
 	if need <= f.mapped {
 		return nil
 	}
-	r := need
-	if !f.readOnly || f.follow {
-		r = reservationSize(need, f.reserve, f.mapped)
-	}
-	p, err := mapFile(f.osFile, r, f.prot())
-	if err != nil && r > need {
+	var p *byte
+	var r int
+	err := withAddressSpace(func() (err error) {
 		r = need
+		if !f.readOnly || f.follow {
+			r = reservationSize(need, f.reserve, f.mapped)
+		}
 		p, err = mapFile(f.osFile, r, f.prot())
-	}
+		if err != nil && r > need {
+			r = need
+			p, err = mapFile(f.osFile, r, f.prot())
+		}
+		return err
+	})
 	if err != nil {
 		return err
 	}

@@ -293,7 +293,11 @@ func (f *File) mapView(size int) error {
 	if err != nil {
 		return os.NewSyscallError("CreateFileMapping", err)
 	}
-	addr, err := windows.MapViewOfFile(section, access, 0, 0, uintptr(size))
+	var addr uintptr
+	err = withAddressSpace(func() (err error) {
+		addr, err = windows.MapViewOfFile(section, access, 0, 0, uintptr(size))
+		return err
+	})
 	windows.CloseHandle(section)
 	if err != nil {
 		return os.NewSyscallError("MapViewOfFile", err)
