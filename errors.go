@@ -62,6 +62,20 @@ var (
 	// changed, so it should read again what it relies on.
 	ErrRewritten = errors.New("elements were rewritten by the writer")
 
+	// ErrSyncFailed reports that a barrier of this handle failed: a Sync, or
+	// the one that a rewrite (Set, Insert and the like, below what a Sync
+	// made durable) or Close makes. What it covered may be lost, though the
+	// handle still reads it: on Linux the kernel marks the pages whose
+	// write-back failed clean, reports the error once, and may drop them at
+	// any moment, after which they read as the disk holds them. So the
+	// failure is for good: the failing call, every later Sync and Close, and
+	// every later mutator that returns an error return an error wrapping
+	// ErrSyncFailed and the barrier's own error (ENOSPC, EIO, ...), and the
+	// vector counts only the elements that the last Sync to succeed made
+	// durable (see MemVec.Sync). Open the file again: a new handle counts
+	// what is on the disk.
+	ErrSyncFailed = errors.New("sync failed, and what it covered may be lost")
+
 	// ErrClosed reports a vector or memory used after Close.
 	ErrClosed = errors.New("closed")
 

@@ -65,6 +65,7 @@ type File struct {
 	readOnly    bool   // ReadOnly or Follow
 	follow      bool   // Follow: a follower
 	sizeChanged bool   // since the last Sync: fsync is needed too
+	syncErr     error  // the first barrier that failed: every Sync after it returns it (see Sync)
 	closed      bool
 	touch       pretoucher // faults pages in ahead of the pushes
 
@@ -236,20 +237,59 @@ func (f *File) prefault(off, n int) {
 // read-only file. It returns an error wrapping ErrFileChanged, and syncs
 // nothing, if another program has cut the file, removed it or put another
 // file at its path (see Resize).
+//
+// A Sync that fails may have lost the bytes it was to make durable, though
+// the mapping may still read them for a while: the system reports a failed
+// write-back once, marks those pages clean and may drop them, and a later
+// msync or fsync returns nil without writing them again. So the failure is
+// for good: the error wraps ErrSyncFailed and the system's error, and every
+// later Sync returns it. Open the file again to go on.
 func (f *File) Sync() error {
 	switch {
 	case f.closed:
 		return fmt.Errorf("memvec: sync %s: %w", f.path, ErrClosed)
 	case f.readOnly:
 		return nil
+	case f.syncErr != nil:
+		return f.syncErr
 	}
 	if err := f.checkFile(); err != nil {
 		return fmt.Errorf("memvec: sync %s: %w", f.path, err)
 	}
 	if err := f.sync(); err != nil {
-		return fmt.Errorf("memvec: sync %s: %w", f.path, err)
+		return f.failSync(err)
 	}
 	return nil
+}
+
+// syncHeader makes the file's first page, which holds the header, durable
+// alone (syncFirstPage). The vector calls it to raise or lower the durable
+// length (durable.go), and, after a barrier failed, to make its lowered
+// header durable: so it does not refuse after a failure, but a failure of
+// its own fails Sync, as Sync's does, since the system's report of a
+// failed write-back may have been for any page of the file.
+func (f *File) syncHeader() error {
+	switch {
+	case f.closed || f.readOnly || len(f.b) == 0:
+		return nil
+	case f.changed != nil:
+		return fmt.Errorf("memvec: sync %s: %w", f.path, f.changed)
+	}
+	if err := f.syncFirstPage(); err != nil {
+		return f.failSync(err)
+	}
+	return nil
+}
+
+// failSync returns err, the error of a barrier, as the failure it is
+// (wrapping ErrSyncFailed), and keeps the first such failure for every
+// later Sync.
+func (f *File) failSync(err error) error {
+	err = fmt.Errorf("memvec: sync %s: %w: %w", f.path, err, ErrSyncFailed)
+	if f.syncErr == nil {
+		f.syncErr = err
+	}
+	return err
 }
 
 // Close unmaps the file, releases the lock and closes the file, in that

@@ -347,30 +347,20 @@ func syncDirectory(dir string) error {
 	return errors.Join(err, d.Close())
 }
 
-// syncHeader makes the file's first page, which holds the header, durable
-// alone: msync of that page, and on macOS the fsync that msync needs there
-// (see msyncReachesDisk). The vector calls it to raise or lower the durable
-// length (durable.go).
-func (f *File) syncHeader() error {
-	switch {
-	case f.closed || f.readOnly || len(f.b) == 0:
-		return nil
-	case f.changed != nil:
-		return fmt.Errorf("memvec: sync %s: %w", f.path, f.changed)
-	}
+// syncFirstPage makes the file's first page durable (see syncHeader):
+// msync of that page, and on macOS the fsync that msync needs there (see
+// msyncReachesDisk).
+func (f *File) syncFirstPage() error {
 	if err := unix.Msync(unsafe.Slice(f.base, pageSize), unix.MS_SYNC); err != nil {
-		return fmt.Errorf("memvec: sync %s: %w", f.path, err)
+		return err
 	}
 	if !msyncReachesDisk {
 		if err := f.osFile.Sync(); err != nil {
-			return fmt.Errorf("memvec: sync %s: %w", f.path, err)
+			return err
 		}
 	}
 	// A vector creates its header with this: its name must last too.
-	if err := f.syncDir(); err != nil {
-		return fmt.Errorf("memvec: sync %s: %w", f.path, err)
-	}
-	return nil
+	return f.syncDir()
 }
 
 // absolutePath returns path, relative to the working directory, as an

@@ -359,23 +359,13 @@ func (f *File) sync() error {
 	return f.osFile.Sync()
 }
 
-// syncHeader makes the file's first page, which holds the header, durable:
-// FlushViewOfFile of that page, then FlushFileBuffers (see sync). The
-// vector calls it to raise or lower the durable length (durable.go).
-func (f *File) syncHeader() error {
-	switch {
-	case f.closed || f.readOnly || len(f.b) == 0:
-		return nil
-	case f.changed != nil:
-		return fmt.Errorf("memvec: sync %s: %w", f.path, f.changed)
-	}
+// syncFirstPage makes the file's first page durable (see syncHeader):
+// FlushViewOfFile of that page, then FlushFileBuffers (see sync).
+func (f *File) syncFirstPage() error {
 	if err := windows.FlushViewOfFile(uintptr(unsafe.Pointer(f.base)), uintptr(min(len(f.b), pageSize))); err != nil {
-		return fmt.Errorf("memvec: sync %s: %w", f.path, os.NewSyscallError("FlushViewOfFile", err))
+		return os.NewSyscallError("FlushViewOfFile", err)
 	}
-	if err := f.osFile.Sync(); err != nil {
-		return fmt.Errorf("memvec: sync %s: %w", f.path, err)
-	}
-	return nil
+	return f.osFile.Sync()
 }
 
 // fileStandardInfo is FILE_STANDARD_INFO, which golang.org/x/sys/windows
