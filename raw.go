@@ -55,7 +55,7 @@ func newRaw(mem Memory) (*MemVec[rawElem], error) {
 	v := &MemVec[rawElem]{mem: mem, raw: true, readOnly: true, persistent: true}
 	b := mem.Bytes()
 	if _, ok := following(mem); ok {
-		v.follow = &follower{pending: headerPending(b)}
+		v.follow = newFollower(headerPending(b))
 		if v.follow.pending {
 			return v, nil
 		}
