@@ -97,6 +97,58 @@ type follower struct {
 	// that orders the reads of elements before the read of the
 	// generation (see snapshot).
 	fence atomic.Uint32
+
+	// A Close from another goroutine ends the Waits under way before it
+	// unmaps anything (see Wait): closed ends when Close begins, which
+	// wakes a sleeping Wait, and Close then waits, under mu, until
+	// waiting is 0 again.
+	mu      sync.Mutex
+	idle    sync.Cond // signalled when waiting drops
+	waiting int       // Waits under way
+	closing bool      // Close has begun: no Wait may start
+	closed  context.Context
+	close   context.CancelFunc
+}
+
+// newFollower returns the follower state of a vector whose region has a
+// header, or has none yet (pending).
+func newFollower(pending bool) *follower {
+	f := &follower{pending: pending}
+	f.idle.L = &f.mu
+	f.closed, f.close = context.WithCancel(context.Background())
+	return f
+}
+
+// enterWait counts a Wait in, or reports false if Close has begun.
+func (f *follower) enterWait() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closing {
+		return false
+	}
+	f.waiting++
+	return true
+}
+
+// leaveWait counts a Wait out.
+func (f *follower) leaveWait() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.waiting--
+	f.idle.Broadcast()
+}
+
+// endWaits keeps any Wait from starting, wakes those under way, and
+// returns once they have returned: Close may then unmap the region and the
+// wake word they used.
+func (f *follower) endWaits() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closing = true
+	f.close()
+	for f.waiting > 0 {
+		f.idle.Wait()
+	}
 }
 
 // followedMemory is implemented by a Memory that can be opened with Follow
@@ -265,7 +317,23 @@ func headerPending(b []byte) bool {
 // its sleep ends (sleepMax, a second, at most). On a vector that is not a
 // follower, whose length nobody else changes, Wait returns (Len(), nil) if
 // Len() > n and an error otherwise; after Close, (0, ErrClosed).
+//
+// Close is the one method that may be called on a follower while another
+// goroutine is in Wait on it: the Wait returns (0, ErrClosed) at once, and
+// Close returns after it has, never unmapping what the Wait reads. Any
+// other call during a Wait is a data race, as for every method of a
+// MemVec.
 func (v *MemVec[T]) Wait(ctx context.Context, n int) (m int, err error) {
+	if f := v.follow; f != nil {
+		if !f.enterWait() {
+			return 0, v.wrap("wait", ErrClosed)
+		}
+		defer f.leaveWait()
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		defer context.AfterFunc(f.closed, cancel)()
+	}
 	if v.closed {
 		return 0, v.wrap("wait", ErrClosed)
 	}
@@ -290,6 +358,9 @@ func (v *MemVec[T]) Wait(ctx context.Context, n int) (m int, err error) {
 			return m, rewritten
 		}
 		if err := v.await(ctx, n); err != nil {
+			if v.follow.closed.Err() != nil {
+				return 0, v.wrap("wait", ErrClosed)
+			}
 			return m, v.wrap("wait", fmt.Errorf("for more than %d elements: %w", n, err))
 		}
 	}

@@ -552,6 +552,54 @@ func verifyFollowing(f *MemVec[crashRec], n int) error {
 	return nil
 }
 
+// TestCloseEndsWait: a Close from another goroutine ends a Wait under way,
+// sleeping or polling, with ErrClosed, and unmaps nothing before the Wait
+// is done with it: a Wait that touched the unmapped region or wake word
+// would fault, killing the test binary (the race detector also checks the
+// hand-over). A Wait after Close returns ErrClosed too.
+func TestCloseEndsWait(t *testing.T) {
+	path := vecPath(t)
+	w := openVec[point](t, path)
+	require.NoError(t, w.Push(pt(0)))
+	for _, sleeps := range []bool{true, false} {
+		f, err := Open[point](path, Follow())
+		require.NoError(t, err)
+		var addr uintptr
+		if sleeps {
+			addr = wakeAddr(f)
+		} else {
+			makePoll(f.mem.(*File))
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := f.Wait(context.Background(), 1)
+			done <- err
+		}()
+		if sleeps {
+			awaitFollowerAsleep(t, addr)
+		}
+		require.NoError(t, f.Close())
+		err = awaitDone(t, done)
+		require.ErrorIs(t, err, ErrClosed)
+		require.ErrorContains(t, err, path)
+		_, err = f.Wait(context.Background(), 1)
+		require.ErrorIs(t, err, ErrClosed)
+	}
+	// Many times, the Close landing at any point of the Wait.
+	for range 500 {
+		f, err := Open[point](path, Follow())
+		require.NoError(t, err)
+		done := make(chan error, 1)
+		go func() {
+			_, err := f.Wait(context.Background(), 1)
+			done <- err
+		}()
+		runtime.Gosched()
+		require.NoError(t, f.Close())
+		require.ErrorIs(t, <-done, ErrClosed)
+	}
+}
+
 // TestCancelledWaitThenClose: a Wait whose context ends and a Close right
 // after it, many times: the wake-up that the context's end starts must be
 // over before Wait returns, or it writes the wake word after Close has

@@ -73,7 +73,9 @@
 // vector: a fault is not a panic and cannot be recovered. On Unix the fault
 // is certain, not a read or write of whatever is mapped there next: the
 // address space given up stays reserved and inaccessible in a bounded
-// quarantine (16 TiB or 1,024 ranges retired after it; see the README). On
+// quarantine (16 TiB or 1,024 ranges retired after it, less under a limit
+// on address space or when a mapping would fail for want of it; see the
+// README). On
 // Windows the same holds for anonymous memory, and for a File's views (also
 // those a resize leaves behind) unless another thread maps something at
 // their address in the instant between the unmapping and the reservation.
@@ -239,7 +241,7 @@ func New[T any](mem Memory) (_ *MemVec[T], err error) {
 		return nil, v.wrap("open", err)
 	}
 	if _, ok := following(mem); ok {
-		v.follow = &follower{pending: headerPending(b)}
+		v.follow = newFollower(headerPending(b))
 		if v.follow.pending {
 			return v, nil
 		}
@@ -886,6 +888,10 @@ func (v *MemVec[T]) Sync() (err error) {
 // after it is reported to no one: call Sync before Close to know that the
 // elements reached the disk.
 func (v *MemVec[T]) Close() error {
+	if v.follow != nil {
+		// A Wait in another goroutine returns first (see Wait).
+		v.follow.endWaits()
+	}
 	if v.closed {
 		return nil
 	}

@@ -68,7 +68,7 @@ func newRaw(f *File) (_ *MemVec[rawElem], err error) {
 	v := &MemVec[rawElem]{mem: f, raw: true, readOnly: true, persistent: true}
 	b := f.Bytes()
 	if f.following() {
-		v.follow = &follower{pending: headerPending(b)}
+		v.follow = newFollower(headerPending(b))
 		if v.follow.pending {
 			return v, nil
 		}
