@@ -42,7 +42,9 @@ var (
 
 	// ErrCorrupt reports an existing region that is not a memvec region, or
 	// whose header contradicts itself or the region's size. The message says
-	// which field is wrong.
+	// which field is wrong. A named pipe (FIFO), a device or a socket at a
+	// file's path is not a memvec region either: the message says what it
+	// is.
 	ErrCorrupt = errors.New("corrupt region")
 
 	// ErrLocked reports that another handle, in this process or another,

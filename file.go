@@ -3,8 +3,10 @@ package memvec
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
+	"syscall"
 )
 
 // File is a file mapped shared into memory: a Memory whose bytes are the
@@ -63,6 +65,7 @@ type File struct {
 	fileSize    int    // the file's size: len(b), or more after a shrink that followers kept from truncating
 	reserve     int    // the Reserve option
 	readOnly    bool   // ReadOnly or Follow
+	created     bool   // this handle's open created the file: see discard
 	follow      bool   // Follow: a follower
 	sizeChanged bool   // since the last Sync: fsync is needed too
 	syncErr     error  // the first barrier that failed: every Sync after it returns it (see Sync)
@@ -91,9 +94,14 @@ type File struct {
 // It returns an error wrapping ErrLocked if another handle holds the lock
 // past the LockTimeout (by default it does not wait), an error for options
 // that contradict each other (CreateNew with MustExist, ReadOnly or Follow;
-// Follow with ReadOnly or LockTimeout), and the system's error
+// Follow with ReadOnly or LockTimeout), an error wrapping ErrCorrupt if
+// the path names a named pipe (FIFO), a device or a socket, which is no
+// vector file, and EISDIR for a directory, and the system's error
 // (fs.ErrNotExist, fs.ErrExist, fs.ErrPermission, ENOSPC, ...) wrapped with
-// the path otherwise. Opening costs O(1) whatever the file's size: nothing is read.
+// the path otherwise. It never waits but for the lock, up to the
+// LockTimeout: not for a writer to a named pipe either, whose open for
+// reading would wait for one. Opening costs O(1) whatever the file's size:
+// nothing is read.
 func OpenFile(path string, opts ...Option) (*File, error) {
 	o, err := fileOptions(path, opts)
 	if err != nil {
@@ -229,8 +237,11 @@ func (f *File) prefault(off, n int) {
 // Sync writes the mapped bytes that changed to the disk and waits for them
 // (msync), and, if the file's size changed since the last Sync, makes the
 // size durable too (fsync); the first Sync of a file that was new (or empty)
-// when opened also syncs its directory, so that the file's name survives.
-// On macOS every Sync ends with an fsync, which there is F_FULLFSYNC: msync
+// when opened also syncs its directory, so that the file's name survives
+// (a directory the caller may not open, one it may write but not read such
+// as another user's 0733 directory, is not synced, and that is no error:
+// the name then survives a power loss once the system has written the
+// directory back on its own). On macOS every Sync ends with an fsync, which there is F_FULLFSYNC: msync
 // leaves the bytes in the drive's cache. On Windows it is FlushViewOfFile
 // and FlushFileBuffers, every time. Its cost follows the bytes changed, not
 // the file's size. It returns ErrClosed after Close and does nothing for a
@@ -380,4 +391,45 @@ func followedSize(osf *os.File, size int) (int, error) {
 		return 0, fmt.Errorf("%d bytes do not fit in this platform's address space", have)
 	}
 	return int(have), nil
+}
+
+// notRegular returns the error for a file of type typ (fs.FileMode's type
+// bits) at a path that should hold a vector, which lives in a regular file
+// only: EISDIR for a directory, as open(2) says to a writer, and for
+// anything else (a named pipe, a device, a socket) an error wrapping
+// ErrCorrupt, since it is no vector file. That is what errors.Is users
+// already match for "something is at the path, and it is not a vector";
+// the message says what it is instead.
+func notRegular(typ fs.FileMode) error {
+	what := "not a regular file (" + typ.String() + ")"
+	switch {
+	case typ.IsDir():
+		return syscall.EISDIR
+	case typ&fs.ModeNamedPipe != 0:
+		what = "a named pipe (FIFO), not a regular file"
+	case typ&fs.ModeCharDevice != 0:
+		what = "a character device, not a regular file"
+	case typ&fs.ModeDevice != 0:
+		what = "a block device, not a regular file"
+	case typ&fs.ModeSocket != 0:
+		what = "a socket, not a regular file"
+	}
+	return corrupt("%s", what)
+}
+
+// removeIfSame removes path if it names the file that have, the Stat of an
+// open file, describes: the same device and inode (on Windows, volume and
+// file index). The path's own entry is compared (Lstat), since that is what
+// the removal removes. A path that names nothing, or another file, is left.
+func removeIfSame(path string, have os.FileInfo) error {
+	named, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case !os.SameFile(have, named):
+		return nil
+	}
+	return os.Remove(path)
 }

@@ -25,6 +25,7 @@ func (f *File) resize(size int) error { return errors.ErrUnsupported }
 func (f *File) sync() error           { return errors.ErrUnsupported }
 func (f *File) syncFirstPage() error  { return errors.ErrUnsupported }
 func (f *File) close() error          { return nil }
+func (f *File) discard() error        { return f.Close() }
 
 func (f *File) diskSize() (int64, error)    { return 0, errors.ErrUnsupported }
 func (f *File) fileChange() (string, error) { return "", nil }

@@ -359,8 +359,10 @@ func Make[T any](capacity int, opts ...Option) (*MemVec[T], error) {
 // Open opens the vector stored in the file at path, creating the file if it
 // is missing (unless ReadOnly, Follow or MustExist is given; with CreateNew,
 // only if missing): OpenFile followed by New. It closes
-// the file, releasing its lock, if New fails. Opening costs O(1) whatever the
-// file's size: nothing is read until used.
+// the file, releasing its lock, if New fails, and removes it if this open
+// created it: a failed Open leaves no file behind that it made, so that
+// trying again, with CreateNew too, can succeed. Opening costs O(1)
+// whatever the file's size: nothing is read until used.
 func Open[T any](path string, opts ...Option) (*MemVec[T], error) {
 	if _, err := layoutFor[T](); err != nil {
 		return nil, fmt.Errorf("memvec: open %s: %w", path, err)
@@ -371,7 +373,9 @@ func Open[T any](path string, opts ...Option) (*MemVec[T], error) {
 	}
 	v, err := New[T](f)
 	if err != nil {
-		f.Close()
+		if derr := f.discard(); derr != nil && f.created {
+			return nil, fmt.Errorf("%w (the file it created could not be removed: %v)", err, derr)
+		}
 		return nil, err
 	}
 	return v, nil

@@ -51,7 +51,11 @@ import (
 //  5. It renames the temporary file over path: one atomic step, in which
 //     the path goes from naming the old file to naming the new one.
 //  6. It syncs the directory (Unix), so that the rename itself survives a
-//     power loss; before that, a power loss leaves the old vector.
+//     power loss; before that, a power loss leaves the old vector. (A
+//     directory the caller may not open, one it may write but not read,
+//     is not synced, and that is no error: see File.Sync. The rename then
+//     survives a power loss once the system has written the directory
+//     back on its own.)
 //  7. It closes the old vector, releasing the lock.
 //
 // An error at any step up to the rename removes the temporary file and

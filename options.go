@@ -102,7 +102,10 @@ func MustExist() Option {
 // others, that open one path with CreateNew at once, exactly one succeeds,
 // and it opens a file nobody else wrote. The new file is made durable as
 // any file OpenFile creates is: Open's vector writes its header and syncs
-// it, and on Unix its directory, before it returns. A symbolic link at the
+// it, and on Unix its directory (if the caller may open it: see
+// File.Sync), before it returns. If anything after the creation fails (a
+// full disk, no descriptor left for the directory), Open removes the file
+// it created, so that trying again can succeed. A symbolic link at the
 // path counts as existing, even a dangling one. CreateNew contradicts
 // MustExist, ReadOnly and Follow, which never create the file: OpenFile
 // returns an error.

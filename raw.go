@@ -36,9 +36,10 @@ type rawElem struct{}
 // open), or with Follow as a follower beside a live writer; other options
 // apply as they do to OpenFile, and CreateNew is an error. It returns an
 // error wrapping ErrCorrupt for a file whose header or layout section is
-// not valid, one wrapping ErrFileChanged if another program cuts the file
-// under its reads of the header, and the system's error (fs.ErrNotExist,
-// ...) otherwise.
+// not valid, or for a named pipe, a device or a socket at the path (at
+// once, as OpenFile does), one wrapping ErrFileChanged if another program
+// cuts the file under its reads of the header, and the system's error
+// (fs.ErrNotExist, ...) otherwise.
 //
 // An empty file has no layout: Layout returns nil and Len 0 until, for a
 // follower, a writer creates its header and a Refresh finds it.
