@@ -101,6 +101,18 @@ func TestWriterFileCut(t *testing.T) {
 		require.Equal(t, pts(seq(1_000)...), r.Slice())
 	})
 
+	t.Run("close, the spare capacity cut", func(t *testing.T) {
+		path, w := writer(t, 0)
+		require.NoError(t, w.Grow(100_000))
+		require.NoError(t, w.Append(pts(seq(1_000)...)...))
+		end := roundUp(ptOff+w.Len()*int(size), pageSize)
+		require.NoError(t, alterFile(t, path, "truncate", strconv.Itoa(end)))
+		head := fileHead(t, path, headerSize)
+		require.ErrorIs(t, w.Close(), ErrFileChanged)
+		require.Equal(t, head, fileHead(t, path, headerSize), "the header as the cut left it")
+		require.Equal(t, int64(end), fileSize(t, path))
+	})
+
 	t.Run("close", func(t *testing.T) {
 		path, w := writer(t, 10_000)
 		require.NoError(t, w.Append(pts(seq(5_000)...)...))
