@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strconv"
 	"testing"
 	"time"
@@ -99,6 +100,18 @@ func TestWriterFileCut(t *testing.T) {
 		// The elements the header counts are all there.
 		r := openVec[point](t, path, ReadOnly())
 		require.Equal(t, pts(seq(1_000)...), r.Slice())
+	})
+
+	t.Run("close, the spare capacity cut", func(t *testing.T) {
+		path, w := writer(t, 0)
+		require.NoError(t, w.Grow(100_000))
+		require.NoError(t, w.Append(pts(seq(1_000)...)...))
+		end := roundUp(ptOff+w.Len()*int(size), pageSize)
+		require.NoError(t, alterFile(t, path, "truncate", strconv.Itoa(end)))
+		head := fileHead(t, path, headerSize)
+		require.ErrorIs(t, w.Close(), ErrFileChanged)
+		require.Equal(t, head, fileHead(t, path, headerSize), "the header as the cut left it")
+		require.Equal(t, int64(end), fileSize(t, path))
 	})
 
 	t.Run("close", func(t *testing.T) {
@@ -288,6 +301,41 @@ func TestFollowerFileCutToZero(t *testing.T) {
 		c.release(t)
 		require.ErrorIs(t, w.Close(), ErrFileChanged)
 	})
+}
+
+// TestCatchFault: catchFault turns a fault in the mapping of a file that
+// another process cut into an error wrapping ErrFileChanged, in memvec's
+// form, also for Populate's read of each page (touchPages, where the
+// system has no MADV_POPULATE_READ); it puts SetPanicOnFault back as it
+// was, and lets any other panic go on: an index out of range, a nil
+// pointer's fault. A writer that met the fault writes no more.
+func TestCatchFault(t *testing.T) {
+	path := vecPath(t)
+	w := openVec[point](t, path)
+	require.NoError(t, w.Append(pts(seq(1_000)...)...))
+	f := w.mem.(*File)
+	b, had := f.Bytes(), f.FileSize()
+	require.NoError(t, alterFile(t, path, "truncate", "0"))
+	guarded := func(read func() byte) (err error) {
+		defer catchFault(f, "read", debug.SetPanicOnFault(true), &err)
+		touchSink.Store(uint32(read()))
+		return nil
+	}
+
+	err := guarded(func() byte { return b[ptOff] })
+	require.ErrorIs(t, err, ErrFileChanged)
+	require.EqualError(t, err, "memvec: read "+path+": the file was cut to 0 bytes by another program, the vector had "+strconv.FormatInt(had, 10)+": file changed under this handle")
+	require.False(t, debug.SetPanicOnFault(false), "the setting is put back")
+	require.ErrorIs(t, guarded(func() byte { touchPages(b); return 0 }), ErrFileChanged)
+
+	var nothing []byte
+	require.Panics(t, func() { guarded(func() byte { return nothing[len(b)] }) })
+	var none *byte
+	require.Panics(t, func() { guarded(func() byte { return *none }) })
+	require.False(t, debug.SetPanicOnFault(false), "the setting is put back after a panic")
+
+	require.ErrorIs(t, w.Sync(), ErrFileChanged)
+	require.ErrorIs(t, w.Close(), ErrFileChanged)
 }
 
 // withSleepMax sets sleepMax to d until the test ends.

@@ -129,7 +129,7 @@ func TestDumpFollowElementsCut(t *testing.T) {
 	require.NoError(t, os.Truncate(path, cut))
 	require.NoError(t, cmd.Process.Signal(syscall.SIGCONT))
 
-	requireChangedExit(t, cmd, stderr, `^memvec: dump `+regexp.QuoteMeta(path)+`: the file was cut to `+strconv.FormatInt(cut, 10)+` bytes by another program while dump read its elements: file changed under this handle\n$`)
+	requireChangedExit(t, cmd, stderr, `^memvec: dump `+regexp.QuoteMeta(path)+`: the file was cut to `+strconv.FormatInt(cut, 10)+` bytes by another program while dump read it: file changed under this handle\n$`)
 	require.ErrorIs(t, w.Close(), memvec.ErrFileChanged)
 }
 

@@ -99,7 +99,7 @@ func dump(path string, o dumpOptions, stdout, stderr io.Writer) (err error) {
 // wrapping memvec.ErrFileChanged: another program cut the file under the
 // mapping. It puts the setting back, and lets any other panic go on.
 // (memvec's own reads of the header, in OpenRaw, Refresh and Wait, return
-// that error themselves.)
+// that error themselves, saying what they were doing.)
 func catchFault(path string, wasOn bool, err *error) {
 	debug.SetPanicOnFault(wasOn)
 	r := recover()
@@ -116,7 +116,7 @@ func catchFault(path string, wasOn bool, err *error) {
 	if fi, serr := os.Stat(path); serr == nil {
 		what = fmt.Sprintf("the file was cut to %d bytes by another program", fi.Size())
 	}
-	*err = fmt.Errorf("memvec: dump %s: %s while dump read its elements: %w", path, what, memvec.ErrFileChanged)
+	*err = fmt.Errorf("memvec: dump %s: %s while dump read it: %w", path, what, memvec.ErrFileChanged)
 }
 
 // releaseWindow is how many bytes of elements dump reads between two calls
