@@ -487,16 +487,13 @@ func (v *MemVec[T]) wake() *atomic.Uint32 {
 // the bit set. A follower killed while it slept leaves the bit set: the
 // next publish pays for one wake-up, and that is all it costs.
 //
-// The writer wakes wakeDirect followers itself, and leaves the rest, if
-// there may be more, to a goroutine (followerWaker): each wake-up is the
-// kernel's work on the waker's thread (1-3 µs a sleeper, more on a VM), so
-// a Push that woke 100 sleepers took 15 times as long as one that woke one
-// (BENCHMARKS.md, "Many sleeping followers"). The first followers see the
-// element as soon as before; the others a thread's wake-up later.
-//
-// With one P (GOMAXPROCS 1) the goroutine would run only once the writer's
-// goroutine blocks or is preempted, up to milliseconds later, so the
-// writer wakes them all itself, as it always did.
+// Each wake-up is the kernel's work on the thread that asks for it, so
+// the writer leaves all but the first to a goroutine (followerWaker.wake):
+// a Push that woke 100 sleepers itself cost the writer's thread 7 times
+// the CPU time of one that woke one (BENCHMARKS.md, "Many sleeping
+// followers"). With one P (GOMAXPROCS 1) the goroutine would run only once
+// the writer's goroutine blocks or is preempted, up to milliseconds later,
+// so the writer then wakes them all itself, as it always did.
 //
 //go:noinline
 func (v *MemVec[T]) wakeFollowers() {
@@ -514,22 +511,27 @@ func (v *MemVec[T]) wakeFollowers() {
 		wakeAll(w)
 		return
 	}
-	if wakeUpTo(w, wakeDirect) == wakeDirect {
-		v.waker.wakeRest(w)
-	}
+	v.waker.wake(w)
 }
 
-// wakeDirect is how many sleeping followers the writer's Push wakes itself:
-// if it wakes fewer than it asked for, no one else slept (a follower that
-// sets the bit after the writer cleared it sleeps on another value of the
-// word, and sees the length), and nothing is left to wake.
+// wakeDirect is how many sleeping followers the writer wakes itself when
+// it expects one: if it wakes fewer than it asked for, no one else slept
+// (a follower that sets the bit after the writer cleared it sleeps on
+// another value of the word, and sees the length), and nothing is left to
+// wake.
 const wakeDirect = 2
 
-// followerWaker wakes, off the writer's Push, the followers that Push left
-// asleep (see wakeFollowers): a goroutine started for the purpose, which
-// wakes every sleeper and ends. Only the writer's goroutine starts one and
+// followerWaker wakes the followers asleep on the wake word for the
+// writer's Push, from a goroutine when there are many: one started for the
+// purpose, which wakes every sleeper and ends. Handing the wake-ups over
+// costs the writer's thread about what waking one follower does (waking a
+// thread of its own for the goroutine), so a Push costs the same with one
+// follower asleep or a hundred. Only the writer's goroutine starts one and
 // stops them, so the WaitGroup's Add and Wait never race.
 type followerWaker struct {
+	// many is set when the last wake-up found more than one follower
+	// asleep: the next is handed over whole.
+	many atomic.Bool
 	// started is set from the start of a goroutine until it begins its
 	// wake-up: a request that finds it set needs no goroutine of its own,
 	// since that wake-up, still to come, wakes whoever was asleep before
@@ -538,13 +540,29 @@ type followerWaker struct {
 	running sync.WaitGroup
 	// wakeAll, if set, is called instead of the package's wakeAll: tests
 	// hold the goroutine in its wake-up with it.
-	wakeAll func(w *atomic.Uint32)
+	wakeAll func(w *atomic.Uint32) int
+}
+
+// wake wakes every follower asleep on the wake word w. When the last
+// wake-up found at most one asleep, it wakes wakeDirect itself, so that a
+// lone follower is woken as soon as it was before, and leaves the rest, if
+// it woke that many, to a goroutine; when the last found more, it leaves
+// them all to the goroutine. Either way every follower asleep is woken: the
+// guess only decides who pays.
+func (fw *followerWaker) wake(w *atomic.Uint32) {
+	if fw.many.Load() {
+		fw.wakeRest(w, 0)
+		return
+	}
+	if n := wakeUpTo(w, wakeDirect); n == wakeDirect {
+		fw.wakeRest(w, n)
+	}
 }
 
 // wakeRest wakes every follower sleeping on the wake word w, from a
 // goroutine: at once, unless one has been started and has not yet begun.
-// w stays mapped until stop.
-func (fw *followerWaker) wakeRest(w *atomic.Uint32) {
+// woken is how many the caller woke first. w stays mapped until stop.
+func (fw *followerWaker) wakeRest(w *atomic.Uint32, woken int) {
 	if fw.started.Swap(true) {
 		return
 	}
@@ -556,7 +574,7 @@ func (fw *followerWaker) wakeRest(w *atomic.Uint32) {
 	go func() {
 		defer fw.running.Done()
 		fw.started.Store(false)
-		wake(w)
+		fw.many.Store(woken+wake(w) > 1)
 	}()
 }
 

@@ -29,9 +29,10 @@ func sleepWhile(w *atomic.Uint32, x uint32, d time.Duration) {
 	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWait, uintptr(x), uintptr(unsafe.Pointer(&ts)), 0, 0)
 }
 
-// wakeAll wakes every follower sleeping on the word at w.
-func wakeAll(w *atomic.Uint32) {
-	wakeUpTo(w, 1<<31-1)
+// wakeAll wakes every follower sleeping on the word at w and returns how
+// many it woke.
+func wakeAll(w *atomic.Uint32) int {
+	return wakeUpTo(w, 1<<31-1)
 }
 
 // wakeUpTo wakes at most n of the followers sleeping on the word at w and

@@ -644,14 +644,15 @@ func TestFollowerWakerIsStoppedBeforeTheRegionChanges(t *testing.T) {
 			require.NoError(t, v.Append(pts(seq(10)...)...))
 			hold, held := make(chan struct{}), make(chan struct{})
 			var woken atomic.Int32
-			v.waker.wakeAll = func(w *atomic.Uint32) {
+			v.waker.wakeAll = func(w *atomic.Uint32) int {
 				close(held)
 				<-hold
 				woken.Add(1)
+				return 0
 			}
 			release := sync.OnceFunc(func() { close(hold) })
 			defer release() // also if the test fails, so that the cleanup's Close returns
-			v.waker.wakeRest(v.wake())
+			v.waker.wakeRest(v.wake(), 0)
 			<-held // the goroutine is in its wake-up
 
 			changed := make(chan error, 1)
