@@ -29,7 +29,7 @@ GOARCH=386 go test -c -o "$work/memvec-cmd.test" ./cmd/memvec
 
 if "$work/memvec.test" -test.run='^$' >/dev/null 2>&1; then
 	echo "the kernel runs 386 programs: go test"
-	GOARCH=386 go test -count=1 ./...
+	GOARCH=386 go test -count=1 -timeout 25m ./...
 	exit
 fi
 echo "the kernel does not run 386 programs: running the tests in a virtual machine"
