@@ -467,6 +467,9 @@ func (f *File) discard() error {
 	if f.closed {
 		return nil
 	}
+	// The open failed: whatever the path names now, or whether it names
+	// anything (this call removes it), is no change to report at Close.
+	f.pathReplaced = true
 	var err error
 	if f.created {
 		var have os.FileInfo
