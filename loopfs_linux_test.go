@@ -396,6 +396,29 @@ func TestFullDiskOnFilesystems(t *testing.T) {
 				require.Equal(t, free, freeBlocks(t, dir))
 			})
 
+			// A file with a hole and, past its length, room that growth
+			// fallocated but nothing wrote, which XFS and ext4 report as
+			// holes too: a writer's open needs blocks for the hole only,
+			// and must not fail for the rest, which has them.
+			t.Run("unwritten", func(t *testing.T) {
+				emptyDir(t, dir)
+				v := openVec[point](t, path)
+				require.NoError(t, v.Append(generate(1000, pt)...))
+				require.NoError(t, v.Grow(400_000)) // 9.6 MB, fallocated
+				require.NoError(t, v.Close())
+				f, err := os.OpenFile(path, os.O_RDWR, 0)
+				require.NoError(t, err)
+				fi, err := f.Stat()
+				require.NoError(t, err)
+				hole := fi.Size() - 1<<20
+				require.NoError(t, unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, hole, 64<<10))
+				require.NoError(t, unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)) // no page cache over the rest
+				require.NoError(t, f.Close())
+				fillDisk(t, dir, 2<<20)
+				require.Equal(t, "ok", runFullDiskChild(t, "fullopen", path))
+				requirePoints(t, path, 1000)
+			})
+
 			// A huge sparse file with a valid header: a writer's open
 			// must back its holes, which do not fit, so it fails with
 			// ENOSPC and leaves the free space as it was; both the check
