@@ -68,11 +68,11 @@ func ownBlocks(osf *os.File, size int64) error {
 const fsNoCOWFlag = 0x00800000
 
 // disableCopyOnWrite gives an empty file on btrfs the no-copy-on-write
-// attribute, so that btrfs overwrites its blocks in place, as it writes
-// into the blocks fallocate reserved: without it, every write needs a new
-// block, and a write through the mapping on a full disk is a SIGBUS, even
-// into blocks fallocate reserved. btrfs then keeps no checksums of the
-// file's data and does not compress it (the README says so).
+// attribute, so that btrfs writes into the blocks fallocate reserved, and
+// overwrites them, in place. Without it every write needs a new block, one
+// into reserved blocks too, and on a full disk a write through the mapping
+// is a SIGBUS. btrfs then keeps no checksums of the file's data and does
+// not compress it (the README says so).
 //
 // Failure is not an error: the attribute is set only by the file's owner
 // (or a process with CAP_FOWNER), and a file without it is what any file
@@ -115,7 +115,11 @@ func unshareBlocks(osf *os.File, size int64) error {
 		case errors.Is(err, unix.EINTR):
 			continue
 		}
-		if shared, ferr := sharesBlocks(fd, size); ferr == nil && !shared {
+		shared, ferr := sharesBlocks(fd, size)
+		switch {
+		case ferr != nil:
+			return fmt.Errorf("unshare the blocks the file may share with another: %w", err)
+		case !shared:
 			return nil
 		}
 		return fmt.Errorf("the file shares disk blocks with another (a reflinked copy), and a write into them needs new ones: unshare them: %w", err)
