@@ -384,17 +384,22 @@ func TestFullDiskOnFilesystems(t *testing.T) {
 			})
 
 			// A Migrate the disk has no room for fails with ENOSPC, and
-			// leaves the old vector and the free space as they were.
-			t.Run("migrate", func(t *testing.T) {
-				emptyDir(t, dir)
-				writeVec(t, path, generate(60_000, pt)) // 1.4 MB; migrated, 1.9 MB
-				fillDisk(t, dir, 512<<10)
-				free := freeBlocks(t, dir)
-				require.Equal(t, "ENOSPC", runFullDiskChild(t, "fullmigrate", path))
-				requirePoints(t, path, 60_000)
-				require.ElementsMatch(t, []string{"full.vec", "filler"}, dirNames(t, dir))
-				require.Equal(t, free, freeBlocks(t, dir))
-			})
+			// leaves the old vector and the free space as they were:
+			// with some room (it fails at the reservation for the new
+			// vector) and with none (it claims the old vector's header
+			// first, then fails to create the new one).
+			for _, leave := range []int64{512 << 10, 0} {
+				t.Run(fmt.Sprintf("migrate/free=%dk", leave>>10), func(t *testing.T) {
+					emptyDir(t, dir)
+					writeVec(t, path, generate(60_000, pt)) // 1.4 MB; migrated, 1.9 MB
+					fillDisk(t, dir, leave)
+					free := freeBlocks(t, dir)
+					require.Equal(t, "ENOSPC", runFullDiskChild(t, "fullmigrate", path))
+					requirePoints(t, path, 60_000)
+					require.ElementsMatch(t, []string{"full.vec", "filler"}, dirNames(t, dir))
+					require.Equal(t, free, freeBlocks(t, dir))
+				})
+			}
 
 			// A file with a hole and, past its length, room that growth
 			// fallocated but nothing wrote, which XFS and ext4 report as
