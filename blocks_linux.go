@@ -68,11 +68,11 @@ func ownBlocks(osf *os.File, size int64) error {
 const fsNoCOWFlag = 0x00800000
 
 // disableCopyOnWrite gives an empty file on btrfs the no-copy-on-write
-// attribute, so that btrfs overwrites its blocks in place, as it writes
-// into the blocks fallocate reserved: without it, every write needs a new
-// block, and a write through the mapping on a full disk is a SIGBUS, even
-// into blocks fallocate reserved. btrfs then keeps no checksums of the
-// file's data and does not compress it (the README says so).
+// attribute, so that btrfs writes into the blocks fallocate reserved, and
+// overwrites them, in place. Without it every write needs a new block, one
+// into reserved blocks too, and on a full disk a write through the mapping
+// is a SIGBUS. btrfs then keeps no checksums of the file's data and does
+// not compress it (the README says so).
 //
 // Failure is not an error: the attribute is set only by the file's owner
 // (or a process with CAP_FOWNER), and a file without it is what any file
@@ -115,7 +115,11 @@ func unshareBlocks(osf *os.File, size int64) error {
 		case errors.Is(err, unix.EINTR):
 			continue
 		}
-		if shared, ferr := sharesBlocks(fd, size); ferr == nil && !shared {
+		shared, ferr := sharesBlocks(fd, size)
+		switch {
+		case ferr != nil:
+			return fmt.Errorf("unshare the blocks the file may share with another: %w", err)
+		case !shared:
 			return nil
 		}
 		return fmt.Errorf("the file shares disk blocks with another (a reflinked copy), and a write into them needs new ones: unshare them: %w", err)
@@ -144,32 +148,42 @@ const (
 )
 
 // sharesBlocks reports whether any of the first size bytes of the file fd
-// lie in an extent it shares with another file, by FIEMAP, 32 extents a
-// call, up to the first shared one.
+// lie in an extent it shares with another file.
 func sharesBlocks(fd int, size int64) (bool, error) {
+	shared := false
+	err := walkExtents(fd, size, func(e *fiemapExtent) bool {
+		shared = e.flags&fiemapExtentShared != 0
+		return !shared
+	})
+	return shared, err
+}
+
+// walkExtents calls visit with each extent (FIEMAP: the ranges of the file
+// that have blocks, delayed allocations and fallocated ranges included)
+// that overlaps the first size bytes of the file fd, in order, 32 a call,
+// until visit returns false.
+func walkExtents(fd int, size int64, visit func(*fiemapExtent) bool) error {
 	var m fiemap
 	for off := uint64(0); off < uint64(size); {
 		m.start, m.length, m.count = off, uint64(size)-off, uint32(len(m.extents))
 		if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), fsIOCFiemap, uintptr(unsafe.Pointer(&m))); errno != 0 {
-			return false, os.NewSyscallError("ioctl FS_IOC_FIEMAP", errno)
+			return os.NewSyscallError("ioctl FS_IOC_FIEMAP", errno)
 		}
 		if m.mapped == 0 {
-			return false, nil
+			return nil
 		}
-		for _, e := range m.extents[:m.mapped] {
-			if e.flags&fiemapExtentShared != 0 {
-				return true, nil
-			}
-			if e.flags&fiemapExtentLast != 0 {
-				return false, nil
+		for i := range m.extents[:m.mapped] {
+			e := &m.extents[i]
+			if !visit(e) || e.flags&fiemapExtentLast != 0 {
+				return nil
 			}
 			off = e.logical + e.length
 		}
 	}
-	return false, nil
+	return nil
 }
 
-// checkFreeSpace is whether backHoles compares the bytes the file lacks
+// checkFreeSpace is whether backHoles compares what the file's holes need
 // with the filesystem's free space before it allocates any: a variable, so
 // that a test can try the giving back alone.
 var checkFreeSpace = true
@@ -186,15 +200,12 @@ var checkFreeSpace = true
 // A file whose holes do not fit on the disk (a huge sparse file) must fail
 // with ENOSPC and leave the free space as it was: a fallocate that fails
 // keeps what it allocated, and over a 64 GiB hole on a small disk that is
-// all of its free space. So backHoles first compares the bytes the file
-// lacks (its size less its blocks) with the free space, and fails at once
-// if they are more; a filesystem's free space is not exact, so it also
-// finds the holes (lseek's SEEK_HOLE and SEEK_DATA), allocates them one by
-// one, and if one fails, punches again every range it allocated into: a
-// range that lseek reports as a hole reads as zeros, so punching it changes
-// no byte of the file. (XFS and ext4 report a range fallocated but never
-// written as a hole too: the giving back may drop such blocks, which the
-// next writer's open allocates again.)
+// all of its free space. So backHoles finds the holes (see findHoles),
+// fails at once if they need more than the free space, and otherwise
+// allocates them one by one; a filesystem's free space is not exact, so if
+// one fails, it punches again every hole it allocated into. A hole reads
+// as zeros, and so does what fallocate made of it, so punching it changes
+// no byte of the file.
 func backHoles(osf *os.File, size int64) error {
 	fd := int(osf.Fd())
 	var st unix.Stat_t
@@ -205,23 +216,6 @@ func backHoles(osf *os.File, size int64) error {
 	if lacking <= 0 {
 		return nil
 	}
-	if checkFreeSpace {
-		var fs unix.Statfs_t
-		if err := unix.Fstatfs(fd, &fs); err != nil {
-			return os.NewSyscallError("fstatfs", err)
-		}
-		// Root may use the blocks that ext4 keeps for it (f_bfree);
-		// anyone else only those past them (f_bavail). A filesystem
-		// that reports no blocks at all (some FUSE ones) is not checked.
-		free := fs.Bavail
-		if os.Geteuid() == 0 {
-			free = fs.Bfree
-		}
-		if fs.Blocks > 0 && uint64(lacking) > free*uint64(fs.Bsize) {
-			return fmt.Errorf("the file lacks %d bytes of disk blocks (it has holes), the filesystem has %d bytes free: %w",
-				lacking, free*uint64(fs.Bsize), unix.ENOSPC)
-		}
-	}
 	holes, err := findHoles(fd, size)
 	if err != nil || len(holes) == 0 {
 		// A filesystem that cannot tell where its holes are (lseek's
@@ -231,6 +225,11 @@ func backHoles(osf *os.File, size int64) error {
 		// allocates before failing cannot be told from what was there.
 		return reserveBlocks(osf, 0, size)
 	}
+	if checkFreeSpace {
+		if err := holesFit(fd, holes, lacking); err != nil {
+			return err
+		}
+	}
 	for i, h := range holes {
 		if err := reserveBlocks(osf, h.off, h.n); err != nil {
 			return errors.Join(err, punchHoles(fd, holes[:i+1]))
@@ -239,13 +238,69 @@ func backHoles(osf *os.File, size int64) error {
 	return nil
 }
 
+// holesFit returns an error wrapping ENOSPC if the holes of the file fd
+// need more disk than its filesystem has free. What they need is at most
+// the bytes in them, and at most the bytes the file lacks blocks for
+// (lacking): the first counts ranges fallocated but never written where
+// lseek found the holes (tmpfs), and the second the bytes a compressed
+// file saves.
+func holesFit(fd int, holes []fileRange, lacking int64) error {
+	var inHoles int64
+	for _, h := range holes {
+		inHoles += h.n
+	}
+	need := uint64(min(inHoles, lacking))
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &fs); err != nil {
+		return os.NewSyscallError("fstatfs", err)
+	}
+	// Root may use the blocks that ext4 keeps for it (f_bfree); anyone
+	// else only those past them (f_bavail). A filesystem that reports no
+	// blocks at all (some FUSE ones) is not checked.
+	free := fs.Bavail
+	if os.Geteuid() == 0 {
+		free = fs.Bfree
+	}
+	free *= uint64(fs.Bsize)
+	if fs.Blocks > 0 && need > free {
+		return fmt.Errorf("the file's holes need %d bytes of disk blocks, the filesystem has %d bytes free: %w", need, free, unix.ENOSPC)
+	}
+	return nil
+}
+
 // fileRange is a range of bytes of a file.
 type fileRange struct{ off, n int64 }
 
-// findHoles returns the holes in the first size bytes of the file fd, as
+// findHoles returns the holes in the first size bytes of the file fd, in
+// order: the ranges between its extents, as FIEMAP reports them. A range
+// fallocated but never written is an extent there, not a hole, as it is to
+// lseek's SEEK_HOLE on XFS and ext4, which matters twice: fallocate over
+// such a range on a nearly full XFS fails (it reserves room for the whole
+// range before it looks), and the giving back must punch only what had no
+// blocks. A filesystem without FIEMAP (tmpfs) has its holes found by lseek.
+func findHoles(fd int, size int64) ([]fileRange, error) {
+	var holes []fileRange
+	end := int64(0) // where the extents seen so far end
+	err := walkExtents(fd, size, func(e *fiemapExtent) bool {
+		if start := int64(e.logical); start > end {
+			holes = append(holes, fileRange{end, min(start, size) - end})
+		}
+		end = max(end, int64(e.logical+e.length))
+		return end < size
+	})
+	if err != nil {
+		return seekHoles(fd, size)
+	}
+	if end < size {
+		holes = append(holes, fileRange{end, size - end})
+	}
+	return holes, nil
+}
+
+// seekHoles returns the holes in the first size bytes of the file fd, as
 // lseek reports them (SEEK_HOLE, SEEK_DATA), in order. It moves the file's
 // offset, which memvec does not use (it reads and writes at offsets).
-func findHoles(fd int, size int64) ([]fileRange, error) {
+func seekHoles(fd int, size int64) ([]fileRange, error) {
 	var holes []fileRange
 	for off := int64(0); off < size; {
 		hole, err := unix.Seek(fd, off, unix.SEEK_HOLE)

@@ -54,6 +54,13 @@ import (
 // with a short-lived helper goroutine when GOMAXPROCS is more than 1;
 // Resize, the paging hints and Close wait for the helper to return first.
 //
+// On Linux a writer's open also gives an existing file the blocks its
+// writes will need (a sparse file's holes; on XFS, blocks of its own for a
+// reflinked copy's shared ones), or fails with ENOSPC, and makes a new file
+// on btrfs no-copy-on-write. Where every write goes to a new block (ZFS; on
+// btrfs, a file that had data before memvec opened it) no reservation
+// holds: see the README's Limits.
+//
 // A File is not safe for concurrent use; it is meant to be used by one
 // vector.
 type File struct {
@@ -102,6 +109,8 @@ type File struct {
 // LockTimeout: not for a writer to a named pipe either, whose open for
 // reading would wait for one. Opening costs O(1) whatever the file's size:
 // nothing is read.
+// (On Linux, a writer's open of a sparse file or of a reflinked copy on XFS
+// first allocates the blocks it lacks, once, at a cost that follows them.)
 func OpenFile(path string, opts ...Option) (*File, error) {
 	o, err := fileOptions(path, opts)
 	if err != nil {

@@ -384,16 +384,44 @@ func TestFullDiskOnFilesystems(t *testing.T) {
 			})
 
 			// A Migrate the disk has no room for fails with ENOSPC, and
-			// leaves the old vector and the free space as they were.
-			t.Run("migrate", func(t *testing.T) {
+			// leaves the old vector and the free space as they were:
+			// with some room (it fails at the reservation for the new
+			// vector) and with none (it claims the old vector's header
+			// first, then fails to create the new one).
+			for _, leave := range []int64{512 << 10, 0} {
+				t.Run(fmt.Sprintf("migrate/free=%dk", leave>>10), func(t *testing.T) {
+					emptyDir(t, dir)
+					writeVec(t, path, generate(60_000, pt)) // 1.4 MB; migrated, 1.9 MB
+					fillDisk(t, dir, leave)
+					free := freeBlocks(t, dir)
+					require.Equal(t, "ENOSPC", runFullDiskChild(t, "fullmigrate", path))
+					requirePoints(t, path, 60_000)
+					require.ElementsMatch(t, []string{"full.vec", "filler"}, dirNames(t, dir))
+					require.Equal(t, free, freeBlocks(t, dir))
+				})
+			}
+
+			// A file with a hole and, past its length, room that growth
+			// fallocated but nothing wrote, which XFS and ext4 report as
+			// holes too: a writer's open needs blocks for the hole only,
+			// and must not fail for the rest, which has them.
+			t.Run("unwritten", func(t *testing.T) {
 				emptyDir(t, dir)
-				writeVec(t, path, generate(60_000, pt)) // 1.4 MB; migrated, 1.9 MB
-				fillDisk(t, dir, 512<<10)
-				free := freeBlocks(t, dir)
-				require.Equal(t, "ENOSPC", runFullDiskChild(t, "fullmigrate", path))
-				requirePoints(t, path, 60_000)
-				require.ElementsMatch(t, []string{"full.vec", "filler"}, dirNames(t, dir))
-				require.Equal(t, free, freeBlocks(t, dir))
+				v := openVec[point](t, path)
+				require.NoError(t, v.Append(generate(1000, pt)...))
+				require.NoError(t, v.Grow(400_000)) // 9.6 MB, fallocated
+				require.NoError(t, v.Close())
+				f, err := os.OpenFile(path, os.O_RDWR, 0)
+				require.NoError(t, err)
+				fi, err := f.Stat()
+				require.NoError(t, err)
+				hole := fi.Size() - 1<<20
+				require.NoError(t, unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, hole, 64<<10))
+				require.NoError(t, unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)) // no page cache over the rest
+				require.NoError(t, f.Close())
+				fillDisk(t, dir, 2<<20)
+				require.Equal(t, "ok", runFullDiskChild(t, "fullopen", path))
+				requirePoints(t, path, 1000)
 			})
 
 			// A huge sparse file with a valid header: a writer's open

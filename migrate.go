@@ -163,6 +163,10 @@ func Migrate[From, To any](path string, convert func(From) To, opts ...Option) (
 	}
 	nv, err := Open[To](tmp, CreateNew(), Mode(mode), Reserve(o.reserve), Advise(o.advice))
 	if err != nil {
+		// An open that created the file and then failed (a full disk
+		// has no room for the header) leaves it: the name is this
+		// Migrate's alone (step 2), so it goes.
+		os.Remove(tmp)
 		return err
 	}
 	renamed := false
