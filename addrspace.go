@@ -81,12 +81,14 @@ func (a *Anon) move(m int) error {
 	if err != nil {
 		return err
 	}
+	remapped := false
 	if a.mapped > 0 {
-		if err := moveAnonPages(a.base, p, a.mapped); err != nil {
+		if remapped, err = moveAnonPages(a.base, p, a.mapped, !a.remapped); err != nil {
 			releaseAddressSpace(p, r)
 			return err
 		}
 	}
+	a.remapped = remapped
 	// The old reservation, still the region's (moveAnonPages leaves the
 	// range its pages left mapped, so that no other mapping can take it in
 	// between), goes by way of the quarantine (quarantine.go).

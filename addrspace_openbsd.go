@@ -2,8 +2,8 @@ package memvec
 
 import "math"
 
-// addressSpaceLimit returns math.MaxInt: OpenBSD has no RLIMIT_AS (its
+// addressSpaceLimit returns math.MaxUint64: OpenBSD has no RLIMIT_AS (its
 // RLIMIT_DATA is another measure), so the quarantine keeps its fixed
 // bounds there; a mapping that fails with ENOMEM still drains it and tries
 // again (see withAddressSpace).
-func addressSpaceLimit() int { return math.MaxInt }
+func addressSpaceLimit() uint64 { return math.MaxUint64 }

@@ -9,11 +9,11 @@ import (
 )
 
 // addressSpaceLimit returns the process's limit on address space
-// (RLIMIT_AS, ulimit -v) in bytes, or math.MaxInt if it has none.
-func addressSpaceLimit() int {
+// (RLIMIT_AS, ulimit -v) in bytes, or math.MaxUint64 if it has none.
+func addressSpaceLimit() uint64 {
 	var l unix.Rlimit
-	if unix.Getrlimit(unix.RLIMIT_AS, &l) != nil || l.Cur >= math.MaxInt {
-		return math.MaxInt
+	if unix.Getrlimit(unix.RLIMIT_AS, &l) != nil || uint64(l.Cur) >= math.MaxInt64 {
+		return math.MaxUint64
 	}
-	return int(l.Cur)
+	return uint64(l.Cur)
 }

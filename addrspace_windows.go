@@ -65,9 +65,9 @@ func populate(b []byte) {}
 // populateInBulk is false: populate does nothing here (see MemVec.prefaulter).
 const populateInBulk = false
 
-// addressSpaceLimit returns math.MaxInt: Windows sets no limit on a
+// addressSpaceLimit returns math.MaxUint64: Windows sets no limit on a
 // process's address space beyond its size.
-func addressSpaceLimit() int { return math.MaxInt }
+func addressSpaceLimit() uint64 { return math.MaxUint64 }
 
 // outOfAddressSpace reports whether err is a mapping's failure for want of
 // address space: ERROR_NOT_ENOUGH_MEMORY, which VirtualAlloc and

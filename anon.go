@@ -33,6 +33,7 @@ type Anon struct {
 	reserved int    // bytes of address space held from base
 	reserve  int    // the Reserve option: what the first reservation asks for
 	advice   Advice // the Advise option, given again to every new mapping
+	remapped bool   // the pages were last moved by mremap: they may be two mappings (see moveAnonPages)
 	closed   bool
 	touch    pretoucher // faults pages in ahead of the pushes
 }

@@ -3,7 +3,6 @@
 package memvec
 
 import (
-	"math"
 	"strconv"
 	"sync"
 )
@@ -88,8 +87,8 @@ func retire(p *byte, n int) error {
 // that is less. The limit is read at every retire, since the program may
 // change it (setrlimit) at any time.
 func quarantineLimit() int {
-	if limit := addressSpaceLimit(); limit < math.MaxInt {
-		return min(quarantineBytes, limit/8)
+	if limit := addressSpaceLimit(); limit/8 < quarantineBytes {
+		return int(limit / 8)
 	}
 	return quarantineBytes
 }
