@@ -305,10 +305,12 @@ func headerPending(b []byte) bool {
 //
 // On Linux a waiting follower spins for spinFor, then sleeps on a futex in
 // the file's header that the writer's Push wakes, which takes a few
-// microseconds; elsewhere, and for a follower that cannot write the file,
-// it polls the length with back-off, from pollMin up to pollMax between
-// looks, which bounds the latency to about a millisecond. A Wait that
-// sleeps holds an operating-system thread, as a blocking read does.
+// microseconds (when several followers sleep, the Push leaves their
+// wake-ups to a goroutine of the writer's, which wakes them when the Go
+// scheduler runs it); elsewhere, and for a follower that cannot write the
+// file, it polls the length with back-off, from pollMin up to pollMax
+// between looks, which bounds the latency to about a millisecond. A Wait
+// that sleeps holds an operating-system thread, as a blocking read does.
 //
 // If ctx ends first, Wait returns the length it has and an error wrapping
 // ctx.Err(). If another program cuts the file below the header, Wait
@@ -489,7 +491,7 @@ func (v *MemVec[T]) wake() *atomic.Uint32 {
 //
 // Each wake-up is the kernel's work on the thread that asks for it, so
 // the writer leaves all but the first to a goroutine (followerWaker.wake):
-// a Push that woke 100 sleepers itself cost the writer's thread 7 times
+// a Push that woke 100 sleepers itself cost the writer's thread 7.9 times
 // the CPU time of one that woke one (BENCHMARKS.md, "Many sleeping
 // followers"). With one P (GOMAXPROCS 1) the goroutine would run only once
 // the writer's goroutine blocks or is preempted, up to milliseconds later,
@@ -524,10 +526,11 @@ const wakeDirect = 2
 // followerWaker wakes the followers asleep on the wake word for the
 // writer's Push, from a goroutine when there are many: one started for the
 // purpose, which wakes every sleeper and ends. Handing the wake-ups over
-// costs the writer's thread about what waking one follower does (waking a
-// thread of its own for the goroutine), so a Push costs the same with one
-// follower asleep or a hundred. Only the writer's goroutine starts one and
-// stops them, so the WaitGroup's Add and Wait never race.
+// costs the writer's thread the go statement, which wakes an idle thread of
+// the runtime to run the goroutine: no more than waking one follower, so a
+// Push costs no more with a hundred followers asleep than with one. Only
+// the writer's goroutine starts one and stops them, so the WaitGroup's Add
+// and Wait never race.
 type followerWaker struct {
 	// many is set when the last wake-up found more than one follower
 	// asleep: the next is handed over whole.
