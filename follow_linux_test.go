@@ -3,6 +3,7 @@ package memvec
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -55,7 +56,9 @@ func init() {
 // follower number $MEMVEC_K, says the address of its wake word, and Waits
 // for elements until it has $MEMVEC_N, verifying each in order and storing
 // how many it has seen in its slot of the progress file at
-// $MEMVEC_PROGRESS (see progressSlots). Then it says "verified N".
+// $MEMVEC_PROGRESS (see progressSlots). Then it says "verified N" and
+// waits for its stdin to close, so that a kill just after the last push
+// finds it alive.
 func followCountChild() {
 	fail := func(err error) {
 		fmt.Println(err)
@@ -97,6 +100,7 @@ func followCountChild() {
 		progress(k).Store(uint64(seen))
 	}
 	fmt.Println("verified", n)
+	io.Copy(io.Discard, os.Stdin)
 }
 
 // progressSlots maps the file at path, shared, with a slot for each of the
