@@ -194,15 +194,15 @@ var pageSize = os.Getpagesize()
 const growthStep = 1 << 30
 
 // New returns a vector stored in mem. An empty region becomes a new, empty
-// vector: New resizes it to one page (or the few pages a large layout
-// section needs) and writes a header and the layout section. So does a
+// vector: New resizes it to one page (or the few pages large layout
+// slots need) and writes a header and the layout. So does a
 // region of 128 bytes (the header's size) up to 64 KiB whose bytes are all
 // zero: what a creation interrupted before its header leaves. Every other
 // region must hold a valid header: New returns an error wrapping
 // ErrCorrupt for a region shorter than 128 bytes, for one whose first 64
 // bytes are zero but that is longer than 64 KiB or not all zero (a lost
 // header, whose elements a new one would overwrite), and for a region that
-// is not a memvec region or whose header or layout section is
+// is not a memvec region or whose header or stored layout is
 // inconsistent; it returns ErrTypeMismatch, saying where the layouts first
 // differ, for a region written for another element layout.
 // FORMAT.md states the same rule. A read-only mem (see Memory) is never
@@ -268,14 +268,17 @@ func New[T any](mem Memory) (*MemVec[T], error) {
 // elements it counts, by the rule of trustedLength. A writer then claims
 // the region (see claim).
 func (v *MemVec[T]) open(b []byte) error {
+	var n int
+	var err error
 	if v.raw {
-		l, err := rawLayout(b)
-		if err != nil {
-			return v.wrap("open", err)
+		// The layout is the one the region stores, read once: a
+		// follower's may change under it (Relabel).
+		if v.layout, err = rawLayout(b); err == nil {
+			n, err = trustedLength(b, int(binaryDataOffset(b)), v.layout.size)
 		}
-		v.layout = l
+	} else {
+		n, err = readHeader(b, v.layout)
 	}
-	n, err := readHeader(b, v.layout)
 	if err != nil {
 		return v.wrap("open", err)
 	}

@@ -28,7 +28,7 @@ type rawElem struct{}
 // it as ReadOnly does (a shared lock that keeps writers out while it is
 // open), or with Follow as a follower beside a live writer; other options
 // apply as they do to OpenFile, and CreateNew is an error. It returns an
-// error wrapping ErrCorrupt for a file whose header or layout section is
+// error wrapping ErrCorrupt for a file whose header or stored layout is
 // not valid, and the system's error (fs.ErrNotExist, ...) otherwise.
 //
 // An empty file has no layout: Layout returns nil and Len 0 until, for a
@@ -69,7 +69,7 @@ func newRaw(mem Memory) (*MemVec[rawElem], error) {
 }
 
 // rawLayout reads the layout a region stores, for a Raw: the header and
-// the section are validated as for any element type.
+// the stored layout are validated as for any element type.
 func rawLayout(b []byte) (*layout, error) {
 	h, section, err := readStatic(b)
 	if err != nil {
@@ -157,9 +157,12 @@ type Info struct {
 	DataOffset  int
 	Fingerprint uint64
 	Layout      *Layout
-	Len         int   // the length a reader trusts (Raw.Len)
-	Cap         int   // the elements the file has room for
-	FileSize    int64 // the file's size, as the handle last saw it (File.FileSize)
+	LayoutSize  int    // the bytes of the stored layout (its JSON)
+	SlotSize    int    // the size of each of the two layout slots: room for a layout of SlotSize-8 bytes
+	Relabels    uint32 // the layout word: how often the layout was relabelled; its lowest bit is the current slot
+	Len         int    // the length a reader trusts (Raw.Len)
+	Cap         int    // the elements the file has room for
+	FileSize    int64  // the file's size, as the handle last saw it (File.FileSize)
 
 	// The words the writer keeps for power loss and followers.
 	StoredLen  uint64 // the length word, as stored
@@ -185,6 +188,9 @@ func (r *Raw) Info() (info Info, ok bool) {
 	f := v.mem.(*File)
 	return Info{
 		Version:     int(ne.Uint32(b[offVersion:])),
+		LayoutSize:  len(v.layout.section),
+		SlotSize:    int(ne.Uint32(b[offSlotSize:])),
+		Relabels:    layoutWord(b).Load(),
 		ByteOrder:   nativeOrder(),
 		ElemSize:    int(v.layout.size),
 		ElemAlign:   int(v.layout.align),
