@@ -25,7 +25,7 @@
 //
 // # check
 //
-// check validates the header and the layout section as every open does (the
+// check validates the header and the stored layout as every open does (the
 // checksums, the fields, the layout against the fingerprint, the length
 // against the file's size) and prints "FILE: valid, N elements of T". It
 // also verifies the power-loss checksums, the CRC-32C of the elements from
