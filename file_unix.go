@@ -68,7 +68,11 @@ func openFile(path string, o options) (_ *File, err error) {
 	f := &File{osFile: osf, path: path, readOnly: o.readOnly || o.follow, follow: o.follow, reserve: o.reserve,
 		fileOS: fileOS{writable: o.follow && flag == unix.O_RDWR, dirSync: size == 0, advice: o.advice}}
 	if size > 0 && !f.readOnly {
-		if err := backHoles(osf, size); err != nil {
+		back := size
+		if o.headOnly {
+			back = min(size, newRegionMax)
+		}
+		if err := backHoles(osf, back); err != nil {
 			return nil, fmt.Errorf("memvec: open %s: reserve disk blocks: %w", path, err)
 		}
 	}

@@ -68,7 +68,15 @@ func Relabel[T any](path string, opts ...Option) (err error) {
 	if err != nil {
 		return err
 	}
-	f, err := OpenFile(path, append(opts[:len(opts):len(opts)], MustExist())...)
+	o, err := fileOptions(path, append(opts[:len(opts):len(opts)], MustExist()))
+	if err != nil {
+		return err
+	}
+	// Relabel writes the header's page and the layout slots' alone, so
+	// that its cost does not grow with the file: it backs the holes there
+	// only (a writer's open backs the whole file's).
+	o.headOnly = true
+	f, err := openFile(path, o)
 	if err != nil {
 		return err
 	}

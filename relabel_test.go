@@ -396,3 +396,56 @@ func TestRelabelBesideFollowers(t *testing.T) {
 	require.Positive(t, seen["Temp"])
 	require.Positive(t, seen["Celsius"])
 }
+
+// TestReadSlotIsASeqlock: readSlot, which followers use, returns a whole
+// layout, the one before or the one after, while relabels (in memory, as
+// fast as a relabel can go without its syncs) write the other slot and
+// flip the layout word again and again: it retries a copy that a flip
+// came between. The region is anonymous memory, as a file's mapping is
+// memory the race detector does not watch: the relabels and the reads
+// race by design, with the word to order them.
+func TestReadSlotIsASeqlock(t *testing.T) {
+	mem, err := NewAnon(64 << 10)
+	require.NoError(t, err)
+	defer mem.Close()
+	b := mem.Bytes()
+	// Three layouts, so that a slot gets another each time it is written.
+	layouts := [3][]byte{
+		must(layoutFor[readingTemp]()).section,
+		must(layoutFor[readingCelsius]()).section,
+		must(layoutFor[readingNoted]()).section,
+	}
+	h := header{slots: headerSize, slotSize: uint32(roundUp(slotHeaderSize+2*len(layouts[2]), 64))}
+	writeSlot(b, h, 0, layouts[0])
+
+	stop := make(chan struct{})
+	flips := make(chan uint32)
+	go func() {
+		word := layoutWord(b)
+		for {
+			select {
+			case <-stop:
+				flips <- word.Load()
+				return
+			default:
+			}
+			// Right after a flip, the next relabel writes the slot that
+			// was current a moment ago, which a read may be copying.
+			w := word.Load()
+			writeSlot(b, h, w&1^1, layouts[(w+1)%3])
+			time.Sleep(20 * time.Microsecond) // a relabel's syncs take longer
+			word.Store(w + 1)
+		}
+	}()
+	reads := 0
+	for ; reads < 10000 || layoutWord(b).Load() < 300; reads++ {
+		section, err := readSlot(b, h)
+		require.NoError(t, err, "read %d", reads)
+		if !bytes.Equal(section, layouts[0]) && !bytes.Equal(section, layouts[1]) {
+			require.Equal(t, string(layouts[2]), string(section), "read %d", reads)
+		}
+	}
+	close(stop)
+	n := <-flips
+	t.Logf("%d reads beside %d relabels", reads, n)
+}
