@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -113,4 +114,37 @@ func formatDoc(t *testing.T, pattern, what string) [][]byte {
 	m := regexp.MustCompile(pattern).FindSubmatch(doc)
 	require.NotNil(t, m, "FORMAT.md has no %s", what)
 	return m
+}
+
+// TestFormatStoredLayouts: the stored layouts FORMAT.md shows are the ones
+// memvec writes, byte for byte (with package main's names for ours), and
+// the sizes it gives for main.Point's file are those of a file Go makes.
+func TestFormatStoredLayouts(t *testing.T) {
+	needs64BitAlignment(t)
+	type (
+		Point  struct{ X, Y, Z float64 }
+		Level  uint8
+		Record struct {
+			Time  int64
+			Level Level
+			Msg   [55]byte `memvec:"string"`
+		}
+	)
+	m := formatDoc(t, "(?s)## The stored layout\n(.*?)\n## ", "a section on the stored layout")
+	var shown []string
+	for _, j := range regexp.MustCompile("(?s)```json\n(.*?)\n```").FindAllSubmatch(m[1], -1) {
+		shown = append(shown, strings.ReplaceAll(string(j[1]), `"main.`, `"memvec.`))
+	}
+	var want []string
+	for _, l := range []*layout{must(layoutFor[Point]()), must(layoutFor[[2]int32]()), must(layoutFor[Record]())} {
+		want = append(want, string(l.section))
+	}
+	require.Equal(t, want, shown)
+
+	n := len(must(layoutFor[Point]()).section) - len("memvec") + len("main") // main.Point's
+	slot := int(slotSizeFor(n))
+	data := roundUp(headerSize+2*slot, 64)
+	doc := formatDoc(t, "`struct\\{ X, Y, Z float64 \\}` named `main.Point` has a (\\d+)-byte layout in slots of (\\d+)\nbytes, data at (\\d+), and room for (\\d+) elements in its first page", "main.Point's sizes")
+	got := []string{strconv.Itoa(n), strconv.Itoa(slot), strconv.Itoa(data), strconv.Itoa((4096 - data) / 24)}
+	require.Equal(t, []string{string(doc[1]), string(doc[2]), string(doc[3]), string(doc[4])}, got)
 }

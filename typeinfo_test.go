@@ -22,7 +22,7 @@ var storedTypes = []reflect.Type{
 	reflect.TypeFor[point](), reflect.TypeFor[[3]float64](), reflect.TypeFor[[2][3]int16](),
 	reflect.TypeFor[[4]point](), reflect.TypeFor[struct{}](), reflect.TypeFor[[0]int64](),
 	reflect.TypeFor[[5]struct{}](), reflect.TypeFor[nestedRec](), reflect.TypeFor[paddedRec](),
-	reflect.TypeFor[celsius](), reflect.TypeFor[[1 << 20]float64](),
+	reflect.TypeFor[celsius](), reflect.TypeFor[textRec](), reflect.TypeFor[[1 << 20]float64](),
 	reflect.TypeFor[struct {
 		A int8
 		E struct{}
@@ -45,6 +45,14 @@ type (
 		M    [2][3]float32
 		Temp celsius
 		Tags [4]uint8
+	}
+	textRec struct {
+		ID   uint16
+		Name [6]byte `memvec:"string"`
+		Tags [2]struct {
+			T [3]uint8 `memvec:"string"`
+		}
+		Empty [0]byte `memvec:"string"`
 	}
 	paddedRec struct {
 		A int32
