@@ -5,6 +5,7 @@ package memvec
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -32,16 +33,7 @@ const (
 // is n > 0, it stops at its nth line: it says "stopped" and waits, where
 // it is, for the kill. Once done it says "done" and waits too.
 func relabelChild() {
-	stop, _ := strconv.Atoi(os.Getenv("MEMVEC_STOP"))
-	lines := 0
-	say := func(line string) {
-		lines++
-		os.Stdout.WriteString(line + "\n")
-		if lines == stop {
-			os.Stdout.WriteString("stopped\n")
-			io.Copy(io.Discard, os.Stdin)
-		}
-	}
+	say := stepReporter()
 	relabelStepHook = say
 	path := os.Getenv("MEMVEC_PATH")
 	for i := range relabelCrashTimes {
@@ -160,12 +152,7 @@ func TestRelabelKillNine(t *testing.T) {
 		require.False(t, readBack(trial), "trial %d", trial)
 	}
 	t.Logf("%d trials (%d lines a child):", trials, len(lines))
-	keys := make([]string, 0, len(outcomes))
-	for k := range outcomes {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(outcomes)) {
 		t.Logf("  %s: %d", k, outcomes[k])
 	}
 }

@@ -98,27 +98,14 @@ func readAll[T any](t testing.TB, path string) []T {
 // same struct without the tag, and reads back the text.
 func TestTextTagIsPartOfTheFile(t *testing.T) {
 	needs64BitAlignment(t)
-	type (
-		Rec struct {
-			Time  int64
-			Level uint8
-			Msg   [55]byte `memvec:"string"`
-		}
-		RecBytes struct {
-			Time  int64
-			Level uint8
-			Msg   [55]byte
-		}
-	)
 	path := vecPath(t)
-	var r Rec
+	var r textRecord
 	SetString(r.Msg[:], "hello")
-	writeVec(t, path, []Rec{r})
-	_, err := Open[RecBytes](path)
+	writeVec(t, path, []textRecord{r})
+	_, err := Open[bytesRecord](path)
 	require.ErrorIs(t, err, ErrTypeMismatch)
 	require.ErrorContains(t, err, "first difference: the region has Msg text[55]@9, the type Msg[0..54] u8@9..63")
-	require.Equal(t, "hello", StringOf(readAll[Rec](t, path)[0].Msg[:]))
-
+	require.Equal(t, "hello", StringOf(readAll[textRecord](t, path)[0].Msg[:]))
 }
 
 // The types Relabel's tests rename: a reading whose float was named Temp,

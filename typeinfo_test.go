@@ -150,6 +150,20 @@ func TestLayoutOfIsACopy(t *testing.T) {
 	assert.Equal(t, Float64, b.Type.Fields[1].Type.Kind)
 }
 
+// textRecord has a text field; bytesRecord is the same without the tag.
+type (
+	textRecord struct {
+		Time  int64
+		Level uint8
+		Msg   [55]byte `memvec:"string"`
+	}
+	bytesRecord struct {
+		Time  int64
+		Level uint8
+		Msg   [55]byte
+	}
+)
+
 // TestTextTag: a [N]byte field tagged memvec:"string" is text in the
 // layout (Type.Text, "text":true in the stored JSON); the same field
 // without the tag is another layout; the tag on anything else, or another
@@ -157,16 +171,6 @@ func TestLayoutOfIsACopy(t *testing.T) {
 func TestTextTag(t *testing.T) {
 	needs64BitAlignment(t)
 	type (
-		Rec struct {
-			Time  int64
-			Level uint8
-			Msg   [55]byte `memvec:"string"`
-		}
-		RecBytes struct {
-			Time  int64
-			Level uint8
-			Msg   [55]byte
-		}
 		name   [8]uint8
 		Nested struct {
 			Tags [2]struct {
@@ -174,16 +178,16 @@ func TestTextTag(t *testing.T) {
 			}
 		}
 	)
-	l, err := LayoutOf[Rec]()
+	l, err := LayoutOf[textRecord]()
 	require.NoError(t, err)
 	msg := l.Type.Fields[2].Type
 	require.True(t, msg.Text)
 	require.Equal(t, Array, msg.Kind)
-	require.Equal(t, "memvec.Rec (64 bytes, align 8): Time i64@0, Level u8@8, Msg text[55]@9", l.String())
-	lr, err := layoutFor[Rec]()
+	require.Equal(t, "memvec.textRecord (64 bytes, align 8): Time i64@0, Level u8@8, Msg text[55]@9", l.String())
+	lr, err := layoutFor[textRecord]()
 	require.NoError(t, err)
 	require.Contains(t, string(lr.section), `{"name":"Msg","offset":9,"type":{"kind":"array","size":55,"len":55,"text":true,"elem":{"kind":"u8"}}}`)
-	lb, err := layoutFor[RecBytes]()
+	lb, err := layoutFor[bytesRecord]()
 	require.NoError(t, err)
 	require.Equal(t, lb.fingerprint, lr.fingerprint, "text is bytes: the fingerprint is the same")
 	require.False(t, samePaths(lb.exported.Type, lr.exported.Type), "text and bytes are other layouts")
