@@ -947,9 +947,24 @@ func FuzzOpen(f *testing.F) {
 	f.Add(valid[:headerSize])
 	f.Add(valid[:ptOff+5*24+7])
 	f.Add(valid[:ptOff+10*24])
+	f.Add(relabelledFile(f, 10))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkOpenOutcome(t, data)
 	})
+}
+
+// relabelledFile returns the bytes of a vector file of n points relabelled
+// twice, to other names and back: both layout slots hold a layout, and the
+// second is current.
+func relabelledFile(t testing.TB, n int) []byte {
+	t.Helper()
+	path := writeVecFile(t, validFile(t, n))
+	require.NoError(t, Relabel[struct{ Lat, Lon, Alt float64 }](path))
+	require.NoError(t, Relabel[point](path))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, uint32(2), binary.NativeEndian.Uint32(b[offLayoutWord:]))
+	return b
 }
 
 // FuzzChecksummedOpen is FuzzOpen with the header checksum fixed up
@@ -962,6 +977,7 @@ func FuzzChecksummedOpen(f *testing.F) {
 	f.Add(valid[:headerSize])
 	f.Add(valid[:ptOff+10*24])
 	f.Add(withHeader(valid, func(h []byte) { binary.NativeEndian.PutUint32(h[offDataOffset:], 128) }))
+	f.Add(relabelledFile(f, 10))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) >= headerSize && !isBlank(data) {
 			data = withHeader(data, func([]byte) {})
