@@ -39,8 +39,15 @@ func newReservation(m, asked, current int) (*byte, int, error) {
 // remap makes the first m bytes (a page multiple) of the region usable and
 // the rest of the reservation not. Growth past the reservation moves the
 // region to a new, larger one; nothing else moves it. On failure the region
-// is unchanged.
+// is unchanged (it may have moved, its bytes with it), so a failure for want
+// of address space is tried again once the quarantine has handed its ranges
+// back (withAddressSpace).
 func (a *Anon) remap(m int) error {
+	return withAddressSpace(func() error { return a.remapOnce(m) })
+}
+
+// remapOnce is remap, tried once.
+func (a *Anon) remapOnce(m int) error {
 	if m > a.reserved {
 		if err := a.move(m); err != nil {
 			return err
@@ -74,16 +81,30 @@ func (a *Anon) move(m int) error {
 	if err != nil {
 		return err
 	}
+	remapped := false
 	if a.mapped > 0 {
-		if err := moveAnonPages(a.base, p, a.mapped); err != nil {
+		if remapped, err = moveAnonPages(a.base, p, a.mapped, !a.remapped); err != nil {
 			releaseAddressSpace(p, r)
 			return err
 		}
 	}
-	// What is left of the old reservation (where pages can move, only its
-	// tail) goes, by way of the quarantine (quarantine.go).
+	a.remapped = remapped
+	// The old reservation, still the region's (moveAnonPages leaves the
+	// range its pages left mapped, so that no other mapping can take it in
+	// between), goes by way of the quarantine (quarantine.go).
 	retire(a.base, a.reserved)
 	a.base, a.reserved = p, r
+	return nil
+}
+
+// copyAnonPages carries the n usable bytes at from to the start of the
+// reservation at to by committing them there and copying. The old range
+// stays mapped, and the region's, until it is retired.
+func copyAnonPages(from, to *byte, n int) error {
+	if err := commit(to, n); err != nil {
+		return err
+	}
+	copy(unsafe.Slice(to, n), unsafe.Slice(from, n))
 	return nil
 }
 

@@ -2,16 +2,11 @@
 
 package memvec
 
-import "unsafe"
-
 // moveAnonPages carries the n usable bytes at from to the start of the
-// reservation at to by committing them there and copying: without mremap
+// reservation at to by copying them (copyAnonPages): without mremap
 // (Linux's, in addrspace_linux.go), pages cannot be moved from one
 // reservation to another, on Windows as on the other Unix systems.
-func moveAnonPages(from, to *byte, n int) error {
-	if err := commit(to, n); err != nil {
-		return err
-	}
-	copy(unsafe.Slice(to, n), unsafe.Slice(from, n))
-	return nil
+// It reports that it copied (remapped false).
+func moveAnonPages(from, to *byte, n int, oneMapping bool) (remapped bool, err error) {
+	return false, copyAnonPages(from, to, n)
 }

@@ -3,6 +3,7 @@
 package memvec
 
 import (
+	"errors"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -40,3 +41,9 @@ func decommit(p *byte, n int) error {
 	_, err := unix.MmapPtr(-1, 0, unsafe.Pointer(p), uintptr(n), unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANON|unix.MAP_FIXED|mapNoReserve)
 	return err
 }
+
+// outOfAddressSpace reports whether err is a mapping's failure for want of
+// address space: ENOMEM, which mmap, mremap and mprotect return past
+// RLIMIT_AS, past a 32-bit process's 4 GiB, or past vm.max_map_count
+// mappings.
+func outOfAddressSpace(err error) bool { return errors.Is(err, unix.ENOMEM) }

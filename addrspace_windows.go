@@ -1,6 +1,8 @@
 package memvec
 
 import (
+	"errors"
+	"math"
 	"unsafe"
 
 	"golang.org/x/sys/windows"
@@ -62,3 +64,12 @@ func populate(b []byte) {}
 
 // populateInBulk is false: populate does nothing here (see MemVec.prefaulter).
 const populateInBulk = false
+
+// addressSpaceLimit returns math.MaxUint64: Windows sets no limit on a
+// process's address space beyond its size.
+func addressSpaceLimit() uint64 { return math.MaxUint64 }
+
+// outOfAddressSpace reports whether err is a mapping's failure for want of
+// address space: ERROR_NOT_ENOUGH_MEMORY, which VirtualAlloc and
+// MapViewOfFile return when no free range is large enough.
+func outOfAddressSpace(err error) bool { return errors.Is(err, windows.ERROR_NOT_ENOUGH_MEMORY) }

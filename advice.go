@@ -2,6 +2,7 @@ package memvec
 
 import (
 	"fmt"
+	"runtime/debug"
 	"sync/atomic"
 )
 
@@ -130,8 +131,9 @@ func (v *MemVec[T]) DontNeed(i, j int) error { return v.hintRange(hintDontNeed, 
 // from the file (or swap) and waiting for them, so that reading them later
 // takes no page fault. It panics if i < 0, j < i or j > Len(), and returns
 // ErrClosed after Close or the system's error (such as EFAULT for pages past
-// the end of a file cut by another program), wrapped. It costs one system
-// call on Linux 5.14 or later (MADV_POPULATE_READ), and a read of each page
+// the end of a file cut by another program; where Populate reads each page,
+// an error wrapping ErrFileChanged), wrapped. It costs one system call on
+// Linux 5.14 or later (MADV_POPULATE_READ), and a read of each page
 // elsewhere.
 //
 // A File's pages are faulted in for reading only, also for a writable
@@ -181,13 +183,19 @@ func (v *MemVec[T]) hintRange(h hint, i, j int) error {
 
 // hint gives the hint h on b, a page-aligned part of the file's region. The
 // page cache keeps a file's data whatever the mapping drops (see DontNeed).
-func (f *File) hint(h hint, b []byte) error {
+func (f *File) hint(h hint, b []byte) (err error) {
 	if f.closed {
 		return ErrClosed
 	}
 	f.touch.stop() // so that no page it drops is faulted in again behind it
 	if h == hintDontNeed && f.readOnly {
 		h = hintRelease
+	}
+	if h == hintPopulate {
+		// Where Populate reads each page (touchPages), a page past the
+		// end of a file cut by another program faults: an error, as
+		// MADV_POPULATE_READ's EFAULT is.
+		defer catchFault(f, h.String(), debug.SetPanicOnFault(true), &err)
 	}
 	return hintPages(h, b, true)
 }

@@ -33,6 +33,7 @@ type Anon struct {
 	reserved int    // bytes of address space held from base
 	reserve  int    // the Reserve option: what the first reservation asks for
 	advice   Advice // the Advise option, given again to every new mapping
+	remapped bool   // the pages were last moved by mremap: they may be two mappings (see moveAnonPages)
 	closed   bool
 	touch    pretoucher // faults pages in ahead of the pushes
 }
@@ -92,6 +93,11 @@ func (a *Anon) Resize(size int) error {
 	old := len(a.b)
 	if m := roundUp(size, pageSize); m != a.mapped {
 		if err := a.remap(m); err != nil {
+			if old > 0 {
+				// A growth that moved the region and then failed left
+				// its bytes at the new address.
+				a.b = unsafe.Slice(a.base, a.mapped)[:old:old]
+			}
 			return fmt.Errorf("memvec: resize anonymous memory: from %d to %d bytes: %w", old, size, err)
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,6 +36,7 @@ func init() {
 	children["latsend"] = latencySenderChild
 	children["streamwrite"] = streamWriterChild
 	children["followhold"] = followHoldChild
+	children["wakefollow"] = wakeFollowerChild
 }
 
 // monotonic returns CLOCK_MONOTONIC in nanoseconds: what
@@ -572,4 +574,264 @@ func BenchmarkFollowPush(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkFollowRefresh measures what a follower's calls cost in
+// themselves, in one process, beside a writer that does nothing: a Refresh
+// that finds nothing new (op=refresh), and a Wait that returns at once
+// because the writer has published more than it asks for (op=wait). The
+// other follower benchmarks measure the same calls among the costs of two
+// processes and the elements themselves.
+func BenchmarkFollowRefresh(b *testing.B) {
+	path := filepath.Join(tempDir(b), "refresh.vec")
+	w, err := Open[point](path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.Append(pts(seq(1000)...)...); err != nil {
+		b.Fatal(err)
+	}
+	f, err := Open[point](path, Follow())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	b.Run("op=refresh", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := f.Refresh(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("op=wait", func(b *testing.B) {
+		ctx := context.Background()
+		for b.Loop() {
+			if _, err := f.Wait(ctx, 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// mapShared maps the file at path, made size bytes long, shared and
+// writable, for a benchmark's results from several processes. The mapping
+// stays until the process exits.
+func mapShared(path string, size int) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	if err := unix.Ftruncate(fd, int64(size)); err != nil {
+		return nil, err
+	}
+	return unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+}
+
+// The wake benchmark's messages: wakeWarm first, not measured, then
+// wakeN measured.
+const (
+	wakeWarm = 10
+	wakeN    = 100
+)
+
+// wakeResults is the wake benchmark's shared memory: a count of the
+// messages every follower has seen, added to as they see them, in the first
+// page; then, from the second, each follower's latencies, wakeWarm+wakeN of
+// them, follower after follower.
+type wakeResults struct {
+	seen *atomic.Uint64
+	lat  []int64
+}
+
+func mapWakeResults(path string, followers int) (wakeResults, error) {
+	b, err := mapShared(path, pageSize+roundUp(followers*(wakeWarm+wakeN)*8, pageSize))
+	if err != nil {
+		return wakeResults{}, err
+	}
+	return wakeResults{
+		seen: (*atomic.Uint64)(unsafe.Pointer(&b[0])),
+		lat:  unsafe.Slice((*int64)(unsafe.Pointer(&b[pageSize])), followers*(wakeWarm+wakeN)),
+	}, nil
+}
+
+// wakeFollowerChild follows the vector of latMsg at $MEMVEC_PATH as
+// follower number $MEMVEC_K of the wake benchmark, says the address of its
+// wake word, and Waits for each of the wakeWarm+wakeN messages: for each,
+// it stores in the results at $MEMVEC_RESULTS the time from its sending to
+// the return of the Wait that saw it, and adds to the count of messages
+// seen. Then it waits for its stdin to close.
+func wakeFollowerChild() {
+	fail := func(err error) {
+		fmt.Println(err)
+		os.Exit(childFailed)
+	}
+	k, err := strconv.Atoi(os.Getenv("MEMVEC_K"))
+	if err != nil {
+		fail(err)
+	}
+	followers, err := strconv.Atoi(os.Getenv("MEMVEC_FOLLOWERS"))
+	if err != nil {
+		fail(err)
+	}
+	res, err := mapWakeResults(os.Getenv("MEMVEC_RESULTS"), followers)
+	if err != nil {
+		fail(err)
+	}
+	f, err := Open[latMsg](os.Getenv("MEMVEC_PATH"), Follow())
+	if err != nil {
+		fail(err)
+	}
+	fmt.Printf("%#x\n", uintptr(unsafe.Pointer(f.mem.(*File).wakeWord())))
+	lat := res.lat[k*(wakeWarm+wakeN) : (k+1)*(wakeWarm+wakeN)]
+	ctx := context.Background()
+	for n := 0; n < len(lat); {
+		m, err := f.Wait(ctx, n)
+		now := monotonic()
+		if err != nil {
+			fail(err)
+		}
+		for i, x := range f.Slice()[n:m] {
+			if x.Seq != uint64(n+i) {
+				fail(fmt.Errorf("message %d is numbered %d", n+i, x.Seq))
+			}
+			lat[n+i] = now - x.Sent
+		}
+		res.seen.Add(uint64(m - n))
+		n = m
+	}
+	io.Copy(io.Discard, os.Stdin)
+	if err := f.Close(); err != nil {
+		fail(err)
+	}
+}
+
+// threadCPU returns the CPU time, user and system, of the calling thread.
+func threadCPU(b *testing.B) int64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		b.Fatal(err)
+	}
+	return ts.Nano()
+}
+
+// BenchmarkFollowWake measures what the followers sleeping in Wait cost the
+// writer's Push that wakes them, and how long the first and the last of
+// them take to see it, with 1, 10 and 100 follower processes. The writer
+// (this process) sends one message at a time: it waits until every follower
+// has seen the last one and sleeps on the wake word (as /proc shows), then
+// pushes the next, carrying the time it was sent. Reported, medians of the
+// wakeN messages of every run b.Loop makes: push-ns, the time the Push call
+// took; push-cpu-ns, the CPU time of the writer's thread in it; first-ns
+// and last-ns, the time from the sending to the return of the Wait that saw
+// the message in the first and in the last follower to see it; last-p99-ns,
+// the 99th percentile of the last. ns/op is a run's time and means nothing.
+func BenchmarkFollowWake(b *testing.B) {
+	checkMonotonic(b)
+	for _, followers := range []int{1, 10, 100} {
+		b.Run("sleepers="+strconv.Itoa(followers), func(b *testing.B) {
+			var push, cpu, first, last []int64
+			for b.Loop() {
+				r := wakeRun(b, followers)
+				push, cpu = append(push, r.push...), append(cpu, r.cpu...)
+				first, last = append(first, r.first...), append(last, r.last...)
+			}
+			for _, s := range [][]int64{push, cpu, first, last} {
+				slices.Sort(s)
+			}
+			b.ReportMetric(float64(push[len(push)/2]), "push-ns")
+			b.ReportMetric(float64(cpu[len(cpu)/2]), "push-cpu-ns")
+			b.ReportMetric(float64(first[len(first)/2]), "first-ns")
+			b.ReportMetric(float64(last[len(last)/2]), "last-ns")
+			b.ReportMetric(float64(last[len(last)*99/100]), "last-p99-ns")
+		})
+	}
+}
+
+// awaitSeen returns once the followers' count of messages seen reaches n,
+// and fails b if it does not within a minute: a follower that a Push did
+// not wake.
+func awaitSeen(b *testing.B, seen *atomic.Uint64, n int) {
+	deadline := time.Now().Add(time.Minute)
+	for seen.Load() < uint64(n) {
+		if time.Now().After(deadline) {
+			b.Fatalf("the followers saw %d messages of %d in a minute: a Push did not wake them all", seen.Load(), n)
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+}
+
+// wakeTimes are the measures of one run of BenchmarkFollowWake, one of
+// each per message.
+type wakeTimes struct {
+	push, cpu, first, last []int64
+}
+
+// wakeRun runs BenchmarkFollowWake once with the given number of followers.
+func wakeRun(b *testing.B, followers int) wakeTimes {
+	b.StopTimer()
+	defer b.StartTimer()
+	dir := tempDir(b)
+	path, resPath := filepath.Join(dir, "wake.vec"), filepath.Join(dir, "results")
+	res, err := mapWakeResults(resPath, followers)
+	if err != nil {
+		b.Fatal(err)
+	}
+	v, err := Open[latMsg](path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer v.Close()
+	type sleeper struct {
+		pid  int
+		addr uintptr
+	}
+	var cs []*child
+	var sleepers []sleeper
+	for k := range followers {
+		c := startChild(b, "wakefollow", "MEMVEC_PATH="+path, "MEMVEC_RESULTS="+resPath,
+			"MEMVEC_K="+strconv.Itoa(k), "MEMVEC_FOLLOWERS="+strconv.Itoa(followers))
+		if !c.lines.Scan() {
+			b.Fatalf("follower %d ended: %v", k, c.lines.Err())
+		}
+		addr, err := strconv.ParseUint(strings.TrimPrefix(c.lines.Text(), "0x"), 16, 64)
+		if err != nil {
+			b.Fatalf("follower %d: %s", k, c.lines.Text())
+		}
+		cs = append(cs, c)
+		sleepers = append(sleepers, sleeper{c.cmd.Process.Pid, uintptr(addr)})
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var t wakeTimes
+	for i := range wakeWarm + wakeN {
+		awaitSeen(b, res.seen, followers*i)
+		for _, s := range sleepers {
+			awaitSleeper(b, s.pid, s.addr)
+		}
+		c0 := threadCPU(b)
+		t0 := monotonic()
+		if err := v.Push(latMsg{Seq: uint64(i), Sent: t0}); err != nil {
+			b.Fatal(err)
+		}
+		t1 := monotonic()
+		c1 := threadCPU(b)
+		if i >= wakeWarm {
+			t.push, t.cpu = append(t.push, t1-t0), append(t.cpu, c1-c0)
+		}
+	}
+	awaitSeen(b, res.seen, followers*(wakeWarm+wakeN))
+	for _, c := range cs {
+		c.release(b)
+	}
+	for i := wakeWarm; i < wakeWarm+wakeN; i++ {
+		lo, hi := int64(math.MaxInt64), int64(0)
+		for k := range followers {
+			l := res.lat[k*(wakeWarm+wakeN)+i]
+			lo, hi = min(lo, l), max(hi, l)
+		}
+		t.first, t.last = append(t.first, lo), append(t.last, hi)
+	}
+	return t
 }

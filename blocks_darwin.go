@@ -45,10 +45,15 @@ func reserveBlocks(osf *os.File, off, n int64) error {
 	}
 }
 
-// backHoles would allocate blocks for holes in the first size bytes of osf.
-// F_PREALLOCATE cannot fill holes, and writing every block would make
-// opening cost a pass over the file, so here it does nothing: a file with
-// holes (one copied sparse) can still fault on a full disk on macOS.
-func backHoles(osf *os.File, size int64) error {
+// ownBlocks would ready the file of a writer's open so that no write
+// through the mapping needs a disk block the file does not have (see the
+// Linux version). F_PREALLOCATE cannot fill holes, and writing every block
+// would make opening cost a pass over the file, so here it does nothing: a
+// file with holes (one copied sparse) can still fault on a full disk on
+// macOS. So can a clone on APFS (what the Finder's copy and cp -c make),
+// whose blocks are shared until written, and any file in a snapshot (Time
+// Machine's local ones): macOS has no call that gives a file its own blocks
+// without rewriting it.
+func ownBlocks(osf *os.File, size int64) error {
 	return nil
 }

@@ -17,10 +17,13 @@ func reserveBlocks(osf *os.File, off, n int64) error {
 	return writeBlocks(osf, off, n)
 }
 
-// backHoles would allocate blocks for holes in the first size bytes of osf.
-// Without fallocate that means writing every block, which would make opening
-// cost a pass over the file, so here it does nothing: a file with holes (one
-// copied sparse) can still fault on a full disk on these platforms.
-func backHoles(osf *os.File, size int64) error {
+// ownBlocks would ready the file of a writer's open so that no write
+// through the mapping needs a disk block the file does not have (see the
+// Linux version). Without fallocate, backing a file's holes means writing
+// every block, which would make opening cost a pass over the file, so here
+// it does nothing: a file with holes (one copied sparse) can still fault
+// on a full disk on these platforms. On ZFS every write goes to a new
+// block, so no reservation holds there (see the README).
+func ownBlocks(osf *os.File, size int64) error {
 	return nil
 }

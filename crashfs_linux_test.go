@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -33,6 +34,10 @@ import (
 //
 // Marks put the workload's progress in the log: a mkdir of "mark-N" in the
 // root is logged as mark N and refused.
+//
+// A test can make it refuse write-back on demand (failWriteBack): a WRITE
+// then fails with the error it sets, as on a full or failing disk, and
+// writes and logs nothing, until the test sets it back to 0.
 
 type crashKind int
 
@@ -62,6 +67,34 @@ type crashFS struct {
 	mu     sync.Mutex
 	log    []crashEvent
 	nextID int
+
+	// failWrites, if not 0, is the syscall.Errno that the WRITEs refused
+	// return (see failWriteBack); refused counts them.
+	failWrites atomic.Uintptr
+	failFrom   atomic.Int64
+	passes     atomic.Int64
+	refused    atomic.Int64
+}
+
+// failWriteBack makes WRITEs fail with errno from now on (ENOSPC, EIO):
+// every one that reaches past byte from of its file, and the others too
+// once passes of them have succeeded (passes < 0: never). With errno 0,
+// every WRITE succeeds again.
+func (c *crashFS) failWriteBack(errno syscall.Errno, from, passes int64) {
+	c.failFrom.Store(from)
+	c.passes.Store(passes)
+	c.failWrites.Store(uintptr(errno))
+}
+
+// refuses returns the error a WRITE of n bytes at off fails with, or 0 (see
+// failWriteBack).
+func (c *crashFS) refuses(off, n int64) syscall.Errno {
+	errno := syscall.Errno(c.failWrites.Load())
+	if errno == 0 || off+n <= c.failFrom.Load() && (c.passes.Load() < 0 || c.passes.Add(-1) >= 0) {
+		return 0
+	}
+	c.refused.Add(1)
+	return errno
 }
 
 func (c *crashFS) record(e crashEvent) {
@@ -185,6 +218,9 @@ func (f *crashFile) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off
 }
 
 func (f *crashFile) Write(ctx context.Context, fh fs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
+	if errno := f.fs.refuses(off, int64(len(data))); errno != 0 {
+		return 0, errno
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if end := int(off) + len(data); end > len(f.data) {

@@ -2,8 +2,11 @@ package memvec
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
+	"runtime/debug"
+	"strings"
 	"sync/atomic"
 	"unsafe"
 )
@@ -48,6 +51,104 @@ import (
 // drop below what a header may count (Pop, Truncate, Clear) lowers the
 // capacity the fast path sees to the length, so that the next Push takes
 // the slow path, which lowers the header first.
+
+// A failed barrier.
+//
+// A barrier that fails (Sync's, or the one a rewrite or Close makes) may
+// have lost what it covered for good, though the mapping still reads it:
+// on Linux the kernel marks the pages whose write-back failed clean,
+// reports the error once (the next msync or fsync returns nil, with nothing
+// written again), and may drop them at any moment, after which the mapping
+// reads what the disk holds there, zeros or older bytes (PostgreSQL's
+// "fsyncgate"). Writing them again from the mapping could write those, so
+// nothing tries. The failure is for good instead (fail):
+//
+//   - The vector drops what the failed barrier covered: its length, the
+//     header's length word and the record (base and checked lengths) go
+//     down to the base, what the last barrier that succeeded covered, so
+//     that no length counts an element the failed write-back may have
+//     lost: not this handle's, nor a follower's, nor a reader's once the
+//     page cache is dropped, nor one after a reboot.
+//   - It tries to make that header durable (lowerHeader), again at every
+//     later Sync and Close until it is: the disk may hold a header that
+//     counts the lost elements, written back before the failure.
+//   - Every later Sync and Close, and every mutator that returns an error,
+//     returns the failure; the mutators that cannot return it write
+//     nothing (see rewritable). Only a new handle, which reads the header
+//     from the disk, writes the file again.
+
+// syncFailure is the failure of a vector whose barrier failed (see "A
+// failed barrier"): what every later Sync, Close and mutator returns, with
+// its op. It wraps ErrSyncFailed and the barrier's error.
+type syncFailure struct {
+	err  error  // the barrier's error, as the memory returned it
+	what string // its text, without the "memvec: <op> <region>: " of the shipped memories' errors
+	kept int    // the elements the vector still counts: the base, at most the length
+}
+
+func (e *syncFailure) Error() string {
+	what := e.what
+	if !errors.Is(e.err, ErrSyncFailed) {
+		what += ": " + ErrSyncFailed.Error()
+	}
+	return fmt.Sprintf("%s; the vector now counts the %d elements the last successful sync made durable: open the file again", what, e.kept)
+}
+
+func (e *syncFailure) Unwrap() []error { return []error{ErrSyncFailed, e.err} }
+
+// fail makes the vector failed, once a barrier returned err while it was
+// doing what doing says (if anything): it drops the elements past the base,
+// lowers the header and tries to make it durable (see "A failed barrier").
+// It returns the failure, for op.
+func (v *MemVec[T]) fail(op, doing string, err error) error {
+	if v.failed == nil {
+		what := err.Error()
+		if name := memoryName(v.mem) + ": "; strings.HasPrefix(what, "memvec: ") {
+			if i := strings.Index(what, name); i >= 0 {
+				what = what[i+len(name):]
+			}
+		}
+		if doing != "" {
+			what += " (" + doing + ")"
+		}
+		kept := min(v.base, len(v.s))
+		v.failed = &syncFailure{err: err, what: what, kept: kept}
+		// A follower that counted the dropped elements sees a rewrite.
+		v.beginRewrite()
+		v.s = v.s[:kept:kept] // no Push past it: see attach
+		v.length.Store(uint64(kept))
+		v.endRewrite()
+		v.lowerHeader()
+	}
+	return v.wrap(op, v.failed)
+}
+
+// lowerHeader stores, in a failed vector's header, the length and, as base
+// and both checked lengths, what the last barrier that succeeded covered,
+// and makes the header durable, unless a call before did. If that barrier
+// fails too, it stores the words once more: the failed write-back left the
+// header's page clean, which the page cache may drop, while a dirty page
+// stays until the kernel's own write-back, which retries it, succeeds. The
+// next Sync or Close tries again.
+func (v *MemVec[T]) lowerHeader() {
+	if v.lowered {
+		return
+	}
+	store := func() {
+		k := v.failed.kept
+		v.record(k, k, k)
+		// Also the boot: the page may have been read back from the disk,
+		// from before this writer's open stored its boot there.
+		binary.NativeEndian.PutUint64(v.mem.Bytes()[offBootID:], bootID())
+		v.length.Store(uint64(len(v.s)))
+	}
+	store()
+	if v.syncHeader() == nil {
+		v.lowered = true
+		return
+	}
+	store()
+}
 
 // trustedLength returns how many elements region b holds, by the rule
 // above: the length, or after a reboot as far as the checked lengths hold.
@@ -158,11 +259,6 @@ func (v *MemVec[T]) record(base, first, second int) {
 func (v *MemVec[T]) recordLength() {
 	n := len(v.s)
 	base := min(v.base, n)
-	if v.syncErr != nil {
-		// A rewrite went ahead without lowering the header (which index
-		// is not kept): nothing is known durable before this barrier.
-		base = 0
-	}
 	v.record(base, max(base, min(v.durable, n)), n)
 }
 
@@ -175,57 +271,64 @@ func (v *MemVec[T]) recordLength() {
 // everything durable first (as Sync does), so that no element a Sync
 // covered is lost. It then re-attaches the view, whose capacity is held at
 // the length while the length is below what a header may count (see
-// attach). If a barrier fails, the error is returned and i must not be
-// written.
+// attach). If a barrier fails, or failed before, the vector is failed (see
+// fail): the failure is returned and i must not be written.
 func (v *MemVec[T]) overwrite(i int) error {
+	if v.failed != nil {
+		return v.wrap("write", v.failed)
+	}
 	if i >= v.durable {
 		return nil
+	}
+	// Not the checksums nor the header of a file another program changed.
+	if err := v.checkFile(); err != nil {
+		return v.wrap("sync", err)
 	}
 	if i > v.base {
 		v.recordLength()
 		if err := v.mem.Sync(); err != nil {
-			return v.wrap("sync", fmt.Errorf("make the elements durable before rewriting at %d: %w", i, err))
+			return v.fail("sync", fmt.Sprintf("making the elements durable before rewriting at %d", i), err)
 		}
 		v.base = i
 	}
 	v.record(i, i, i)
 	if err := v.syncHeader(); err != nil {
-		return v.annotate("sync", fmt.Sprintf("lowering the durable length to %d before a rewrite", i), err)
+		return v.fail("sync", fmt.Sprintf("lowering the durable length to %d before a rewrite", i), err)
 	}
 	v.base, v.durable = i, i
 	v.attach(v.mem.Bytes(), len(v.s))
 	return nil
 }
 
-// overwriteOrRemember is overwrite for the mutators that have no error to
-// return (Set, Remove, SwapRemove): they go ahead all the same, and the
-// next Sync returns the error, since until a Sync succeeds a power loss may
-// leave a torn element counted.
-func (v *MemVec[T]) overwriteOrRemember(i int) {
-	if err := v.overwrite(i); err != nil && v.syncErr == nil {
-		v.syncErr = err
-	}
-}
+// rewritable is overwrite for the mutators that have no error to return
+// (Set, Remove, SwapRemove): it reports whether they may write at i. They
+// may not once a barrier failed, now or before (see fail): what they write
+// could reach the disk torn under a header that counts it, or, if its
+// write-back fails too, not at all. They then change nothing, and the
+// failure comes back from the next Sync or Close, and from every mutator
+// that returns an error.
+func (v *MemVec[T]) rewritable(i int) bool { return v.overwrite(i) == nil }
 
 // syncDurable is Sync for a persistent region: it records what it is about
 // to make durable (recordLength), then makes the elements and the header
 // durable in the memory's one barrier. Only then does the writer know the
-// length durable.
+// length durable. If the barrier fails, or one failed before, the vector
+// is failed (see fail), and the failure is returned.
 func (v *MemVec[T]) syncDurable() error {
+	if v.failed != nil {
+		v.lowerHeader()
+		return v.wrap("sync", v.failed)
+	}
 	v.recordLength()
 	if err := v.mem.Sync(); err != nil {
-		return v.wrap("sync", err)
+		return v.fail("sync", "", err)
 	}
 	// Known durable now: the header says so at once, so that a writer
 	// that opens the file after this one dies knows it too.
 	n := len(v.s)
 	v.record(n, n, n)
-	err := v.syncErr
-	v.base, v.durable, v.syncErr = n, n, nil
+	v.base, v.durable = n, n
 	v.attach(v.mem.Bytes(), n)
-	if err != nil {
-		return fmt.Errorf("%w (made good by this Sync)", err)
-	}
 	return nil
 }
 
@@ -235,11 +338,28 @@ func (v *MemVec[T]) syncDurable() error {
 // Sync. If the vector dropped elements a header on the disk may count, the
 // lower record is made durable (the header alone): the next writer knows
 // only this header, and must not write where an older one on the disk
-// counts.
+// counts. A failed vector records nothing more (see fail): it makes its
+// lowered header durable, if no call before did, and returns the failure.
 func (v *MemVec[T]) recordClose() error {
+	if v.failed != nil {
+		v.lowerHeader()
+		return v.wrap("close", v.failed)
+	}
 	v.recordLength()
 	if len(v.s) < v.durable {
-		return v.syncHeader()
+		if err := v.syncHeader(); err != nil {
+			return v.fail("close", fmt.Sprintf("lowering the durable length to %d", len(v.s)), err)
+		}
 	}
 	return nil
+}
+
+// recordCloseOrFault is recordClose, returning an error wrapping
+// ErrFileChanged if another program cuts the file under its reads and
+// writes (see catchFault).
+func (v *MemVec[T]) recordCloseOrFault() (err error) {
+	if f, ok := v.mem.(*File); ok {
+		defer catchFault(f, "close", debug.SetPanicOnFault(true), &err)
+	}
+	return v.recordClose()
 }

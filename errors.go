@@ -44,7 +44,9 @@ var (
 
 	// ErrCorrupt reports an existing region that is not a memvec region, or
 	// whose header contradicts itself or the region's size. The message says
-	// which field is wrong.
+	// which field is wrong. A named pipe (FIFO), a device or a socket at a
+	// file's path is not a memvec region either: the message says what it
+	// is.
 	ErrCorrupt = errors.New("corrupt region")
 
 	// ErrLocked reports that another handle, in this process or another,
@@ -64,8 +66,35 @@ var (
 	// changed, so it should read again what it relies on.
 	ErrRewritten = errors.New("elements were rewritten by the writer")
 
+	// ErrSyncFailed reports that a barrier of this handle failed: a Sync, or
+	// the one that a rewrite (Set, Insert and the like, below what a Sync
+	// made durable) or Close makes. What it covered may be lost, though the
+	// handle still reads it: on Linux the kernel marks the pages whose
+	// write-back failed clean, reports the error once, and may drop them at
+	// any moment, after which they read as the disk holds them. So the
+	// failure is for good: the failing call, every later Sync and Close, and
+	// every later mutator that returns an error return an error wrapping
+	// ErrSyncFailed and the barrier's own error (ENOSPC, EIO, ...), and the
+	// vector counts only the elements that the last Sync to succeed made
+	// durable (see MemVec.Sync). Open the file again: a new handle counts
+	// what is on the disk.
+	ErrSyncFailed = errors.New("sync failed, and what it covered may be lost")
+
 	// ErrClosed reports a vector or memory used after Close.
 	ErrClosed = errors.New("closed")
+
+	// ErrFileChanged reports that the file was truncated, removed or
+	// replaced by another program while this handle had it open: a file
+	// shorter than the handle made it, or a path that no longer names the
+	// file. A writer finds it when it grows the file, at Sync and at Close;
+	// a follower or a Raw when a read of the mapped header faults because
+	// the file was cut under it. Nothing more is written to the file through
+	// this handle: its Sync, Close and growth return the error, and Close
+	// still releases the mapping and the lock. The message says what
+	// changed, as in "memvec: sync /p/x.vec: the file was cut to 4096 bytes
+	// by another program, the vector had 8000064: file changed under this
+	// handle".
+	ErrFileChanged = errors.New("file changed under this handle")
 
 	// ErrUnaligned reports a user-supplied Memory whose Bytes do not start at
 	// an 8-byte aligned address (the header's length is an atomic uint64) or

@@ -528,8 +528,10 @@ func ExampleMemVec_DontNeed() {
 // LayoutOf describes an element type as a vector file stores it: every
 // primitive field with its path, kind and offset.
 func ExampleLayoutOf() {
+	// Fields of at most 4 bytes: the layout is the same on 32-bit
+	// platforms, where an int64 or a float64 aligns to 4 bytes.
 	type Reading struct {
-		Time   int64
+		Time   uint32
 		Sensor [2]uint16
 		Temp   float32
 		OK     bool
@@ -543,18 +545,20 @@ func ExampleLayoutOf() {
 		fmt.Printf("%-9s %-4s at %d\n", p.Path, p.Kind, p.Offset)
 	}
 	// Output:
-	// 24 bytes, align 8
-	// Time      i64  at 0
-	// Sensor[0] u16  at 8
-	// Sensor[1] u16  at 10
-	// Temp      f32  at 12
-	// OK        bool at 16
+	// 16 bytes, align 4
+	// Time      u32  at 0
+	// Sensor[0] u16  at 4
+	// Sensor[1] u16  at 6
+	// Temp      f32  at 8
+	// OK        bool at 12
 }
 
 // OpenRaw opens a vector file without its Go type, as a tool does, and
 // decodes its elements by the layout stored in the file.
 func ExampleOpenRaw() {
-	type Point struct{ X, Y, Z float64 }
+	// float32, whose layout is the same on every platform (a float64
+	// aligns to 8 bytes on 64-bit platforms and to 4 on 32-bit ones).
+	type Point struct{ X, Y, Z float32 }
 	path := filepath.Join(os.TempDir(), fmt.Sprintf("memvec-raw-%d.vec", os.Getpid()))
 	defer os.Remove(path)
 	v, err := memvec.Open[Point](path)
@@ -572,14 +576,14 @@ func ExampleOpenRaw() {
 	fmt.Println(r.Len(), "elements:", r.Layout())
 	for i, b := range r.All() {
 		for p := range r.Layout().Primitives() {
-			if p.Kind == memvec.Float64 {
-				x := math.Float64frombits(binary.NativeEndian.Uint64(b[p.Offset:]))
+			if p.Kind == memvec.Float32 {
+				x := math.Float32frombits(binary.NativeEndian.Uint32(b[p.Offset:]))
 				fmt.Printf("[%d].%s = %g\n", i, p.Path, x)
 			}
 		}
 	}
 	// Output:
-	// 2 elements: memvec_test.Point (24 bytes, align 8): X f64@0, Y f64@8, Z f64@16
+	// 2 elements: memvec_test.Point (12 bytes, align 4): X f32@0, Y f32@4, Z f32@8
 	// [0].X = 1
 	// [0].Y = 2
 	// [0].Z = 3

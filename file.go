@@ -1,9 +1,12 @@
 package memvec
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
+	"syscall"
 )
 
 // File is a file mapped shared into memory: a Memory whose bytes are the
@@ -51,6 +54,13 @@ import (
 // with a short-lived helper goroutine when GOMAXPROCS is more than 1;
 // Resize, the paging hints and Close wait for the helper to return first.
 //
+// On Linux a writer's open also gives an existing file the blocks its
+// writes will need (a sparse file's holes; on XFS, blocks of its own for a
+// reflinked copy's shared ones), or fails with ENOSPC, and makes a new file
+// on btrfs no-copy-on-write. Where every write goes to a new block (ZFS; on
+// btrfs, a file that had data before memvec opened it) no reservation
+// holds: see the README's Limits.
+//
 // A File is not safe for concurrent use; it is meant to be used by one
 // vector.
 type File struct {
@@ -62,10 +72,20 @@ type File struct {
 	fileSize    int    // the file's size: len(b), or more after a shrink that followers kept from truncating
 	reserve     int    // the Reserve option
 	readOnly    bool   // ReadOnly or Follow
+	created     bool   // this handle's open created the file: see discard
 	follow      bool   // Follow: a follower
 	sizeChanged bool   // since the last Sync: fsync is needed too
+	syncErr     error  // the first barrier that failed: every Sync after it returns it (see Sync)
 	closed      bool
 	touch       pretoucher // faults pages in ahead of the pushes
+
+	// changed is set once the file is found changed by another program
+	// (see checkFile), and wraps ErrFileChanged: nothing is written to the
+	// file through this handle after.
+	changed error
+	// pathReplaced is set by Migrate when it renames the new vector over
+	// the path: from then on the path names another file by design.
+	pathReplaced bool
 
 	// What only some systems keep: see file_unix.go, file_windows.go and
 	// file_other.go.
@@ -81,9 +101,16 @@ type File struct {
 // It returns an error wrapping ErrLocked if another handle holds the lock
 // past the LockTimeout (by default it does not wait), an error for options
 // that contradict each other (CreateNew with MustExist, ReadOnly or Follow;
-// Follow with ReadOnly or LockTimeout), and the system's error
+// Follow with ReadOnly or LockTimeout), an error wrapping ErrCorrupt if
+// the path names a named pipe (FIFO), a device or a socket, which is no
+// vector file, and EISDIR for a directory, and the system's error
 // (fs.ErrNotExist, fs.ErrExist, fs.ErrPermission, ENOSPC, ...) wrapped with
-// the path otherwise. Opening costs O(1) whatever the file's size: nothing is read.
+// the path otherwise. It never waits but for the lock, up to the
+// LockTimeout: not for a writer to a named pipe either, whose open for
+// reading would wait for one. Opening costs O(1) whatever the file's size:
+// nothing is read.
+// (On Linux, a writer's open of a sparse file or of a reflinked copy on XFS
+// first allocates the blocks it lacks, once, at a cost that follows them.)
 func OpenFile(path string, opts ...Option) (*File, error) {
 	o, err := fileOptions(path, opts)
 	if err != nil {
@@ -162,7 +189,14 @@ func (f *File) following() bool { return f.follow }
 // the common prefix; new bytes are zero. Growing reserves the new disk
 // blocks first. It returns ErrReadOnly, ErrClosed, or the system's error
 // (ENOSPC for a full disk) wrapped with the path, and then the file and its
-// mapping are unchanged.
+// mapping are unchanged. It returns an error wrapping ErrFileChanged, and
+// changes nothing, if another program has cut the file below the size this
+// handle gave it, removed it or put another file at its path (on Windows,
+// which refuses to cut a mapped file or remove an open one, a file cut or
+// marked for deletion all the same): a growth from the size this handle
+// remembers would bring the bytes cut back as zeros, and what is written
+// to a file no path leads to is lost at Close. Sync and Close check the
+// same.
 //
 // Shrinking truncates the file, unless followers (see Follow) are attached:
 // the region then shrinks but the file keeps its size, so that no
@@ -183,6 +217,12 @@ func (f *File) Resize(size int) error {
 		return fmt.Errorf("memvec: resize %s: negative size %d", f.path, size)
 	case size == len(f.b) && size == f.fileSize:
 		return nil
+	}
+	// Never extend, nor cut, a file that another program has changed:
+	// growth would extend it from the size this handle remembers, and the
+	// bytes that other program cut would come back as zeros.
+	if err := f.checkFile(); err != nil {
+		return fmt.Errorf("memvec: resize %s: %w", f.path, err)
 	}
 	f.touch.stop()
 	if err := f.resize(size); err != nil {
@@ -206,36 +246,87 @@ func (f *File) prefault(off, n int) {
 // Sync writes the mapped bytes that changed to the disk and waits for them
 // (msync), and, if the file's size changed since the last Sync, makes the
 // size durable too (fsync); the first Sync of a file that was new (or empty)
-// when opened also syncs its directory, so that the file's name survives.
-// On macOS every Sync ends with an fsync, which there is F_FULLFSYNC: msync
+// when opened also syncs its directory, so that the file's name survives
+// (a directory the caller may not open, one it may write but not read such
+// as another user's 0733 directory, is not synced, and that is no error:
+// the name then survives a power loss once the system has written the
+// directory back on its own). On macOS every Sync ends with an fsync, which there is F_FULLFSYNC: msync
 // leaves the bytes in the drive's cache. On Windows it is FlushViewOfFile
 // and FlushFileBuffers, every time. Its cost follows the bytes changed, not
 // the file's size. It returns ErrClosed after Close and does nothing for a
-// read-only file.
+// read-only file. It returns an error wrapping ErrFileChanged, and syncs
+// nothing, if another program has cut the file, removed it or put another
+// file at its path (see Resize).
+//
+// A Sync that fails may have lost the bytes it was to make durable, though
+// the mapping may still read them for a while: the system reports a failed
+// write-back once, marks those pages clean and may drop them, and a later
+// msync or fsync returns nil without writing them again. So the failure is
+// for good: the error wraps ErrSyncFailed and the system's error, and every
+// later Sync returns it. Open the file again to go on.
 func (f *File) Sync() error {
 	switch {
 	case f.closed:
 		return fmt.Errorf("memvec: sync %s: %w", f.path, ErrClosed)
 	case f.readOnly:
 		return nil
+	case f.syncErr != nil:
+		return f.syncErr
 	}
-	if err := f.sync(); err != nil {
+	if err := f.checkFile(); err != nil {
 		return fmt.Errorf("memvec: sync %s: %w", f.path, err)
 	}
+	if err := f.sync(); err != nil {
+		return f.failSync(err)
+	}
 	return nil
+}
+
+// syncHeader makes the file's first page, which holds the header, durable
+// alone (syncFirstPage). The vector calls it to raise or lower the durable
+// length (durable.go), and, after a barrier failed, to make its lowered
+// header durable: so it does not refuse after a failure, but a failure of
+// its own fails Sync, as Sync's does, since the system's report of a
+// failed write-back may have been for any page of the file.
+func (f *File) syncHeader() error {
+	switch {
+	case f.closed || f.readOnly || len(f.b) == 0:
+		return nil
+	case f.changed != nil:
+		return fmt.Errorf("memvec: sync %s: %w", f.path, f.changed)
+	}
+	if err := f.syncFirstPage(); err != nil {
+		return f.failSync(err)
+	}
+	return nil
+}
+
+// failSync returns err, the error of a barrier, as the failure it is
+// (wrapping ErrSyncFailed), and keeps the first such failure for every
+// later Sync.
+func (f *File) failSync(err error) error {
+	err = fmt.Errorf("memvec: sync %s: %w: %w", f.path, err, ErrSyncFailed)
+	if f.syncErr == nil {
+		f.syncErr = err
+	}
+	return err
 }
 
 // Close unmaps the file, releases the lock and closes the file, in that
 // order. It does not sync: the bytes written are in the operating system's
 // cache and reach the disk in time, also if the process exits or crashes,
-// but only Sync makes them survive a power loss. A second Close returns nil.
+// but only Sync makes them survive a power loss. A writable file that
+// another program has changed (see Resize) is closed all the same, and
+// Close returns an error wrapping ErrFileChanged: what was written to it
+// may be lost. A second Close returns nil.
 func (f *File) Close() error {
 	if f.closed {
 		return nil
 	}
+	changed := f.checkFile()
 	f.closed = true
 	f.touch.stop()
-	err := f.close()
+	err := errors.Join(changed, f.close())
 	// Nothing of the mapping, nor of what the system kept (fileOS),
 	// outlives Close.
 	f.b, f.base, f.mapped, f.fileOS = nil, nil, 0, fileOS{}
@@ -243,6 +334,53 @@ func (f *File) Close() error {
 		return fmt.Errorf("memvec: close %s: %w", f.path, err)
 	}
 	return nil
+}
+
+// checkFile returns an error wrapping ErrFileChanged if another program
+// has changed the file under this writable handle: cut it below the size
+// the handle gave it (FileSize), removed it, or put another file at its
+// path (see fileChange for each system). The first such error is kept:
+// from then on every check returns it, and nothing more is written to the
+// file through this handle. A reader or a follower writes nothing and is
+// not checked: its reads of a file cut under it fault, and memvec's own
+// reads turn the fault into this error (see catchFault).
+//
+// It costs a system call or two (fstat, and a stat of the path), so it runs
+// where the writer makes system calls anyway: growth, Sync and Close.
+func (f *File) checkFile() error {
+	if f.changed != nil || f.readOnly || f.closed {
+		return f.changed
+	}
+	what, err := f.fileChange()
+	if err != nil {
+		return err
+	}
+	if what != "" {
+		f.changed = fmt.Errorf("%s: %w", what, ErrFileChanged)
+	}
+	return f.changed
+}
+
+// cutError returns the error for a cut file, as checkFile words it: the
+// file has size bytes, fewer than the handle gave it.
+func (f *File) cutError(size int64) string {
+	return fmt.Sprintf("the file was cut to %d bytes by another program, the vector had %d", size, f.fileSize)
+}
+
+// readFault returns the error, wrapping ErrFileChanged, for an access of
+// the file's mapping that faulted (see catchFault): the file is shorter
+// than the mapping the access reached into, which only another program
+// that cut it makes it. A writable file keeps it as checkFile's.
+func (f *File) readFault() error {
+	what := "the file was cut by another program"
+	if size, err := f.currentSize(); err == nil {
+		what = f.cutError(size)
+	}
+	err := fmt.Errorf("%s: %w", what, ErrFileChanged)
+	if !f.readOnly && f.changed == nil {
+		f.changed = err
+	}
+	return err
 }
 
 // followedSize returns the size of a follower's file, read again, or an
@@ -262,4 +400,45 @@ func followedSize(osf *os.File, size int) (int, error) {
 		return 0, fmt.Errorf("%d bytes do not fit in this platform's address space", have)
 	}
 	return int(have), nil
+}
+
+// notRegular returns the error for a file of type typ (fs.FileMode's type
+// bits) at a path that should hold a vector, which lives in a regular file
+// only: EISDIR for a directory, as open(2) says to a writer, and for
+// anything else (a named pipe, a device, a socket) an error wrapping
+// ErrCorrupt, since it is no vector file. That is what errors.Is users
+// already match for "something is at the path, and it is not a vector";
+// the message says what it is instead.
+func notRegular(typ fs.FileMode) error {
+	what := "not a regular file (" + typ.String() + ")"
+	switch {
+	case typ.IsDir():
+		return syscall.EISDIR
+	case typ&fs.ModeNamedPipe != 0:
+		what = "a named pipe (FIFO), not a regular file"
+	case typ&fs.ModeCharDevice != 0:
+		what = "a character device, not a regular file"
+	case typ&fs.ModeDevice != 0:
+		what = "a block device, not a regular file"
+	case typ&fs.ModeSocket != 0:
+		what = "a socket, not a regular file"
+	}
+	return corrupt("%s", what)
+}
+
+// removeIfSame removes path if it names the file that have, the Stat of an
+// open file, describes: the same device and inode (on Windows, volume and
+// file index). The path's own entry is compared (Lstat), since that is what
+// the removal removes. A path that names nothing, or another file, is left.
+func removeIfSame(path string, have os.FileInfo) error {
+	named, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case !os.SameFile(have, named):
+		return nil
+	}
+	return os.Remove(path)
 }

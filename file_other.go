@@ -23,9 +23,13 @@ func openFile(path string, o options) (*File, error) {
 
 func (f *File) resize(size int) error { return errors.ErrUnsupported }
 func (f *File) sync() error           { return errors.ErrUnsupported }
+func (f *File) syncFirstPage() error  { return errors.ErrUnsupported }
 func (f *File) close() error          { return nil }
+func (f *File) discard() error        { return f.Close() }
 
-func (f *File) diskSize() (int64, error) { return 0, errors.ErrUnsupported }
+func (f *File) diskSize() (int64, error)    { return 0, errors.ErrUnsupported }
+func (f *File) fileChange() (string, error) { return "", nil }
+func (f *File) currentSize() (int64, error) { return 0, errors.ErrUnsupported }
 
 func (f *File) followTo(size int) error  { return errors.ErrUnsupported }
 func (f *File) wakeWord() *atomic.Uint32 { return nil }

@@ -27,6 +27,10 @@ type fileOS struct {
 	writable bool   // a follower's descriptor is open for writing: it may map wakePage
 	dirSync  bool   // the file may be new: Sync fsyncs its directory once
 	advice   Advice // the Advise option, given to every mapping of the file
+	// absPath is a writer's path made absolute at the open, or "" if the
+	// working directory could not be had: where fileChange looks for the
+	// file, wherever the program's working directory is by then.
+	absPath string
 }
 
 // openFile opens, locks and maps the file at path.
@@ -46,33 +50,32 @@ func openFile(path string, o options) (_ *File, err error) {
 		// one creates the file and the others get EEXIST.
 		flag = unix.O_RDWR | unix.O_CREAT | unix.O_EXCL
 	}
-	osf, flag, fi, err := openLocked(path, flag, o)
+	osf, flag, created, fi, err := openLocked(path, flag, o)
 	if err != nil {
 		return nil, err
 	}
-	// Closing the file releases the lock too: every error below closes it.
+	// An empty file may be new (and one CreateNew made is): its directory
+	// entry becomes durable with the first Sync, or the header's.
+	f := &File{osFile: osf, path: path, readOnly: o.readOnly || o.follow, follow: o.follow, reserve: o.reserve, created: created,
+		fileOS: fileOS{writable: o.follow && flag == unix.O_RDWR, dirSync: fi.Size() == 0, advice: o.advice}}
+	// Closing the file releases the lock too: every error below closes
+	// it, and removes the file if this open created it.
 	defer func() {
 		if err != nil {
-			osf.Close()
+			f.discard()
 		}
 	}()
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("memvec: open %s: not a regular file (%s)", path, fi.Mode().Type())
-	}
 	size := fi.Size()
 	if size > math.MaxInt {
 		return nil, fmt.Errorf("memvec: open %s: %d bytes do not fit in this platform's address space", path, size)
 	}
-	// An empty file may be new (and one CreateNew made is): its directory
-	// entry becomes durable with the first Sync, or the header's.
-	f := &File{osFile: osf, path: path, readOnly: o.readOnly || o.follow, follow: o.follow, reserve: o.reserve,
-		fileOS: fileOS{writable: o.follow && flag == unix.O_RDWR, dirSync: size == 0, advice: o.advice}}
-	if size > 0 && !f.readOnly {
-		back := size
+	if !f.readOnly {
+		f.absPath = absolutePath(path)
+		own := size
 		if o.headOnly {
-			back = min(size, newRegionMax)
+			own = min(size, newRegionMax)
 		}
-		if err := backHoles(osf, back); err != nil {
+		if err := ownBlocks(osf, own); err != nil {
 			return nil, fmt.Errorf("memvec: open %s: reserve disk blocks: %w", path, err)
 		}
 	}
@@ -87,7 +90,8 @@ func openFile(path string, o options) (_ *File, err error) {
 // openLocked opens the file at path with flag and locks it: a follower
 // takes the follower byte, anyone else the file's lock, waiting up to the
 // LockTimeout. It returns the open file, the flag it was opened with (a
-// follower that may not write opens it read-only) and its Stat.
+// follower that may not write opens it read-only), whether the open
+// created the file (see openDescriptor) and its Stat.
 //
 // A lock taken is a lock on the file the descriptor names, which need not
 // be the file the path names by then: while this open waited for the lock,
@@ -103,13 +107,17 @@ func openFile(path string, o options) (_ *File, err error) {
 // often than that during one open is being replaced in a loop, and the
 // open fails with ErrLocked. A follower takes no lock that it waits for,
 // and follows the file it opened.
-func openLocked(path string, flag int, o options) (osf *os.File, _ int, fi os.FileInfo, err error) {
+//
+// A file this open created and then failed to lock, or to Stat, is left
+// where it is: another handle that opened it in between may hold it (and
+// has the lock: the only way a new file's lock is not free).
+func openLocked(path string, flag int, o options) (osf *os.File, _ int, created bool, fi os.FileInfo, err error) {
 	start := time.Now()
 	for replaced := 0; ; replaced++ {
 		var fd int
-		fd, flag, err = openDescriptor(path, flag, o.follow, o.mode)
+		fd, flag, created, err = openDescriptor(path, flag, o.follow, o.mode)
 		if err != nil {
-			return nil, 0, nil, fmt.Errorf("memvec: %w", &fs.PathError{Op: "open", Path: path, Err: err})
+			return nil, 0, false, nil, fmt.Errorf("memvec: %w", &fs.PathError{Op: "open", Path: path, Err: err})
 		}
 		osf = os.NewFile(uintptr(fd), path)
 		if o.follow {
@@ -119,26 +127,26 @@ func openLocked(path string, flag int, o options) (osf *os.File, _ int, fi os.Fi
 		}
 		if err != nil {
 			osf.Close()
-			return nil, 0, nil, fmt.Errorf("memvec: lock %s: %w", path, err)
+			return nil, 0, false, nil, fmt.Errorf("memvec: lock %s: %w", path, err)
 		}
 		if fi, err = osf.Stat(); err != nil {
 			osf.Close()
-			return nil, 0, nil, fmt.Errorf("memvec: %w", err)
+			return nil, 0, false, nil, fmt.Errorf("memvec: %w", err)
 		}
 		if o.follow {
-			return osf, flag, fi, nil
+			return osf, flag, created, fi, nil
 		}
 		same, err := sameFile(path, fi)
 		if err != nil {
 			osf.Close()
-			return nil, 0, nil, fmt.Errorf("memvec: lock %s: %w", path, err)
+			return nil, 0, false, nil, fmt.Errorf("memvec: lock %s: %w", path, err)
 		}
 		if same {
-			return osf, flag, fi, nil
+			return osf, flag, created, fi, nil
 		}
 		osf.Close()
 		if replaced >= replacedRetries && time.Since(start) >= o.lockTimeout {
-			return nil, 0, nil, fmt.Errorf("memvec: lock %s: the path was replaced %d times while this open locked the file: %w", path, replaced+1, ErrLocked)
+			return nil, 0, false, nil, fmt.Errorf("memvec: lock %s: the path was replaced %d times while this open locked the file: %w", path, replaced+1, ErrLocked)
 		}
 	}
 }
@@ -148,25 +156,103 @@ func openLocked(path string, flag int, o options) (osf *os.File, _ int, fi os.Fi
 // (see openLocked).
 const replacedRetries = 3
 
-// openDescriptor opens path with flag, and returns the descriptor and the
-// flag it used: a follower that may not write opens the file read-only.
+// openDescriptor opens path with flag, and returns the descriptor, the
+// flag it used (a follower that may not write opens the file read-only)
+// and whether this open created the file.
+//
+// It never waits. open(2) of a named pipe for reading waits for a writer,
+// which may never come, and opens of some devices wait too: so the file is
+// opened with O_NONBLOCK, which makes those return at once, and its type
+// checked (see regularFile) before anything else is done with it. For a
+// regular file O_NONBLOCK would change nothing, but it is cleared all the
+// same: os.NewFile would take a non-blocking descriptor for one to poll
+// (see below).
+//
+// An open that may create the file (O_CREAT without O_EXCL) opens it
+// without O_CREAT first and creates it, if missing, with O_EXCL, so that
+// it knows whether it created the file: only a file this open created may
+// be removed when what follows fails (see File.discard). If another open
+// creates the file in between (O_EXCL then fails with EEXIST), it opens
+// or creates it as O_CREAT does, and counts it as not created; so does a
+// dangling symbolic link, which O_CREAT follows and O_EXCL refuses.
 //
 // os.OpenFile would put a regular file in non-blocking mode, try to add it
 // to the network poller, fail, and set it back: four fcntl calls and an
 // epoll_ctl, a tenth of what an Open costs. os.NewFile of a blocking
 // descriptor asks one fcntl and leaves the poller alone.
-func openDescriptor(path string, flag int, follow bool, mode fs.FileMode) (int, int, error) {
+func openDescriptor(path string, flag int, follow bool, mode fs.FileMode) (fd, used int, created bool, err error) {
+	used = flag
+	try := flag
+	openOrCreate := flag&unix.O_CREAT != 0 && flag&unix.O_EXCL == 0
+	if openOrCreate {
+		try &^= unix.O_CREAT
+	}
 	for {
-		fd, err := unix.Open(path, flag|unix.O_CLOEXEC, uint32(mode.Perm()))
+		fd, err = unix.Open(path, try|unix.O_NONBLOCK|unix.O_CLOEXEC, uint32(mode.Perm()))
 		switch {
 		case err == unix.EINTR:
 			continue
-		case follow && flag == unix.O_RDWR && (err == unix.EACCES || err == unix.EPERM || err == unix.EROFS):
-			flag = unix.O_RDONLY
+		case follow && used == unix.O_RDWR && (err == unix.EACCES || err == unix.EPERM || err == unix.EROFS):
+			used, try = unix.O_RDONLY, unix.O_RDONLY
+			continue
+		case openOrCreate && err == unix.ENOENT && try&unix.O_CREAT == 0:
+			try |= unix.O_CREAT | unix.O_EXCL
+			continue
+		case openOrCreate && err == unix.EEXIST:
+			try &^= unix.O_EXCL
 			continue
 		}
-		return fd, flag, err
+		break
 	}
+	if err != nil {
+		return -1, used, false, err
+	}
+	if err := regularFile(fd); err != nil {
+		unix.Close(fd)
+		return -1, used, false, err
+	}
+	// F_SETFL sets the status flags: of those, the descriptor has
+	// O_NONBLOCK alone, which this clears.
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, 0); err != nil {
+		unix.Close(fd)
+		return -1, used, false, os.NewSyscallError("fcntl", err)
+	}
+	return fd, used, try&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL, nil
+}
+
+// regularFile returns nil if the descriptor fd names a regular file, and
+// otherwise the error notRegular gives for its type.
+func regularFile(fd int) error {
+	var st unix.Stat_t
+	for {
+		err := unix.Fstat(fd, &st)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return os.NewSyscallError("fstat", err)
+		}
+		break
+	}
+	// The type bits of fs.FileMode, as os.Stat makes them.
+	typ := fs.FileMode(0)
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return nil
+	case unix.S_IFDIR:
+		typ = fs.ModeDir
+	case unix.S_IFIFO:
+		typ = fs.ModeNamedPipe
+	case unix.S_IFCHR:
+		typ = fs.ModeDevice | fs.ModeCharDevice
+	case unix.S_IFBLK:
+		typ = fs.ModeDevice
+	case unix.S_IFSOCK:
+		typ = fs.ModeSocket
+	default:
+		typ = fs.ModeIrregular
+	}
+	return notRegular(typ)
 }
 
 // prot returns the protection of the file's mapping.
@@ -260,22 +346,30 @@ func (f *File) wakeWord() *atomic.Uint32 {
 // cover makes sure the mapping covers size bytes. A writable file is mapped
 // with its reservation, so that it grows into the mapping it has; when it
 // outgrows it, the file is mapped anew at twice the size (or just size, if
-// the system refuses the address space) and the old mapping goes: the only
-// time a File's region moves. A read-only file is mapped at its size.
+// the system refuses the address space, or after the quarantine has given
+// its ranges back: see withAddressSpace) and the old mapping goes, to the
+// quarantine: the only time a File's region moves. The new mapping is made
+// before the old one goes, and nothing is ever mapped over a range that is
+// not the File's. A read-only file is mapped at its size.
 func (f *File) cover(size int) error {
 	need := roundUp(size, pageSize)
 	if need <= f.mapped {
 		return nil
 	}
-	r := need
-	if !f.readOnly || f.follow {
-		r = reservationSize(need, f.reserve, f.mapped)
-	}
-	p, err := mapFile(f.osFile, r, f.prot())
-	if err != nil && r > need {
+	var p *byte
+	var r int
+	err := withAddressSpace(func() (err error) {
 		r = need
+		if !f.readOnly || f.follow {
+			r = reservationSize(need, f.reserve, f.mapped)
+		}
 		p, err = mapFile(f.osFile, r, f.prot())
-	}
+		if err != nil && r > need {
+			r = need
+			p, err = mapFile(f.osFile, r, f.prot())
+		}
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -329,36 +423,141 @@ func (f *File) syncDir() error {
 
 // syncDirectory fsyncs the directory dir: what makes the names in it, new
 // or renamed, survive a power loss.
+//
+// A directory that the caller may not open (EACCES: one it may write and
+// enter but not read, such as a 0733 directory of another user) cannot be
+// synced, and that is not an error: the names in it reach the disk when the
+// system writes the directory back, as they would without the sync, and
+// what the caller made there is kept whole until then. Failing instead
+// would refuse every vector in such a directory, where the caller may
+// create and rename files but memvec could never sync one. PostgreSQL does
+// the same (fsync_fname_ext ignores EACCES from opening a directory to
+// fsync it). A directory that opens but whose fsync fails is an error: the
+// names may not have been written. O_DIRECTORY makes the open fail, rather
+// than wait, if dir is not a directory (see openDescriptor).
 func syncDirectory(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
+	var fd int
+	var err error
+	for {
+		fd, err = unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != unix.EINTR {
+			break
+		}
 	}
+	switch {
+	case err == unix.EACCES:
+		return nil
+	case err != nil:
+		return &fs.PathError{Op: "open", Path: dir, Err: err}
+	}
+	// os.File's Sync is F_FULLFSYNC on macOS, as for the vector's file.
+	d := os.NewFile(uintptr(fd), dir)
 	err = d.Sync()
 	return errors.Join(err, d.Close())
 }
 
-// syncHeader makes the file's first page, which holds the header, durable
-// alone: msync of that page, and on macOS the fsync that msync needs there
-// (see msyncReachesDisk). The vector calls it to raise or lower the durable
-// length (durable.go).
-func (f *File) syncHeader() error {
-	if f.closed || f.readOnly || len(f.b) == 0 {
+// discard closes a file whose vector could not be created or opened, and
+// first, if this handle's open created the file (see openDescriptor),
+// removes it: nothing is left of an open that failed, and an open with
+// CreateNew may try again. It removes the path only if it still names the
+// file this handle has open (device and inode), never a file renamed over
+// it since, and it does so before closing, under the lock, so that an
+// open waiting for the lock finds the path gone and opens it anew (see
+// openLocked). Nothing else is synced: the name was never made durable
+// either, or if it was (the directory's sync succeeded and a later step
+// failed), a power loss may bring back the empty file, which opens as a
+// new vector.
+func (f *File) discard() error {
+	if f.closed {
 		return nil
 	}
+	// The open failed: whatever the path names now, or whether it names
+	// anything (this call removes it), is no change to report at Close.
+	f.pathReplaced = true
+	var err error
+	if f.created {
+		var have os.FileInfo
+		if have, err = f.osFile.Stat(); err == nil {
+			err = removeIfSame(f.path, have)
+		}
+	}
+	return errors.Join(err, f.Close())
+}
+
+// syncFirstPage makes the file's first page durable (see syncHeader):
+// msync of that page, and on macOS the fsync that msync needs there (see
+// msyncReachesDisk).
+func (f *File) syncFirstPage() error {
 	if err := unix.Msync(unsafe.Slice(f.base, pageSize), unix.MS_SYNC); err != nil {
-		return fmt.Errorf("memvec: sync %s: %w", f.path, err)
+		return err
 	}
 	if !msyncReachesDisk {
 		if err := f.osFile.Sync(); err != nil {
-			return fmt.Errorf("memvec: sync %s: %w", f.path, err)
+			return err
 		}
 	}
 	// A vector creates its header with this: its name must last too.
-	if err := f.syncDir(); err != nil {
-		return fmt.Errorf("memvec: sync %s: %w", f.path, err)
+	return f.syncDir()
+}
+
+// absolutePath returns path, relative to the working directory, as an
+// absolute path that leads where path leads now, or "" if the working
+// directory cannot be had. It is not cleaned: ".." after a symbolic link
+// in path goes where the kernel takes it, which is not where a lexical
+// clean would.
+func absolutePath(path string) string {
+	if filepath.IsAbs(path) {
+		return path
 	}
-	return nil
+	wd, err := unix.Getwd()
+	if err != nil {
+		return ""
+	}
+	return wd + "/" + path
+}
+
+// fileChange says how another program has changed the file under this
+// writer, or returns "" if it has not: the file is shorter than the size
+// this handle gave it (fstat), or the path (made absolute at the open)
+// names no file or another one (stat, compared by device and inode). A
+// file moved by Migrate, which renames the new vector over the path on
+// purpose, is not compared with its path. A path that cannot be looked up
+// for another reason (a directory made unreadable) is not taken for a
+// change; a file with no link left is, wherever its path leads.
+func (f *File) fileChange() (string, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.osFile.Fd()), &st); err != nil {
+		return "", os.NewSyscallError("fstat", err)
+	}
+	if st.Size < int64(f.fileSize) {
+		return f.cutError(st.Size), nil
+	}
+	if f.pathReplaced || f.absPath == "" {
+		return "", nil
+	}
+	var named unix.Stat_t
+	err := unix.Stat(f.absPath, &named)
+	for err == unix.EINTR {
+		err = unix.Stat(f.absPath, &named)
+	}
+	switch {
+	case err == nil && (named.Dev != st.Dev || named.Ino != st.Ino):
+		return "another file was put at the file's path by another program", nil
+	case err == nil:
+		return "", nil
+	case err == unix.ENOENT || err == unix.ENOTDIR || st.Nlink == 0:
+		return "the file was removed or renamed by another program", nil
+	}
+	return "", nil
+}
+
+// currentSize returns the file's size, as the system has it now.
+func (f *File) currentSize() (int64, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.osFile.Fd()), &st); err != nil {
+		return 0, os.NewSyscallError("fstat", err)
+	}
+	return st.Size, nil
 }
 
 // diskSize returns the bytes of disk the file occupies: st_blocks counts

@@ -3,6 +3,7 @@ package memvec
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"sync/atomic"
@@ -41,39 +42,45 @@ func openFile(path string, o options) (_ *File, err error) {
 	// lock gets is still the one its path names: nothing, not even Migrate,
 	// can rename another file over the path while this handle is open, and
 	// the check that openLocked makes on Unix after locking is not needed.
-	osf, err := os.OpenFile(path, flag, o.mode)
+	osf, created, err := openCreating(path, flag, o.mode)
 	if err != nil {
 		return nil, fmt.Errorf("memvec: %w", err) // *PathError: op, path and error
 	}
-	lock, unlock := func() error { return lockFile(osf, o.readOnly, o.lockTimeout) }, unlockFile
+	// Refused before it is locked: a device or a pipe may not take a lock.
+	if fi, err := osf.Stat(); err != nil || !fi.Mode().IsRegular() {
+		osf.Close()
+		if err == nil {
+			err = &fs.PathError{Op: "open", Path: path, Err: notRegular(fi.Mode().Type())}
+		}
+		return nil, fmt.Errorf("memvec: %w", err)
+	}
+	lock := func() error { return lockFile(osf, o.readOnly, o.lockTimeout) }
 	if o.follow {
 		// A follower takes no lock that a writer waits on: only the
-		// follower byte, shared (see follow_windows.go).
-		lock, unlock = func() error { return lockFollower(osf) }, unlockFollower
+		// follower byte, shared (see follow_windows.go). File.close
+		// releases the lock it took.
+		lock = func() error { return lockFollower(osf) }
 	}
 	if err := lock(); err != nil {
 		osf.Close()
 		return nil, fmt.Errorf("memvec: lock %s: %w", path, err)
 	}
-	// Every error below unlocks and closes the file.
+	// Every error below unlocks and closes the file, and removes it if
+	// this open created it (see discard).
+	f := &File{osFile: osf, path: path, readOnly: o.readOnly || o.follow, follow: o.follow, reserve: o.reserve, created: created}
 	defer func() {
 		if err != nil {
-			unlock(osf)
-			osf.Close()
+			f.discard()
 		}
 	}()
 	fi, err := osf.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("memvec: %w", err)
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("memvec: open %s: not a regular file (%s)", path, fi.Mode().Type())
-	}
 	size := fi.Size()
 	if size > math.MaxInt {
 		return nil, fmt.Errorf("memvec: open %s: %d bytes do not fit in this platform's address space", path, size)
 	}
-	f := &File{osFile: osf, path: path, readOnly: o.readOnly || o.follow, follow: o.follow, reserve: o.reserve}
 	if o.follow {
 		// The writer may grow the file (or, before it sees this
 		// follower's lock, cut it) after the Stat: followTo maps what the
@@ -91,6 +98,61 @@ func openFile(path string, o options) (_ *File, err error) {
 	f.fileSize = int(size)
 	f.setSize(int(size))
 	return f, nil
+}
+
+// openCreating opens path with flag (os.OpenFile's) and reports whether
+// this open created the file. An open that may create the file (O_CREATE
+// without O_EXCL: OPEN_ALWAYS) opens it without O_CREATE first
+// (OPEN_EXISTING) and creates it, if missing, with O_EXCL (CREATE_NEW), so
+// that it knows whether it created it: only a file this open created may be
+// removed when what follows fails (see File.discard). If another open
+// creates the file in between, it opens it as O_CREATE does, and counts it
+// as not created. CreateFile does not wait on what it opens, so there is
+// nothing here of what openDescriptor does on Unix for named pipes.
+func openCreating(path string, flag int, mode fs.FileMode) (*os.File, bool, error) {
+	switch {
+	case flag&os.O_CREATE == 0:
+		osf, err := os.OpenFile(path, flag, mode)
+		return osf, false, err
+	case flag&os.O_EXCL != 0:
+		osf, err := os.OpenFile(path, flag, mode)
+		return osf, err == nil, err
+	}
+	osf, err := os.OpenFile(path, flag&^os.O_CREATE, mode)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return osf, false, err
+	}
+	osf, err = os.OpenFile(path, flag|os.O_EXCL, mode)
+	if !errors.Is(err, fs.ErrExist) {
+		return osf, err == nil, err
+	}
+	osf, err = os.OpenFile(path, flag, mode)
+	return osf, false, err
+}
+
+// discard closes a file whose vector could not be created or opened, and,
+// if this handle's open created it (see openCreating), removes it: nothing
+// is left of an open that failed, and an open with CreateNew may try
+// again. Windows removes no file that a handle has open without sharing
+// it for deletion, which memvec's handles do not (see openFile): so the
+// file is closed first, then removed if the path still names it (volume
+// and file index). A handle that opened it in between and still has it
+// makes the removal fail, and discard returns that error; an open that
+// locked it, wrote it and closed it again entirely in between, a window
+// of a few system calls, loses what it wrote.
+func (f *File) discard() error {
+	if f.closed {
+		return nil
+	}
+	if !f.created {
+		return f.Close()
+	}
+	have, err := f.osFile.Stat()
+	cerr := f.Close()
+	if err == nil {
+		err = removeIfSame(f.path, have)
+	}
+	return errors.Join(err, cerr)
 }
 
 // resize changes the region's size. On Windows a view of a file cannot
@@ -293,7 +355,11 @@ func (f *File) mapView(size int) error {
 	if err != nil {
 		return os.NewSyscallError("CreateFileMapping", err)
 	}
-	addr, err := windows.MapViewOfFile(section, access, 0, 0, uintptr(size))
+	var addr uintptr
+	err = withAddressSpace(func() (err error) {
+		addr, err = windows.MapViewOfFile(section, access, 0, 0, uintptr(size))
+		return err
+	})
 	windows.CloseHandle(section)
 	if err != nil {
 		return os.NewSyscallError("MapViewOfFile", err)
@@ -355,20 +421,13 @@ func (f *File) sync() error {
 	return f.osFile.Sync()
 }
 
-// syncHeader makes the file's first page, which holds the header, durable:
-// FlushViewOfFile of that page, then FlushFileBuffers (see sync). The
-// vector calls it to raise or lower the durable length (durable.go).
-func (f *File) syncHeader() error {
-	if f.closed || f.readOnly || len(f.b) == 0 {
-		return nil
-	}
+// syncFirstPage makes the file's first page durable (see syncHeader):
+// FlushViewOfFile of that page, then FlushFileBuffers (see sync).
+func (f *File) syncFirstPage() error {
 	if err := windows.FlushViewOfFile(uintptr(unsafe.Pointer(f.base)), uintptr(min(len(f.b), pageSize))); err != nil {
-		return fmt.Errorf("memvec: sync %s: %w", f.path, os.NewSyscallError("FlushViewOfFile", err))
+		return os.NewSyscallError("FlushViewOfFile", err)
 	}
-	if err := f.osFile.Sync(); err != nil {
-		return fmt.Errorf("memvec: sync %s: %w", f.path, err)
-	}
-	return nil
+	return f.osFile.Sync()
 }
 
 // fileStandardInfo is FILE_STANDARD_INFO, which golang.org/x/sys/windows
@@ -381,15 +440,49 @@ type fileStandardInfo struct {
 	Directory      bool
 }
 
-// diskSize returns the file's allocation size: the clusters NTFS holds for
-// it, which growth allocates as the file's size grows.
-func (f *File) diskSize() (int64, error) {
+// standardInfo returns the file's FILE_STANDARD_INFO.
+func (f *File) standardInfo() (fileStandardInfo, error) {
 	var info fileStandardInfo
 	err := windows.GetFileInformationByHandleEx(windows.Handle(f.osFile.Fd()), windows.FileStandardInfo, (*byte)(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info)))
 	if err != nil {
-		return 0, os.NewSyscallError("GetFileInformationByHandleEx", err)
+		return info, os.NewSyscallError("GetFileInformationByHandleEx", err)
 	}
-	return info.AllocationSize, nil
+	return info, nil
+}
+
+// currentSize returns the file's size, as the system has it now.
+func (f *File) currentSize() (int64, error) {
+	info, err := f.standardInfo()
+	return info.EndOfFile, err
+}
+
+// diskSize returns the file's allocation size: the clusters NTFS holds for
+// it, which growth allocates as the file's size grows.
+func (f *File) diskSize() (int64, error) {
+	info, err := f.standardInfo()
+	return info.AllocationSize, err
+}
+
+// fileChange says how another program has changed the file under this
+// writer, or returns "" if it has not: the file is shorter than the size
+// this handle gave it, or it is marked for deletion, both from one
+// GetFileInformationByHandleEx. Windows keeps other programs from doing
+// either while memvec has the file open, mapped: it refuses to cut a file
+// under a mapped view (ERROR_USER_MAPPED_FILE), and to delete or rename a
+// file that a handle has open without FILE_SHARE_DELETE, as memvec's are
+// (a sharing violation), so the path always names the file. The check
+// costs one system call and makes sure of it.
+func (f *File) fileChange() (string, error) {
+	info, err := f.standardInfo()
+	switch {
+	case err != nil:
+		return "", err
+	case info.EndOfFile < int64(f.fileSize):
+		return f.cutError(info.EndOfFile), nil
+	case info.DeletePending:
+		return "the file was removed by another program", nil
+	}
+	return "", nil
 }
 
 // close unmaps the file, unlocks it (a follower, the follower byte) and

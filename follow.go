@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -95,6 +97,58 @@ type follower struct {
 	// that orders the reads of elements before the read of the
 	// generation (see snapshot).
 	fence atomic.Uint32
+
+	// A Close from another goroutine ends the Waits under way before it
+	// unmaps anything (see Wait): closed ends when Close begins, which
+	// wakes a sleeping Wait, and Close then waits, under mu, until
+	// waiting is 0 again.
+	mu      sync.Mutex
+	idle    sync.Cond // signalled when waiting drops
+	waiting int       // Waits under way
+	closing bool      // Close has begun: no Wait may start
+	closed  context.Context
+	close   context.CancelFunc
+}
+
+// newFollower returns the follower state of a vector whose region has a
+// header, or has none yet (pending).
+func newFollower(pending bool) *follower {
+	f := &follower{pending: pending}
+	f.idle.L = &f.mu
+	f.closed, f.close = context.WithCancel(context.Background())
+	return f
+}
+
+// enterWait counts a Wait in, or reports false if Close has begun.
+func (f *follower) enterWait() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closing {
+		return false
+	}
+	f.waiting++
+	return true
+}
+
+// leaveWait counts a Wait out.
+func (f *follower) leaveWait() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.waiting--
+	f.idle.Broadcast()
+}
+
+// endWaits keeps any Wait from starting, wakes those under way, and
+// returns once they have returned: Close may then unmap the region and the
+// wake word they used.
+func (f *follower) endWaits() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closing = true
+	f.close()
+	for f.waiting > 0 {
+		f.idle.Wait()
+	}
 }
 
 // followedMemory is implemented by a Memory that can be opened with Follow
@@ -131,16 +185,29 @@ func following(mem Memory) (followedMemory, bool) {
 // ErrCorrupt, without refreshing, if the header counts more elements than
 // the file holds.
 //
+// If another program has cut the file below the header, Refresh returns
+// an error wrapping ErrFileChanged, without refreshing: its loads of the
+// header fault, and the fault is an error here, not the end of the program
+// (see ErrFileChanged).
+//
 // On a vector that is not a follower, Refresh returns (Len(), nil); after
 // Close, (0, ErrClosed).
-func (v *MemVec[T]) Refresh() (int, error) {
+func (v *MemVec[T]) Refresh() (n int, err error) {
 	if v.closed {
 		return 0, v.wrap("refresh", ErrClosed)
 	}
-	f := v.follow
-	if f == nil {
-		return len(v.s), nil
+	n = len(v.s)
+	if v.follow == nil {
+		return n, nil
 	}
+	defer catchFault(v.mem.(*File), "refresh", debug.SetPanicOnFault(true), &err)
+	return v.refresh()
+}
+
+// refresh is Refresh for a follower, whose caller catches the faults of a
+// file cut under it.
+func (v *MemVec[T]) refresh() (int, error) {
+	f := v.follow
 	if f.pending {
 		if err := v.adopt(); err != nil || f.pending {
 			return 0, err
@@ -238,28 +305,51 @@ func headerPending(b []byte) bool {
 //
 // On Linux a waiting follower spins for spinFor, then sleeps on a futex in
 // the file's header that the writer's Push wakes, which takes a few
-// microseconds; elsewhere, and for a follower that cannot write the file,
-// it polls the length with back-off, from pollMin up to pollMax between
-// looks, which bounds the latency to about a millisecond. A Wait that
-// sleeps holds an operating-system thread, as a blocking read does.
+// microseconds (when several followers sleep, the Push leaves their
+// wake-ups to a goroutine of the writer's, which wakes them when the Go
+// scheduler runs it); elsewhere, and for a follower that cannot write the
+// file, it polls the length with back-off, from pollMin up to pollMax
+// between looks, which bounds the latency to about a millisecond. A Wait
+// that sleeps holds an operating-system thread, as a blocking read does.
 //
 // If ctx ends first, Wait returns the length it has and an error wrapping
-// ctx.Err(). On a vector that is not a follower, whose length nobody else
-// changes, Wait returns (Len(), nil) if Len() > n and an error otherwise;
-// after Close, (0, ErrClosed).
-func (v *MemVec[T]) Wait(ctx context.Context, n int) (int, error) {
+// ctx.Err(). If another program cuts the file below the header, Wait
+// returns the length it has and an error wrapping ErrFileChanged, as
+// Refresh does; a follower asleep then, whom no Push wakes, finds it when
+// its sleep ends (sleepMax, a second, at most). On a vector that is not a
+// follower, whose length nobody else changes, Wait returns (Len(), nil) if
+// Len() > n and an error otherwise; after Close, (0, ErrClosed).
+//
+// Close is the one method that may be called on a follower while another
+// goroutine is in Wait on it: the Wait returns (0, ErrClosed) at once, and
+// Close returns after it has, never unmapping what the Wait reads. Any
+// other call during a Wait is a data race, as for every method of a
+// MemVec.
+func (v *MemVec[T]) Wait(ctx context.Context, n int) (m int, err error) {
+	if f := v.follow; f != nil {
+		if !f.enterWait() {
+			return 0, v.wrap("wait", ErrClosed)
+		}
+		defer f.leaveWait()
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		defer context.AfterFunc(f.closed, cancel)()
+	}
 	if v.closed {
 		return 0, v.wrap("wait", ErrClosed)
 	}
+	m = len(v.s)
 	if v.follow == nil {
-		if len(v.s) > n {
-			return len(v.s), nil
+		if m > n {
+			return m, nil
 		}
-		return len(v.s), v.wrap("wait", fmt.Errorf("the vector holds %d elements and is not a follower (see Follow): nothing else adds to it", len(v.s)))
+		return m, v.wrap("wait", fmt.Errorf("the vector holds %d elements and is not a follower (see Follow): nothing else adds to it", m))
 	}
+	defer catchFault(v.mem.(*File), "wait", debug.SetPanicOnFault(true), &err)
 	var rewritten error
 	for {
-		m, err := v.Refresh()
+		m, err = v.refresh()
 		switch {
 		case errors.Is(err, ErrRewritten):
 			rewritten = err
@@ -270,6 +360,9 @@ func (v *MemVec[T]) Wait(ctx context.Context, n int) (int, error) {
 			return m, rewritten
 		}
 		if err := v.await(ctx, n); err != nil {
+			if v.follow.closed.Err() != nil {
+				return 0, v.wrap("wait", ErrClosed)
+			}
 			return m, v.wrap("wait", fmt.Errorf("for more than %d elements: %w", n, err))
 		}
 	}
@@ -288,7 +381,9 @@ const (
 
 // sleepMax bounds one futex sleep. A Push always wakes a sleeper; the bound
 // only makes a follower look again at a file whose writer went away for
-// good. The tests make it an hour, so that a lost wake-up shows.
+// good, or died between its store of a length and its wake-up with no
+// writer opening the file since (see wakeStranded). The tests make it an
+// hour, so that a lost wake-up shows.
 var sleepMax = time.Second
 
 // await returns when the writer's published length may be above n (it
@@ -332,6 +427,9 @@ func sleepOnWake(ctx context.Context, w *atomic.Uint32, published func() bool) e
 	woken := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		defer close(woken)
+		// The word may be in a file cut under it: its follower's own
+		// loads report that (see catchFault).
+		defer ignoreFault(debug.SetPanicOnFault(true))
 		w.Add(2) // another count, so that a sleep about to start does not
 		wakeAll(w)
 	})
@@ -391,6 +489,14 @@ func (v *MemVec[T]) wake() *atomic.Uint32 {
 // the bit set. A follower killed while it slept leaves the bit set: the
 // next publish pays for one wake-up, and that is all it costs.
 //
+// Each wake-up is the kernel's work on the thread that asks for it, so
+// the writer leaves all but the first to a goroutine (followerWaker.wake):
+// a Push that woke 100 sleepers itself cost the writer's thread 7.9 times
+// the CPU time of one that woke one (BENCHMARKS.md, "Many sleeping
+// followers"). With one P (GOMAXPROCS 1) the goroutine would run only once
+// the writer's goroutine blocks or is preempted, up to milliseconds later,
+// so the writer then wakes them all itself, as it always did.
+//
 //go:noinline
 func (v *MemVec[T]) wakeFollowers() {
 	w := v.wake()
@@ -402,6 +508,94 @@ func (v *MemVec[T]) wakeFollowers() {
 		if w.CompareAndSwap(x, (x+2)&^1) {
 			break
 		}
+	}
+	if runtime.GOMAXPROCS(0) < 2 {
+		wakeAll(w)
+		return
+	}
+	v.waker.wake(w)
+}
+
+// wakeDirect is how many sleeping followers the writer wakes itself when
+// it expects one: if it wakes fewer than it asked for, no one else slept
+// (a follower that sets the bit after the writer cleared it sleeps on
+// another value of the word, and sees the length), and nothing is left to
+// wake.
+const wakeDirect = 2
+
+// followerWaker wakes the followers asleep on the wake word for the
+// writer's Push, from a goroutine when there are many: one started for the
+// purpose, which wakes every sleeper and ends. Handing the wake-ups over
+// costs the writer's thread the go statement, which wakes an idle thread of
+// the runtime to run the goroutine: no more than waking one follower, so a
+// Push costs no more with a hundred followers asleep than with one. Only
+// the writer's goroutine starts one and stops them, so the WaitGroup's Add
+// and Wait never race.
+type followerWaker struct {
+	// many is set when the last wake-up found more than one follower
+	// asleep: the next is handed over whole.
+	many atomic.Bool
+	// started is set from the start of a goroutine until it begins its
+	// wake-up: a request that finds it set needs no goroutine of its own,
+	// since that wake-up, still to come, wakes whoever was asleep before
+	// the request.
+	started atomic.Bool
+	running sync.WaitGroup
+	// wakeAll, if set, is called instead of the package's wakeAll: tests
+	// hold the goroutine in its wake-up with it.
+	wakeAll func(w *atomic.Uint32) int
+}
+
+// wake wakes every follower asleep on the wake word w. When the last
+// wake-up found at most one asleep, it wakes wakeDirect itself, so that a
+// lone follower is woken as soon as it was before, and leaves the rest, if
+// it woke that many, to a goroutine; when the last found more, it leaves
+// them all to the goroutine. Either way every follower asleep is woken: the
+// guess only decides who pays.
+func (fw *followerWaker) wake(w *atomic.Uint32) {
+	if fw.many.Load() {
+		fw.wakeRest(w, 0)
+		return
+	}
+	if n := wakeUpTo(w, wakeDirect); n == wakeDirect {
+		fw.wakeRest(w, n)
+	}
+}
+
+// wakeRest wakes every follower sleeping on the wake word w, from a
+// goroutine: at once, unless one has been started and has not yet begun.
+// woken is how many the caller woke first. w stays mapped until stop.
+func (fw *followerWaker) wakeRest(w *atomic.Uint32, woken int) {
+	if fw.started.Swap(true) {
+		return
+	}
+	fw.running.Add(1)
+	wake := fw.wakeAll
+	if wake == nil {
+		wake = wakeAll
+	}
+	go func() {
+		defer fw.running.Done()
+		fw.started.Store(false)
+		fw.many.Store(woken+wake(w) > 1)
+	}()
+}
+
+// stop returns once no goroutine of wakeRest runs: the writer calls it
+// before it resizes, moves or unmaps the region, so that no wake-up uses an
+// address that may then be another region's, and so that a closed vector
+// leaves no goroutine behind. Every wake-up asked for has then been done.
+func (fw *followerWaker) stop() { fw.running.Wait() }
+
+// wakeStranded wakes every follower asleep on the wake word when a writer
+// opens the file: its last writer may have died after it stored a length
+// and cleared the bit, before it, or its goroutine, woke them all. Without
+// this they would sleep until sleepMax with elements to read, since the
+// next writer's pushes find the bit clear. A follower woken for nothing
+// looks at the length and sleeps again.
+func (v *MemVec[T]) wakeStranded() {
+	w := v.wake()
+	for x := w.Load(); x&1 != 0 && !w.CompareAndSwap(x, (x+2)&^1); x = w.Load() {
 	}
 	wakeAll(w)
 }

@@ -29,9 +29,20 @@ func sleepWhile(w *atomic.Uint32, x uint32, d time.Duration) {
 	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWait, uintptr(x), uintptr(unsafe.Pointer(&ts)), 0, 0)
 }
 
-// wakeAll wakes every follower sleeping on the word at w.
-func wakeAll(w *atomic.Uint32) {
-	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWake, uintptr(1<<31-1), 0, 0, 0)
+// wakeAll wakes every follower sleeping on the word at w and returns how
+// many it woke.
+func wakeAll(w *atomic.Uint32) int {
+	return wakeUpTo(w, 1<<31-1)
+}
+
+// wakeUpTo wakes at most n of the followers sleeping on the word at w and
+// returns how many it woke.
+func wakeUpTo(w *atomic.Uint32, n int) int {
+	woken, _, errno := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWake, uintptr(n), 0, 0, 0)
+	if errno != 0 {
+		return 0
+	}
+	return int(woken)
 }
 
 // lockFollower takes a shared open-file-description lock on the follower

@@ -14,4 +14,6 @@ const canSleep = false
 
 func sleepWhile(w *atomic.Uint32, x uint32, d time.Duration) {}
 
-func wakeAll(w *atomic.Uint32) {}
+func wakeAll(w *atomic.Uint32) int { return 0 }
+
+func wakeUpTo(w *atomic.Uint32, n int) int { return 0 }

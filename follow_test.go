@@ -3,6 +3,7 @@
 package memvec
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io/fs"
@@ -12,6 +13,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -550,6 +552,54 @@ func verifyFollowing(f *MemVec[crashRec], n int) error {
 	return nil
 }
 
+// TestCloseEndsWait: a Close from another goroutine ends a Wait under way,
+// sleeping or polling, with ErrClosed, and unmaps nothing before the Wait
+// is done with it: a Wait that touched the unmapped region or wake word
+// would fault, killing the test binary (the race detector also checks the
+// hand-over). A Wait after Close returns ErrClosed too.
+func TestCloseEndsWait(t *testing.T) {
+	path := vecPath(t)
+	w := openVec[point](t, path)
+	require.NoError(t, w.Push(pt(0)))
+	for _, sleeps := range []bool{true, false} {
+		f, err := Open[point](path, Follow())
+		require.NoError(t, err)
+		var addr uintptr
+		if sleeps {
+			addr = wakeAddr(f)
+		} else {
+			makePoll(f.mem.(*File))
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := f.Wait(context.Background(), 1)
+			done <- err
+		}()
+		if sleeps {
+			awaitFollowerAsleep(t, addr)
+		}
+		require.NoError(t, f.Close())
+		err = awaitDone(t, done)
+		require.ErrorIs(t, err, ErrClosed)
+		require.ErrorContains(t, err, path)
+		_, err = f.Wait(context.Background(), 1)
+		require.ErrorIs(t, err, ErrClosed)
+	}
+	// Many times, the Close landing at any point of the Wait.
+	for range 500 {
+		f, err := Open[point](path, Follow())
+		require.NoError(t, err)
+		done := make(chan error, 1)
+		go func() {
+			_, err := f.Wait(context.Background(), 1)
+			done <- err
+		}()
+		runtime.Gosched()
+		require.NoError(t, f.Close())
+		require.ErrorIs(t, <-done, ErrClosed)
+	}
+}
+
 // TestCancelledWaitThenClose: a Wait whose context ends and a Close right
 // after it, many times: the wake-up that the context's end starts must be
 // over before Wait returns, or it writes the wake word after Close has
@@ -572,4 +622,67 @@ func TestCancelledWaitThenClose(t *testing.T) {
 		require.ErrorIs(t, awaitDone(t, done), context.Canceled)
 		require.NoError(t, f.Close())
 	}
+}
+
+// TestFollowerWakerIsStoppedBeforeTheRegionChanges: whatever may move or
+// unmap a writer's region (a growth, a Clip, Close) first waits for the
+// goroutine that wakes the followers Push left asleep (followerWaker) to
+// finish its wake-up, which goes through an address in the region, and
+// the goroutine has returned: no wake-up lands on whatever is mapped there
+// next, and no goroutine is left.
+func TestFollowerWakerIsStoppedBeforeTheRegionChanges(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		change func(v *MemVec[point]) error
+	}{
+		{"Grow", func(v *MemVec[point]) error { return v.Grow(1 << 20) }},
+		{"Clip", func(v *MemVec[point]) error { return v.Clip() }},
+		{"Close", func(v *MemVec[point]) error { return v.Close() }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			v := openVec[point](t, vecPath(t))
+			require.NoError(t, v.Append(pts(seq(10)...)...))
+			hold, held := make(chan struct{}), make(chan struct{})
+			var woken atomic.Int32
+			v.waker.wakeAll = func(w *atomic.Uint32) int {
+				close(held)
+				<-hold
+				woken.Add(1)
+				return 0
+			}
+			release := sync.OnceFunc(func() { close(hold) })
+			defer release() // also if the test fails, so that the cleanup's Close returns
+			v.waker.wakeRest(v.wake(), 0)
+			<-held // the goroutine is in its wake-up
+
+			changed := make(chan error, 1)
+			go func() { changed <- c.change(v) }()
+			for !wakerStopWaits() {
+				select {
+				case err := <-changed:
+					require.NoError(t, err)
+					t.Fatal("the region changed while a goroutine woke followers through it")
+				default:
+					runtime.Gosched()
+				}
+			}
+			release()
+			require.NoError(t, <-changed)
+			require.Equal(t, int32(1), woken.Load())
+			require.False(t, v.waker.started.Load())
+		})
+	}
+}
+
+// wakerStopWaits reports whether a goroutine is blocked in
+// followerWaker.stop, waiting for a wake-up to end.
+func wakerStopWaits() bool {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for g := range bytes.SplitSeq(buf, []byte("\n\n")) {
+		if bytes.Contains(g, []byte("[sync.WaitGroup.Wait")) && bytes.Contains(g, []byte("(*followerWaker).stop(")) {
+			return true
+		}
+	}
+	return false
 }

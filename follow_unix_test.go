@@ -10,6 +10,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// makePoll makes a follower's Wait poll, as one whose descriptor is
+// read-only does (see TestFollowerThatCannotWritePolls).
+func makePoll(f *File) { f.writable = false }
+
 // TestFollowerThatCannotWritePolls: a follower whose descriptor is
 // read-only (a file it may not write) cannot set the wake word, so its
 // Wait polls, and the writer is never asked to wake it.

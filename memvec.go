@@ -91,7 +91,9 @@
 // vector: a fault is not a panic and cannot be recovered. On Unix the fault
 // is certain, not a read or write of whatever is mapped there next: the
 // address space given up stays reserved and inaccessible in a bounded
-// quarantine (16 TiB or 1,024 ranges retired after it; see the README). On
+// quarantine (16 TiB or 1,024 ranges retired after it, less under a limit
+// on address space or when a mapping would fail for want of it; see the
+// README). On
 // Windows the same holds for anonymous memory, and for a File's views (also
 // those a resize leaves behind) unless another thread maps something at
 // their address in the instant between the unmapping and the reservation.
@@ -129,6 +131,7 @@ import (
 	"iter"
 	"math"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"unsafe"
@@ -139,8 +142,10 @@ import (
 //
 // Its methods follow the built-in slice and the slices package: indices out
 // of range panic, and failures of the system (no memory, a full disk) are
-// returned as errors. See the package documentation for which types T may
-// be and how long views stay valid.
+// returned as errors. A Sync that fails is for good: from then on every
+// Sync, Close and mutator that returns an error returns one wrapping
+// ErrSyncFailed (see Sync). See the package documentation for which types T
+// may be and how long views stay valid.
 type MemVec[T any] struct {
 	// s holds the elements in place: len(s) is the length, and cap(s) is
 	// how many elements Push may write before it takes the slow path: the
@@ -167,13 +172,23 @@ type MemVec[T any] struct {
 	// covered the elements below it. durable is what a header on the disk
 	// may count: rewriting below it needs a barrier first (overwrite).
 	base, durable int
-	// syncErr is an error the next Sync returns: a mutator without an
-	// error result could not lower the durable length (overwriteOrRemember).
-	syncErr error
+	// changed is set once the vector's file is found changed by another
+	// program (see checkFile): it wraps ErrFileChanged, and the vector
+	// writes the file no more.
+	changed error
+	// failed is set once a barrier failed (see fail): every later Sync,
+	// Close and mutator that returns an error returns it, and the length
+	// stays at most durable, so that any drop clips the capacity (see
+	// setLen) and nothing is pushed. lowered is set once the header that
+	// counts only what the vector kept is durable (lowerHeader).
+	failed  *syncFailure
+	lowered bool
 	closed  bool
 	// raw is set for a Raw's vector, whose layout is the one the region
 	// stores, whatever it is (open reads it).
 	raw bool
+	// waker wakes the followers a Push left asleep (see wakeFollowers).
+	waker followerWaker
 }
 
 // prefaulter is implemented by a Memory that can fault in pages for
@@ -228,7 +243,11 @@ const growthStep = 1 << 30
 //
 // New does not close mem when it fails. It costs O(1) (the type check is
 // done once per type and cached).
-func New[T any](mem Memory) (*MemVec[T], error) {
+func New[T any](mem Memory) (_ *MemVec[T], err error) {
+	if f, ok := mem.(*File); ok {
+		// Another program may cut the file under the reads below.
+		defer catchFault(f, "open", debug.SetPanicOnFault(true), &err)
+	}
 	l, err := layoutFor[T]()
 	if err != nil {
 		return nil, wrapError("open", mem, err)
@@ -240,7 +259,7 @@ func New[T any](mem Memory) (*MemVec[T], error) {
 		return nil, v.wrap("open", err)
 	}
 	if _, ok := following(mem); ok {
-		v.follow = &follower{pending: headerPending(b)}
+		v.follow = newFollower(headerPending(b))
 		if v.follow.pending {
 			return v, nil
 		}
@@ -318,6 +337,9 @@ func (v *MemVec[T]) open(b []byte) error {
 	case !v.readOnly:
 		v.claim(b, n)
 		v.attach(b, n)
+		if v.persistent {
+			v.wakeStranded()
+		}
 	}
 	return nil
 }
@@ -358,8 +380,10 @@ func Make[T any](capacity int, opts ...Option) (*MemVec[T], error) {
 // Open opens the vector stored in the file at path, creating the file if it
 // is missing (unless ReadOnly, Follow or MustExist is given; with CreateNew,
 // only if missing): OpenFile followed by New. It closes
-// the file, releasing its lock, if New fails. Opening costs O(1) whatever the
-// file's size: nothing is read until used.
+// the file, releasing its lock, if New fails, and removes it if this open
+// created it: a failed Open leaves no file behind that it made, so that
+// trying again, with CreateNew too, can succeed. Opening costs O(1)
+// whatever the file's size: nothing is read until used.
 func Open[T any](path string, opts ...Option) (*MemVec[T], error) {
 	if _, err := layoutFor[T](); err != nil {
 		return nil, fmt.Errorf("memvec: open %s: %w", path, err)
@@ -370,7 +394,9 @@ func Open[T any](path string, opts ...Option) (*MemVec[T], error) {
 	}
 	v, err := New[T](f)
 	if err != nil {
-		f.Close()
+		if derr := f.discard(); derr != nil && f.created {
+			return nil, fmt.Errorf("%w (the file it created could not be removed: %v)", err, derr)
+		}
 		return nil, err
 	}
 	return v, nil
@@ -386,9 +412,11 @@ func (v *MemVec[T]) attach(b []byte, n int) {
 	if v.prefaulter() != nil {
 		c = min(c, max(n, capacityOf(v.faulted, v.dataOffset, v.layout.size)))
 	}
-	if v.readOnly || n < v.durable {
+	if v.readOnly || n < v.durable || v.changed != nil || v.failed != nil {
 		// Nothing may be pushed; or not before the durable length goes
-		// down (see overwrite): Push takes the slow path.
+		// down (see overwrite); or not to a file another program changed
+		// (see checkFile); or not after a failed barrier (see fail): Push
+		// takes the slow path, which refuses.
 		c = n
 	}
 	v.s = unsafe.Slice((*T)(unsafe.Add(base, v.dataOffset)), c)[:n]
@@ -471,8 +499,9 @@ func (v *MemVec[T]) Cap() int {
 // never leaves the length counting it unwritten, and a follower never sees
 // it half written. Push is amortized O(1): it resizes the memory only when
 // the capacity is used up (see Grow for the growth policy). It returns
-// ErrReadOnly, ErrClosed, or the memory's error when it cannot grow (a full
-// disk, no memory); the vector is then unchanged.
+// ErrReadOnly, ErrClosed, the memory's error when it cannot grow (a full
+// disk, no memory), or once a Sync has failed an error wrapping
+// ErrSyncFailed (see Sync); the vector is then unchanged.
 func (v *MemVec[T]) Push(x T) error {
 	if n := len(v.s); n < cap(v.s) {
 		v.s = v.s[:n+1]
@@ -628,12 +657,15 @@ func (v *MemVec[T]) Insert(i int, xs ...T) error {
 // Remove removes and returns the element at index i, moving the ones after
 // it down: the order is kept. It panics if i is out of range or the vector
 // is read-only. It is O(Len()-i). Like Insert, it is not atomic under a
-// crash.
+// crash. Once a Sync has failed it returns the element and changes nothing
+// (see Sync).
 func (v *MemVec[T]) Remove(i int) T {
 	v.mustWrite("remove")
 	v.mustBeOpen("remove")
 	x := v.s[i]
-	v.overwriteOrRemember(i)
+	if !v.rewritable(i) {
+		return x
+	}
 	v.beginRewrite()
 	copy(v.s[i:], v.s[i+1:])
 	v.setLen(len(v.s) - 1)
@@ -643,13 +675,16 @@ func (v *MemVec[T]) Remove(i int) T {
 
 // SwapRemove removes and returns the element at index i, moving the last
 // element into its place: O(1), but the order is not kept. It panics if i is
-// out of range or the vector is read-only.
+// out of range or the vector is read-only. Once a Sync has failed it
+// returns the element and changes nothing (see Sync).
 func (v *MemVec[T]) SwapRemove(i int) T {
 	v.mustWrite("remove")
 	v.mustBeOpen("remove")
 	x := v.s[i]
 	last := len(v.s) - 1
-	v.overwriteOrRemember(i)
+	if !v.rewritable(i) {
+		return x
+	}
 	v.beginRewrite()
 	v.s[i] = v.s[last]
 	v.setLen(last)
@@ -664,15 +699,18 @@ func (v *MemVec[T]) SwapRemove(i int) T {
 func (v *MemVec[T]) Index(i int) T { return v.s[i] }
 
 // Set sets the element at index i to x. It panics if i is out of range or
-// the vector is read-only. It is O(1).
+// the vector is read-only. It is O(1). Once a Sync has failed it changes
+// nothing (see Sync).
 func (v *MemVec[T]) Set(i int, x T) {
 	if v.readOnly || v.closed {
 		v.mustWrite("set")
 		v.mustBeOpen("set")
 	}
 	p := &v.s[i] // the index check, before the generation changes
-	if i < v.durable {
-		v.overwriteOrRemember(i)
+	// A failed vector's length is at most durable, so that it never
+	// writes here (see rewritable).
+	if i < v.durable && !v.rewritable(i) {
+		return
 	}
 	v.beginRewrite()
 	*p = x
@@ -811,15 +849,42 @@ func (v *MemVec[T]) Clear() {
 // Insert, Remove and the like) first lowers what the header counts to i,
 // durably, so after a power loss before the next Sync the vector keeps the
 // elements below i. Sync's cost follows the bytes written since the last
-// Sync, not the size of the vector. It returns ErrClosed after Close, and an
-// error if a rewrite since the last Sync could not lower the header (Set,
-// Remove and SwapRemove have no error result to say so); it is a no-op for
-// memory with nothing to make durable.
-func (v *MemVec[T]) Sync() error {
+// Sync, not the size of the vector. It returns ErrClosed after Close; it is
+// a no-op for memory with nothing to make durable. For a file that another
+// program has cut, removed or replaced under the vector, it returns an
+// error wrapping ErrFileChanged and writes nothing (see File.Resize); the
+// vector then writes the file no more.
+//
+// A Sync that returns nil means durable. One that fails (the disk's ENOSPC
+// or EIO) may have lost what it covered, though the vector may still read
+// it for a while: the system reports a failed write-back once, and may then
+// drop those pages and read the disk's bytes in their place. So a failure
+// is for good: the error wraps ErrSyncFailed and the system's error, and
+// the vector drops the elements past what the last Sync to succeed made
+// durable and lowers the file's header to them, durably as soon as the disk
+// takes it, so that no length counts an element that may not be on the
+// disk: not this vector's, a follower's, nor that of a reader once the page
+// cache is dropped or after a reboot. Every later Sync and Close returns the
+// same error, and so does every mutator that returns an error; Set, Remove
+// and SwapRemove change nothing (Remove and SwapRemove return the element
+// at i), while Pop, Truncate and Clear, which write no element, still drop
+// them. Open the file again to go on: the new vector counts what the disk
+// holds. The barrier a rewrite makes (above) fails the vector the same way,
+// and so does the one Close makes after a drop.
+func (v *MemVec[T]) Sync() (err error) {
 	if v.closed {
 		return v.wrap("sync", ErrClosed)
 	}
 	if v.persistent && !v.readOnly && v.length != nil {
+		// Sync reads the elements for their checksums and writes the
+		// header: not those of a file another program changed, and a cut
+		// just after the check is an error too, not a fault.
+		if err := v.checkFile(); err != nil {
+			return v.wrap("sync", err)
+		}
+		if f, ok := v.mem.(*File); ok {
+			defer catchFault(f, "sync", debug.SetPanicOnFault(true), &err)
+		}
 		return v.syncDurable()
 	}
 	if err := v.mem.Sync(); err != nil {
@@ -837,17 +902,34 @@ func (v *MemVec[T]) Sync() error {
 // covered). If the vector dropped elements that an earlier Sync made
 // durable, Close makes the header durable alone. After Close, Len and Cap
 // return 0 and the mutators that return an error return ErrClosed; every
-// view taken before is invalid. A second Close returns nil.
+// view taken before is invalid. For a file that another program has cut,
+// removed or replaced under the vector, Close records nothing, releases
+// the file all the same, and returns an error wrapping ErrFileChanged. A
+// second Close returns nil.
+//
+// Once a barrier has failed (see Sync), Close returns an error wrapping
+// ErrSyncFailed and the barrier's error, having released the memory all the
+// same. Since Close makes no barrier of its own, a write-back that fails
+// after it is reported to no one: call Sync before Close to know that the
+// elements reached the disk.
 func (v *MemVec[T]) Close() error {
+	if v.follow != nil {
+		// A Wait in another goroutine returns first (see Wait).
+		v.follow.endWaits()
+	}
 	if v.closed {
 		return nil
 	}
 	var err error
-	if v.persistent && !v.readOnly && v.length != nil {
-		err = v.recordClose()
+	if v.persistent && !v.readOnly && v.length != nil && v.checkFile() == nil {
+		err = v.recordCloseOrFault()
+	}
+	if errors.Is(err, ErrFileChanged) {
+		err = nil // the File's Close reports it, as it does a change checkFile found
 	}
 	v.closed = true
 	v.s, v.length, v.base, v.durable = nil, nil, 0, 0
+	v.waker.stop()
 	if err := errors.Join(err, v.mem.Close()); err != nil {
 		return v.wrap("close", err)
 	}
@@ -879,14 +961,20 @@ func (v *MemVec[T]) setLen(n int) {
 	}
 }
 
-// writable returns an error wrapping ErrClosed or ErrReadOnly when the
-// vector cannot change, as in "memvec: write /tmp/a.vec: closed".
+// writable returns an error wrapping ErrClosed, ErrReadOnly or
+// ErrFileChanged when the vector cannot change, as in "memvec: write
+// /tmp/a.vec: closed", and the failure (wrapping ErrSyncFailed) once a
+// barrier failed (see fail).
 func (v *MemVec[T]) writable() error {
 	switch {
 	case v.closed:
 		return v.wrap("write", ErrClosed)
 	case v.readOnly:
 		return v.wrap("write", ErrReadOnly)
+	case v.changed != nil:
+		return v.wrap("write", v.changed)
+	case v.failed != nil:
+		return v.wrap("write", v.failed)
 	}
 	return nil
 }
@@ -978,11 +1066,15 @@ func nextRegionSize(have, want int) int {
 // resize resizes the memory to size bytes and re-attaches the view. On
 // failure the memory, and so the vector, is unchanged.
 func (v *MemVec[T]) resize(size int) error {
+	v.waker.stop()
 	if err := v.mem.Resize(size); err != nil {
 		// A Memory must leave the region as it was; attach again all the
 		// same, so that the view never outlives a mapping that did change.
 		if b := v.mem.Bytes(); checkAligned(b, v.layout) == nil && len(b) >= v.dataOffset {
 			v.attach(b, min(len(v.s), capacityOf(len(b), v.dataOffset, v.layout.size)))
+		}
+		if errors.Is(err, ErrFileChanged) {
+			v.checkFile() // the vector stops writing too
 		}
 		return v.wrap("resize", err)
 	}

@@ -51,7 +51,11 @@ import (
 //  5. It renames the temporary file over path: one atomic step, in which
 //     the path goes from naming the old file to naming the new one.
 //  6. It syncs the directory (Unix), so that the rename itself survives a
-//     power loss; before that, a power loss leaves the old vector.
+//     power loss; before that, a power loss leaves the old vector. (A
+//     directory the caller may not open, one it may write but not read,
+//     is not synced, and that is no error: see File.Sync. The rename then
+//     survives a power loss once the system has written the directory
+//     back on its own.)
 //  7. It closes the old vector, releasing the lock.
 //
 // An error at any step up to the rename removes the temporary file and
@@ -159,6 +163,10 @@ func Migrate[From, To any](path string, convert func(From) To, opts ...Option) (
 	}
 	nv, err := Open[To](tmp, CreateNew(), Mode(mode), Reserve(o.reserve), Advise(o.advice))
 	if err != nil {
+		// An open that created the file and then failed (a full disk
+		// has no room for the header) leaves it: the name is this
+		// Migrate's alone (step 2), so it goes.
+		os.Remove(tmp)
 		return err
 	}
 	renamed := false
@@ -199,6 +207,10 @@ func Migrate[From, To any](path string, convert func(From) To, opts ...Option) (
 		old = nil
 		return v.Close()
 	}
+	// The path names the new vector from the rename on: the old one's
+	// Close must not take that for another program's doing (see
+	// File.checkFile).
+	old.mem.(*File).pathReplaced = true
 	renamed, err = replaceFile(tmp, target, release)
 	return err
 }

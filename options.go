@@ -24,7 +24,7 @@ type options struct {
 	advice      Advice
 	// headOnly is set by Relabel, which writes nothing past the header and
 	// the layout slots (within newRegionMax bytes): a writable open backs
-	// the holes there only, not the whole file's (see backHoles).
+	// its blocks there only, not the whole file's (see ownBlocks).
 	headOnly bool
 }
 
@@ -106,7 +106,10 @@ func MustExist() Option {
 // others, that open one path with CreateNew at once, exactly one succeeds,
 // and it opens a file nobody else wrote. The new file is made durable as
 // any file OpenFile creates is: Open's vector writes its header and syncs
-// it, and on Unix its directory, before it returns. A symbolic link at the
+// it, and on Unix its directory (if the caller may open it: see
+// File.Sync), before it returns. If anything after the creation fails (a
+// full disk, no descriptor left for the directory), Open removes the file
+// it created, so that trying again can succeed. A symbolic link at the
 // path counts as existing, even a dangling one. CreateNew contradicts
 // MustExist, ReadOnly and Follow, which never create the file: OpenFile
 // returns an error.

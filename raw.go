@@ -3,8 +3,10 @@ package memvec
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"iter"
+	"runtime/debug"
 )
 
 // A Raw is a vector file opened without its element type, as a tool opens
@@ -17,6 +19,11 @@ import (
 // elements change only at Refresh and Wait.
 type Raw struct {
 	v *MemVec[rawElem]
+	// info is the header as of the open or the last Refresh or Wait, and
+	// has it once the file has a header: what Info returns, read from
+	// the mapping when the reads of the mapping are guarded (see capture).
+	info Info
+	has  bool
 }
 
 // rawElem stands for an element whose type is not known: the vector's
@@ -29,7 +36,10 @@ type rawElem struct{}
 // open), or with Follow as a follower beside a live writer; other options
 // apply as they do to OpenFile, and CreateNew is an error. It returns an
 // error wrapping ErrCorrupt for a file whose header or stored layout is
-// not valid, and the system's error (fs.ErrNotExist, ...) otherwise.
+// not valid, or for a named pipe, a device or a socket at the path (at
+// once, as OpenFile does), one wrapping ErrFileChanged if another program
+// cuts the file under its reads of the header, and the system's error
+// (fs.ErrNotExist, ...) otherwise.
 //
 // An empty file has no layout: Layout returns nil and Len 0 until, for a
 // follower, a writer creates its header and a Refresh finds it.
@@ -43,19 +53,23 @@ func OpenRaw(path string, opts ...Option) (*Raw, error) {
 		return nil, err
 	}
 	v, err := newRaw(f)
-	if err != nil {
-		f.Close()
-		return nil, err
+	if err == nil {
+		r := &Raw{v: v}
+		if err = r.capture("open"); err == nil {
+			return r, nil
+		}
 	}
-	return &Raw{v: v}, nil
+	f.Close()
+	return nil, err
 }
 
 // newRaw is New for a Raw: the layout is the one stored in the region.
-func newRaw(mem Memory) (*MemVec[rawElem], error) {
-	v := &MemVec[rawElem]{mem: mem, raw: true, readOnly: true, persistent: true}
-	b := mem.Bytes()
-	if _, ok := following(mem); ok {
-		v.follow = &follower{pending: headerPending(b)}
+func newRaw(f *File) (_ *MemVec[rawElem], err error) {
+	defer catchFault(f, "open", debug.SetPanicOnFault(true), &err)
+	v := &MemVec[rawElem]{mem: f, raw: true, readOnly: true, persistent: true}
+	b := f.Bytes()
+	if f.following() {
+		v.follow = newFollower(headerPending(b))
 		if v.follow.pending {
 			return v, nil
 		}
@@ -135,13 +149,33 @@ func (r *Raw) Name() string { return r.v.mem.(*File).Name() }
 
 // Refresh catches up with the writer, as MemVec.Refresh does: for a
 // follower, the length becomes the one the writer has published (an error
-// wrapping ErrRewritten says that elements it could see changed); for a
+// wrapping ErrRewritten says that elements it could see changed; one
+// wrapping ErrFileChanged, that another program cut the file); for a
 // ReadOnly Raw it returns (Len(), nil).
-func (r *Raw) Refresh() (int, error) { return r.v.Refresh() }
+func (r *Raw) Refresh() (int, error) {
+	n, err := r.v.Refresh()
+	return n, r.refreshed("refresh", err)
+}
 
 // Wait blocks until the writer has published more than n elements or ctx
 // ends, then refreshes, as MemVec.Wait does.
-func (r *Raw) Wait(ctx context.Context, n int) (int, error) { return r.v.Wait(ctx, n) }
+func (r *Raw) Wait(ctx context.Context, n int) (int, error) {
+	m, err := r.v.Wait(ctx, n)
+	return m, r.refreshed("wait", err)
+}
+
+// refreshed takes the header for Info after a Refresh or Wait that
+// returned err, if it refreshed: err is nil or ErrRewritten. It returns
+// err, or the error of taking the header.
+func (r *Raw) refreshed(op string, err error) error {
+	if err != nil && !errors.Is(err, ErrRewritten) || r.v.follow == nil {
+		return err
+	}
+	if cerr := r.capture(op); cerr != nil {
+		return cerr
+	}
+	return err
+}
 
 // Close unmaps and closes the file, releasing its lock. Views from Elem are
 // invalid afterwards.
@@ -177,16 +211,28 @@ type Info struct {
 }
 
 // Info returns the header's fields and the layout, as of the open or the
-// last Refresh or Wait, and ok false if the file has no header yet.
+// last Refresh or Wait, and ok false if the file has no header yet. It
+// reads no byte of the file: what it returns was taken then.
 func (r *Raw) Info() (info Info, ok bool) {
-	v := r.v
-	if v.layout == nil || v.length == nil {
+	if !r.has || r.v.length == nil {
 		return Info{}, false
 	}
+	return r.info, true
+}
+
+// capture takes the header's fields for Info from the mapping, if the file
+// has a header, returning an error wrapping ErrFileChanged if another
+// program cut the file under the reads (see catchFault).
+func (r *Raw) capture(op string) (err error) {
+	v := r.v
+	if v.layout == nil || v.length == nil {
+		return nil
+	}
+	f := v.mem.(*File)
+	defer catchFault(f, op, debug.SetPanicOnFault(true), &err)
 	b := v.mem.Bytes()
 	ne := binary.NativeEndian
-	f := v.mem.(*File)
-	return Info{
+	r.info, r.has = Info{
 		Version:     int(ne.Uint32(b[offVersion:])),
 		LayoutSize:  len(v.layout.section),
 		SlotSize:    int(ne.Uint32(b[offSlotSize:])),
@@ -210,6 +256,7 @@ func (r *Raw) Info() (info Info, ok bool) {
 		BootID:      ne.Uint64(b[offBootID:]),
 		Rebooted:    rebooted(b),
 	}, true
+	return nil
 }
 
 // nativeOrder returns this machine's byte order as binary.LittleEndian or

@@ -73,8 +73,8 @@ func Relabel[T any](path string, opts ...Option) (err error) {
 		return err
 	}
 	// Relabel writes the header's page and the layout slots' alone, so
-	// that its cost does not grow with the file: it backs the holes there
-	// only (a writer's open backs the whole file's).
+	// that its cost does not grow with the file: it readies the blocks
+	// there only (a writer's open readies the whole file's: see ownBlocks).
 	o.headOnly = true
 	f, err := openFile(path, o)
 	if err != nil {

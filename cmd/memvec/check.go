@@ -49,11 +49,19 @@ func check(path string, stdout, stderr io.Writer) error {
 // their checksums hold, in order. It returns warnings for people, and an
 // error only if the file cannot be read.
 func checkDurable(path string, in memvec.Info) ([]string, error) {
-	f, err := os.Open(path)
+	// The path is opened again, to read the elements: openNoWait keeps
+	// the open from waiting on a named pipe renamed over it since (it
+	// changes nothing for a regular file).
+	f, err := os.OpenFile(path, os.O_RDONLY|openNoWait, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("memvec: check %s: the path names another file now, not a regular file (%v): %w", path, fi.Mode().Type(), memvec.ErrCorrupt)
+	}
 	sums := [2]uint32{in.Sum1, in.Sum2}
 	kept, broken := in.BaseLen, ""
 	for i, next := range [2]uint64{in.Checked1, in.Checked2} {

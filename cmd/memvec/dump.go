@@ -9,6 +9,8 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/memvec/memvec"
@@ -23,13 +25,15 @@ type dumpOptions struct {
 }
 
 // dump prints the elements of the file at path, one per line.
-func dump(path string, o dumpOptions, stdout, stderr io.Writer) error {
+func dump(path string, o dumpOptions, stdout, stderr io.Writer) (err error) {
+	// dump reads the elements in the file's mapping, which faults where
+	// another program has cut the file: that is an error here.
+	defer catchFault(path, debug.SetPanicOnFault(true), &err)
 	if !o.toSet {
 		o.to = math.MaxInt
 	}
 	opts := []memvec.Option{memvec.Advise(memvec.AdviseSequential)}
 	var r *memvec.Raw
-	var err error
 	if o.follow {
 		r, err = memvec.OpenRaw(path, append(opts, memvec.Follow())...)
 	} else {
@@ -87,6 +91,32 @@ func dump(path string, o dumpOptions, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+}
+
+// catchFault is deferred by dump, with the setting that
+// debug.SetPanicOnFault(true) replaced (wasOn), to turn a fault in its
+// reads of the elements in the mapping of the file at path into an error
+// wrapping memvec.ErrFileChanged: another program cut the file under the
+// mapping. It puts the setting back, and lets any other panic go on.
+// (memvec's own reads of the header, in OpenRaw, Refresh and Wait, return
+// that error themselves, saying what they were doing.)
+func catchFault(path string, wasOn bool, err *error) {
+	debug.SetPanicOnFault(wasOn)
+	r := recover()
+	if r == nil {
+		return
+	}
+	// SetPanicOnFault makes a fault a runtime.Error with the address;
+	// a nil pointer's is one without.
+	_, isRuntime := r.(runtime.Error)
+	if _, fault := r.(interface{ Addr() uintptr }); !isRuntime || !fault {
+		panic(r)
+	}
+	what := "the file was cut by another program"
+	if fi, serr := os.Stat(path); serr == nil {
+		what = fmt.Sprintf("the file was cut to %d bytes by another program", fi.Size())
+	}
+	*err = fmt.Errorf("memvec: dump %s: %s while dump read it: %w", path, what, memvec.ErrFileChanged)
 }
 
 // releaseWindow is how many bytes of elements dump reads between two calls

@@ -97,7 +97,10 @@
 //
 // 0 on success; 1 if the file cannot be opened, is not a valid vector
 // file, or cannot be read (with a message on standard error); 2 on a usage
-// error (an unknown command, a bad flag, a missing FILE).
+// error (an unknown command, a bad flag, a missing FILE). A file that
+// another program truncates while memvec reads it is an error too, with
+// status 1 ("the file was cut to N bytes by another program ... file
+// changed under this handle"), not a crash.
 package main
 
 import (

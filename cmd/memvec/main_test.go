@@ -167,6 +167,12 @@ func fileInfo(t *testing.T, path string) memvec.Info {
 // field (arrays of primitives folded, named types named, padding shown)
 // and the power-loss words.
 func TestInfoShowsHeaderLayoutAndLengths(t *testing.T) {
+	if strconv.IntSize == 32 {
+		// The text below is Reading's 64-bit layout (8-byte fields at
+		// 8-byte offsets); on 32-bit platforms they align to 4.
+		// TestInfoOfOtherElements checks info there.
+		t.Skip("the expected text is the 64-bit layout of Reading")
+	}
 	path := writeVec(t, readings...)
 	in := fileInfo(t, path)
 	out, errOut, status := memvecRun(t, path, "info", path)
@@ -238,7 +244,7 @@ func TestInfoOfOtherElements(t *testing.T) {
 	}
 	out, _, status := memvecRun(t, "", "info", writeVec(t, 1.5, 2.5))
 	require.Equal(t, 0, status)
-	require.Contains(t, out, "\nelement      f64, 8 bytes, align 8\n")
+	require.Contains(t, out, fmt.Sprintf("\nelement      f64, 8 bytes, align %d\n", unsafe.Alignof(float64(0)))) // 4 on 32-bit platforms
 	require.Equal(t, "  offset  size  kind  field      type\n       0     8  f64   (element)", layout(out))
 
 	out, _, status = memvecRun(t, "", "info", writeVec(t, [2][3]int16{}))

@@ -66,6 +66,11 @@ var goals = []goal{
 	{"(the same, a follower that polls Refresh and sleeps 100 µs instead of Wait)", "BenchmarkFollowStream/impl=memvec/read=poll", "BenchmarkFollowStream/impl=pipe", "ns/op", 0},
 	{"(file Push with no follower / the pipe's stream: the bound on the ratio)", "BenchmarkFollowPush/followers=0", "BenchmarkFollowStream/impl=pipe", "ns/op", 0},
 	{"file Push, a follower attached / none", "BenchmarkFollowPush/followers=1", "BenchmarkFollowPush/followers=0", "ns/op", 1.05},
+	{"Push waking 100 followers asleep / waking 1 (the writer's CPU time in Push)", "BenchmarkFollowWake/sleepers=100", "BenchmarkFollowWake/sleepers=1", "push-cpu-ns", 2},
+	{"(the same, 10 / 1)", "BenchmarkFollowWake/sleepers=10", "BenchmarkFollowWake/sleepers=1", "push-cpu-ns", 0},
+	{"(the same, the Push's wall time, 100 / 1)", "BenchmarkFollowWake/sleepers=100", "BenchmarkFollowWake/sleepers=1", "push-ns", 0},
+	{"(the first of 100 followers to see a push / the one follower)", "BenchmarkFollowWake/sleepers=100", "BenchmarkFollowWake/sleepers=1", "first-ns", 0},
+	{"(the last of 100 followers to see a push / the one follower)", "BenchmarkFollowWake/sleepers=100", "BenchmarkFollowWake/sleepers=1", "last-ns", 0},
 }
 
 var line = regexp.MustCompile(`^(Benchmark\S+?)(-\d+)?\s+\d+\s+(.*)$`)
