@@ -94,11 +94,11 @@ def load(path):
         slot_crc, layout_len = struct.unpack_from(order + "II", slot, 0)
         if layout_len > slot_size - 8 or crc32c(slot[4:8 + layout_len]) != slot_crc:
             raise ValueError("bad layout slot")
-        section = slot[8:8 + layout_len]
-        layout = json.loads(section)
+        stored = slot[8:8 + layout_len]
+        layout = json.loads(stored)
         dtype = _dtype(layout["type"], order)
         if (layout["size"], layout["align"], dtype.itemsize) != (size, align, size):
-            raise ValueError("the layout section does not match the header")
+            raise ValueError("the stored layout does not match the header")
         capacity = (file_size - data_offset) // size if size else 1 << 63
         length, = struct.unpack_from(order + "Q", data, 64)
         base, checked1, checked2, boot, sum1, sum2 = struct.unpack_from(order + "QQQQII", data, 88)
