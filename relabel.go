@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime/debug"
 )
 
 // Relabel rewrites the element layout stored in the vector file at path as
@@ -27,7 +28,9 @@ import (
 //
 // A T whose kinds, offsets, size or alignment differ from the file's is an
 // error wrapping ErrTypeMismatch, and the file is left as it was. So is
-// every other failure: Relabel is all or nothing. Interrupted at any moment
+// every other failure: Relabel is all or nothing. (A file that another
+// program cuts while Relabel reads or writes its header is an error
+// wrapping ErrFileChanged, as for a writer: see the README's Limits.) Interrupted at any moment
 // (an error, a crash, kill -9, a power loss), the file holds the old
 // layout or the new one, whole, and its elements as they were.
 //
@@ -81,6 +84,19 @@ func Relabel[T any](path string, opts ...Option) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, f.Close()) }()
+	// Another program may cut the file under the reads and writes below:
+	// that is an error wrapping ErrFileChanged, not a SIGBUS (as in New;
+	// see catchFault, whose recover this must call itself, so that the
+	// message says "relabel" once).
+	defer func(wasOn bool) {
+		debug.SetPanicOnFault(wasOn)
+		if r := recover(); r != nil {
+			if !isFault(r) {
+				panic(r)
+			}
+			err = f.readFault()
+		}
+	}(debug.SetPanicOnFault(true))
 	b := f.Bytes()
 	if len(b) == 0 || isBlank(b) {
 		return nil // a new vector: no layout to relabel
