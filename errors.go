@@ -31,13 +31,15 @@ var (
 	ErrUnsupportedType = errors.New("unsupported element type")
 
 	// ErrTypeMismatch reports an existing region that was written for another
-	// element layout (size, alignment, field kinds or offsets). A type with
-	// the same layout under another name is accepted; one that differs only
-	// in explicit padding (a _ [4]byte field where Go would pad) is not (see
-	// the package documentation on element types). The message says where
-	// the layouts first differ and gives both, from the layout the file
-	// stores: "first difference: the region has X f64@0, the type [0]
-	// i64@0; the region holds ...".
+	// element layout (size, alignment, field paths, kinds or offsets, text
+	// fields). A type with the same layout under another Go type name is
+	// accepted; one whose fields were renamed or reordered is not, nor one
+	// that differs only in explicit padding (a _ [4]byte field where Go
+	// would pad) (see the package documentation on element types). The
+	// message says where the layouts first differ and gives both, from the
+	// layout the file stores: "first difference: the region has Min f64@0,
+	// the type Max f64@0; the region holds ...". Relabel and Migrate return
+	// it too, for a file that is not a vector of the type they expect.
 	ErrTypeMismatch = errors.New("element type mismatch")
 
 	// ErrCorrupt reports an existing region that is not a memvec region, or

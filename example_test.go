@@ -71,8 +71,9 @@ func ExampleOpen() {
 	// 2 [{1 2 3} {4 5 6}]
 }
 
-// Open refuses a file written for another element layout. A type with the
-// same layout under another name ([3]float64 for Point) is accepted.
+// Open refuses a file written for another element layout: other kinds or
+// offsets, or other field paths, even over the same bytes. A struct with
+// the same fields under another type name is the same layout.
 func ExampleOpen_typeMismatch() {
 	dir, err := os.MkdirTemp("", "memvec-example")
 	if err != nil {
@@ -94,8 +95,11 @@ func ExampleOpen_typeMismatch() {
 
 	_, err = memvec.Open[[3]float32](path)
 	fmt.Println(errors.Is(err, memvec.ErrTypeMismatch))
+	_, err = memvec.Open[[3]float64](path) // the same bytes, but the path [0] is not X
+	fmt.Println(errors.Is(err, memvec.ErrTypeMismatch))
 
-	same, err := memvec.Open[[3]float64](path)
+	type Vec3 struct{ X, Y, Z float64 }
+	same, err := memvec.Open[Vec3](path)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -103,7 +107,8 @@ func ExampleOpen_typeMismatch() {
 	fmt.Println(same.Index(0))
 	// Output:
 	// true
-	// [1 2 3]
+	// true
+	// {1 2 3}
 }
 
 func ExampleReadOnly() {
@@ -642,4 +647,76 @@ func ExampleMigrate() {
 	// true
 	// {Time:1 Value:20.5 Quality:100}
 	// {Time:2 Value:21 Quality:100}
+}
+
+// Relabel renames a file's fields without rewriting its elements: the file
+// no longer opens as the old type, and opens as the new one.
+func ExampleRelabel() {
+	dir, err := os.MkdirTemp("", "memvec-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "readings.vec")
+
+	type Reading struct {
+		Time int64
+		Temp float64
+	}
+	type ReadingC struct { // Temp, renamed
+		Time    int64
+		Celsius float64
+	}
+	v, err := memvec.Open[Reading](path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := v.Append(Reading{1, 20.5}, Reading{2, 21}); err != nil {
+		log.Fatal(err)
+	}
+	if err := v.Close(); err != nil {
+		log.Fatal(err)
+	}
+
+	_, err = memvec.Open[ReadingC](path)
+	fmt.Println(errors.Is(err, memvec.ErrTypeMismatch))
+
+	// O(1): only the layout stored in the file changes, all at once.
+	if err := memvec.Relabel[ReadingC](path); err != nil {
+		log.Fatal(err)
+	}
+	c, err := memvec.Open[ReadingC](path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	for _, r := range c.All() {
+		fmt.Printf("%+v\n", r)
+	}
+	// Output:
+	// true
+	// {Time:1 Celsius:20.5}
+	// {Time:2 Celsius:21}
+}
+
+// A [N]byte field tagged memvec:"string" holds text: SetString stores a
+// string in it, cut to fit, and StringOf reads it back. The file's layout
+// says the field is text, so the memvec command prints it as a string and
+// numpy reads it as bytes (S16).
+func ExampleSetString() {
+	type Entry struct {
+		Time int64
+		Msg  [16]byte `memvec:"string"`
+	}
+	var e Entry
+	n := memvec.SetString(e.Msg[:], "disk almost full, 97%")
+	fmt.Println(n, memvec.StringOf(e.Msg[:]))
+	l, err := memvec.LayoutOf[Entry]()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(l)
+	// Output:
+	// 16 disk almost full
+	// memvec_test.Entry (24 bytes, align 8): Time i64@0, Msg text[16]@8
 }

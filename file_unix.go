@@ -71,7 +71,11 @@ func openFile(path string, o options) (_ *File, err error) {
 	}
 	if !f.readOnly {
 		f.absPath = absolutePath(path)
-		if err := ownBlocks(osf, size); err != nil {
+		own := size
+		if o.headOnly {
+			own = min(size, newRegionMax)
+		}
+		if err := ownBlocks(osf, own); err != nil {
 			return nil, fmt.Errorf("memvec: open %s: reserve disk blocks: %w", path, err)
 		}
 	}

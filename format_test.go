@@ -447,7 +447,7 @@ func TestOpenRejectsOtherByteOrder(t *testing.T) {
 
 func TestOpenRejectsOtherVersion(t *testing.T) {
 	data := validFile(t, 3)
-	for _, version := range []uint32{0, 1, 2, 4, 255, math.MaxUint32} {
+	for _, version := range []uint32{0, 1, 2, 3, 5, 255, math.MaxUint32} {
 		t.Run(fmt.Sprint(version), func(t *testing.T) {
 			b := withHeader(data, func(h []byte) { binary.NativeEndian.PutUint32(h[offVersion:], version) })
 			path := writeVecFile(t, b)
@@ -483,7 +483,7 @@ func TestOpenRejectsInconsistentHeaders(t *testing.T) {
 		{"alignment 3", u32(offElemAlign, 3), ErrCorrupt, "element alignment 3 is not a power of two"},
 		{"alignment 8192", u32(offElemAlign, 8192), ErrCorrupt, "element alignment 8192"},
 		{"size not a multiple of alignment", u64(offElemSize, 25), ErrCorrupt, "element size 25 is not a multiple of its alignment 8"},
-		{"huge size", u64(offElemSize, math.MaxUint64-7), ErrCorrupt, "layout section describes 24-byte elements, align 8"},
+		{"huge size", u64(offElemSize, math.MaxUint64-7), ErrCorrupt, "stored layout describes 24-byte elements, align 8"},
 		{"data offset inside the header", u32(offDataOffset, 32), ErrCorrupt, "data offset 32 is inside the header"},
 		{"data offset 0", u32(offDataOffset, 0), ErrCorrupt, "data offset 0 is inside the header"},
 		{"unaligned data offset", u32(offDataOffset, 68), ErrCorrupt, "not aligned to 8"},
@@ -493,10 +493,12 @@ func TestOpenRejectsInconsistentHeaders(t *testing.T) {
 		{"other element size", u64(offElemSize, 16), ErrCorrupt, "the header says 16 bytes, align 8"},
 		{"other alignment", u32(offElemAlign, 4), ErrCorrupt, "the header says 24 bytes, align 4"},
 		{"other fingerprint", u64(offFingerprint, 12345), ErrCorrupt, "fingerprint 0x0000000000003039"},
-		{"layout section inside the header", u32(offLayoutOff, 64), ErrCorrupt, "layout section [64, "},
-		{"layout section past the data offset", u32(offLayoutLen, uint32(ptOff)), ErrCorrupt, fmt.Sprintf("is not between the header and the data offset %d", ptOff)},
-		{"layout section cut short", u32(offLayoutLen, 10), ErrCorrupt, "layout section checksum"},
-		{"layout section checksum", u32(offLayoutSum, 12345), ErrCorrupt, "layout section checksum is 0x00003039"},
+		{"layout slots inside the header", u32(offSlots, 64), ErrCorrupt, "layout slots [64, "},
+		{"layout slots past the data offset", u32(offSlotSize, uint32(ptOff)), ErrCorrupt, fmt.Sprintf("are not between the header and the data offset %d", ptOff)},
+		{"layout slots not at a multiple of 8", u32(offSlots, headerSize+4), ErrCorrupt, "want multiples of 8"},
+		{"layout slots of no room", u32(offSlotSize, 0), ErrCorrupt, "layout slots of 0 bytes"},
+		{"layout slots too large", u32(offSlotSize, maxSlotSize+64), ErrCorrupt, fmt.Sprintf("slots of 8 to %d bytes", maxSlotSize)},
+		{"layout word: the other slot, never written", u32(offLayoutWord, 1), ErrCorrupt, "layout slot 1's checksum is 0x00000000"},
 		{"length one past capacity", u64(offLength, fileCap+1), ErrCorrupt, fmt.Sprintf("header counts %d elements", fileCap+1)},
 		{"length 2^63", u64(offLength, 1<<63), ErrCorrupt, "header counts 9223372036854775808 elements"},
 		{"length 2^64-1", u64(offLength, math.MaxUint64), ErrCorrupt, "header counts 18446744073709551615 elements"},
@@ -945,9 +947,24 @@ func FuzzOpen(f *testing.F) {
 	f.Add(valid[:headerSize])
 	f.Add(valid[:ptOff+5*24+7])
 	f.Add(valid[:ptOff+10*24])
+	f.Add(relabelledFile(f, 10))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkOpenOutcome(t, data)
 	})
+}
+
+// relabelledFile returns the bytes of a vector file of n points relabelled
+// twice, to other names and back: both layout slots hold a layout, and the
+// second is current.
+func relabelledFile(t testing.TB, n int) []byte {
+	t.Helper()
+	path := writeVecFile(t, validFile(t, n))
+	require.NoError(t, Relabel[struct{ Lat, Lon, Alt float64 }](path))
+	require.NoError(t, Relabel[point](path))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, uint32(2), binary.NativeEndian.Uint32(b[offLayoutWord:]))
+	return b
 }
 
 // FuzzChecksummedOpen is FuzzOpen with the header checksum fixed up
@@ -960,6 +977,7 @@ func FuzzChecksummedOpen(f *testing.F) {
 	f.Add(valid[:headerSize])
 	f.Add(valid[:ptOff+10*24])
 	f.Add(withHeader(valid, func(h []byte) { binary.NativeEndian.PutUint32(h[offDataOffset:], 128) }))
+	f.Add(relabelledFile(f, 10))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) >= headerSize && !isBlank(data) {
 			data = withHeader(data, func([]byte) {})

@@ -164,6 +164,10 @@ type (
 	}
 )
 
+// TestLayoutEquivalence: which types are the same layout (the same
+// fingerprint and the same paths: samePaths), which differ in paths alone
+// (the same fingerprint: what Relabel changes), and which differ in their
+// bytes.
 func TestLayoutEquivalence(t *testing.T) {
 	needs64BitAlignment(t)
 	type (
@@ -184,46 +188,77 @@ func TestLayoutEquivalence(t *testing.T) {
 			A int64
 			B int8
 		}
-		halves struct{ Lo, Hi [512]float64 }
+		halves    struct{ Lo, Hi [512]float64 }
+		withEmpty struct {
+			X    float64
+			None struct{}
+			Y    float64
+			Zero [0]int64 // not last: Go pads a struct after a last field of no size
+			Z    float64
+		}
+		text struct {
+			X   float64
+			Msg [16]byte `memvec:"string"`
+		}
+		bytes16 struct {
+			X   float64
+			Msg [16]byte
+		}
+		namedBytes [16]uint8
+		namedText  struct {
+			X   float64
+			Msg namedBytes `memvec:"string"`
+		}
+		swapped struct{ Y, X, Z float64 }
 	)
 	require.Equal(t, unsafe.Sizeof(offsetAt4{}), unsafe.Sizeof(offsetAt2{}), "premise: same size")
 	require.Equal(t, unsafe.Alignof(offsetAt4{}), unsafe.Alignof(offsetAt2{}), "premise: same alignment")
 	require.NotEqual(t, unsafe.Offsetof(offsetAt4{}.B), unsafe.Offsetof(offsetAt2{}.B), "premise: different offsets")
 	require.Equal(t, unsafe.Sizeof(twoI32{}), unsafe.Sizeof(aligned8{}), "premise: same size")
 
+	const (
+		same     = iota // the same layout: a file of one opens as the other
+		relabel         // the same bytes under other paths: Relabel
+		otherway        // other bytes: Migrate
+	)
 	tests := []struct {
 		name string
 		a, b layoutFunc
-		same bool
+		want int
 	}{
-		{"struct of three float64 is [3]float64", layoutFor[point], layoutFor[[3]float64], true},
-		{"field names never matter", layoutFor[point], layoutFor[rgb], true},
-		{"type names never matter", layoutFor[point], layoutFor[vec3], true},
-		{"a named float64 is a float64", layoutFor[celsius], layoutFor[float64], true},
-		{"struct of two int32 is [2]int32", layoutFor[twoI32], layoutFor[[2]int32], true},
-		{"int is int64 exactly on 64-bit", layoutFor[int], layoutFor[int64], strconv.IntSize == 64},
-		{"int is int32 exactly on 32-bit", layoutFor[int], layoutFor[int32], strconv.IntSize == 32},
-		{"uint is uint64 exactly on 64-bit", layoutFor[uint], layoutFor[uint64], strconv.IntSize == 64},
-		{"nested arrays flatten", layoutFor[[2][3]float64], layoutFor[[6]float64], true},
-		{"array of structs flattens", layoutFor[[4]point], layoutFor[[12]float64], true},
-		{"struct of arrays flattens", layoutFor[halves], layoutFor[[1024]float64], true},
-		{"big nested arrays flatten", layoutFor[[1 << 10][1 << 10]float64], layoutFor[[1 << 20]float64], true},
-		{"empty struct is an array of empty structs", layoutFor[struct{}], layoutFor[[3]struct{}], true},
+		{"type names never matter", layoutFor[point], layoutFor[vec3], same},
+		{"a named float64 is a float64", layoutFor[celsius], layoutFor[float64], same},
+		{"int is int64 exactly on 64-bit", layoutFor[int], layoutFor[int64], map[bool]int{true: same, false: otherway}[strconv.IntSize == 64]},
+		{"int is int32 exactly on 32-bit", layoutFor[int], layoutFor[int32], map[bool]int{true: same, false: otherway}[strconv.IntSize == 32]},
+		{"uint is uint64 exactly on 64-bit", layoutFor[uint], layoutFor[uint64], map[bool]int{true: same, false: otherway}[strconv.IntSize == 64]},
+		{"fields of no size hold no path", layoutFor[point], layoutFor[withEmpty], same},
+		{"empty struct is an array of empty structs", layoutFor[struct{}], layoutFor[[3]struct{}], same},
+		{"the type of a text array is not compared", layoutFor[text], layoutFor[namedText], same},
 
-		{"bool is not uint8", layoutFor[bool], layoutFor[uint8], false},
-		{"bool is not int8", layoutFor[bool], layoutFor[int8], false},
-		{"float32 is not int32", layoutFor[float32], layoutFor[int32], false},
-		{"float64 is not uint64", layoutFor[float64], layoutFor[uint64], false},
-		{"int32 is not uint32", layoutFor[int32], layoutFor[uint32], false},
-		{"complex64 is not [2]float32", layoutFor[complex64], layoutFor[[2]float32], false},
-		{"int64 is not int32", layoutFor[int64], layoutFor[int32], false},
-		{"[3]float64 is not [4]float64", layoutFor[[3]float64], layoutFor[[4]float64], false},
-		{"[3]float64 is not [3]int64", layoutFor[[3]float64], layoutFor[[3]int64], false},
-		{"field order matters", layoutFor[smallFirst], layoutFor[bigFirst], false},
-		{"offsets matter", layoutFor[offsetAt4], layoutFor[offsetAt2], false},
-		{"alignment matters", layoutFor[twoI32], layoutFor[aligned8], false},
-		{"[0]int is not struct{}", layoutFor[[0]int], layoutFor[struct{}], false},
-		{"a point is not two of them", layoutFor[point], layoutFor[[2]point], false},
+		{"field names matter", layoutFor[point], layoutFor[rgb], relabel},
+		{"field order matters", layoutFor[point], layoutFor[swapped], relabel},
+		{"struct of three float64 is not [3]float64", layoutFor[point], layoutFor[[3]float64], relabel},
+		{"struct of two int32 is not [2]int32", layoutFor[twoI32], layoutFor[[2]int32], relabel},
+		{"nested arrays are not flat ones", layoutFor[[2][3]float64], layoutFor[[6]float64], relabel},
+		{"an array of structs is not one of floats", layoutFor[[4]point], layoutFor[[12]float64], relabel},
+		{"a struct of arrays is not one array", layoutFor[halves], layoutFor[[1024]float64], relabel},
+		{"big nested arrays are not flat ones", layoutFor[[1 << 10][1 << 10]float64], layoutFor[[1 << 20]float64], relabel},
+		{"text is not bytes", layoutFor[text], layoutFor[bytes16], relabel},
+
+		{"bool is not uint8", layoutFor[bool], layoutFor[uint8], otherway},
+		{"bool is not int8", layoutFor[bool], layoutFor[int8], otherway},
+		{"float32 is not int32", layoutFor[float32], layoutFor[int32], otherway},
+		{"float64 is not uint64", layoutFor[float64], layoutFor[uint64], otherway},
+		{"int32 is not uint32", layoutFor[int32], layoutFor[uint32], otherway},
+		{"complex64 is not [2]float32", layoutFor[complex64], layoutFor[[2]float32], otherway},
+		{"int64 is not int32", layoutFor[int64], layoutFor[int32], otherway},
+		{"[3]float64 is not [4]float64", layoutFor[[3]float64], layoutFor[[4]float64], otherway},
+		{"[3]float64 is not [3]int64", layoutFor[[3]float64], layoutFor[[3]int64], otherway},
+		{"kinds in another order", layoutFor[smallFirst], layoutFor[bigFirst], otherway},
+		{"offsets matter", layoutFor[offsetAt4], layoutFor[offsetAt2], otherway},
+		{"alignment matters", layoutFor[twoI32], layoutFor[aligned8], otherway},
+		{"[0]int is not struct{}", layoutFor[[0]int], layoutFor[struct{}], otherway},
+		{"a point is not two of them", layoutFor[point], layoutFor[[2]point], otherway},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -231,13 +266,18 @@ func TestLayoutEquivalence(t *testing.T) {
 			require.NoError(t, err)
 			b, err := tt.b()
 			require.NoError(t, err)
-			if tt.same {
-				assert.Equal(t, a.size, b.size)
-				assert.Equal(t, a.align, b.align)
-				assert.Equal(t, a.fingerprint, b.fingerprint, "%s\n%s", a.desc, b.desc)
-			} else {
-				assert.False(t, a.size == b.size && a.align == b.align && a.fingerprint == b.fingerprint,
-					"layouts compare equal:\n%s\n%s", a.desc, b.desc)
+			physical := a.size == b.size && a.align == b.align && a.fingerprint == b.fingerprint
+			paths := samePaths(a.exported.Type, b.exported.Type)
+			require.Equal(t, paths, samePaths(b.exported.Type, a.exported.Type), "samePaths is symmetric")
+			switch tt.want {
+			case same:
+				assert.True(t, physical && paths, "layouts differ:\n%s\n%s", a.exported, b.exported)
+			case relabel:
+				assert.True(t, physical, "the bytes differ:\n%s\n%s", a.desc, b.desc)
+				assert.False(t, paths, "the paths agree:\n%s\n%s", a.exported, b.exported)
+				assert.NotEmpty(t, firstDifference(a.exported, b.exported), "no first difference named")
+			case otherway:
+				assert.False(t, physical, "the bytes agree:\n%s\n%s", a.desc, b.desc)
 			}
 		})
 	}
@@ -362,8 +402,10 @@ func TestZeroSizeElementsWork(t *testing.T) {
 	assert.Equal(t, 2, m.Len())
 }
 
+// TestReopenWithLayoutIdenticalType: a file opens as any type of the same
+// layout: the same field paths under another Go type name, int as int64.
 func TestReopenWithLayoutIdenticalType(t *testing.T) {
-	type vec3 struct{ A, B, C float64 }
+	type vec3 struct{ X, Y, Z float64 }
 	path := vecPath(t)
 	v := openVec[point](t, path)
 	want := []point{{1, 2, 3}, {4, 5, 6}, {-7, 8.5, 1e300}}
@@ -373,15 +415,15 @@ func TestReopenWithLayoutIdenticalType(t *testing.T) {
 	w := openVec[vec3](t, path)
 	require.Equal(t, len(want), w.Len())
 	for i, p := range want {
-		assert.Equal(t, vec3{p.X, p.Y, p.Z}, w.Index(i))
+		assert.Equal(t, vec3(p), w.Index(i))
 	}
 	require.NoError(t, w.Push(vec3{10, 11, 12}))
 	require.NoError(t, w.Close())
 
-	a := openVec[[3]float64](t, path)
-	require.Equal(t, len(want)+1, a.Len())
-	assert.Equal(t, [3]float64{10, 11, 12}, a.Index(len(want)))
-	require.NoError(t, a.Close())
+	p := openVec[point](t, path)
+	require.Equal(t, len(want)+1, p.Len())
+	assert.Equal(t, point{10, 11, 12}, p.Index(len(want)))
+	require.NoError(t, p.Close())
 
 	if strconv.IntSize == 64 {
 		ipath := vecPath(t)
@@ -411,7 +453,9 @@ func TestReopenWithOtherLayoutIsTypeMismatch(t *testing.T) {
 		{"smaller struct", func() error { _, err := Open[struct{ X, Y float64 }](path); return err },
 			[]string{"24 bytes", "16 bytes"}},
 		{"same size, other kinds", func() error { _, err := Open[[3]int64](path); return err },
-			[]string{"24 bytes", "first difference: the region has X f64@0, the type [0] i64@0", "the region holds memvec.point (24 bytes, align 8): X f64@0, Y f64@8, Z f64@16", "the type is [3]i64 (24 bytes, align 8): [0..2] i64@0..16"}},
+			[]string{"24 bytes", "first difference: the region has X f64@0, the type [0..2] i64@0..16", "the region holds memvec.point (24 bytes, align 8): X f64@0, Y f64@8, Z f64@16", "the type is [3]i64 (24 bytes, align 8): [0..2] i64@0..16"}},
+		{"same bytes, an array", func() error { _, err := Open[[3]float64](path); return err },
+			[]string{"first difference: the region has X f64@0, the type [0..2] f64@0..16", "the type is [3]f64 (24 bytes, align 8)", "Relabel"}},
 		{"same size, other alignment", func() error { _, err := Open[[24]byte](path); return err },
 			[]string{"24 bytes, align 8", "24 bytes, align 1"}},
 		{"bool", func() error { _, err := Open[bool](path); return err },

@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 }
 
 // ptOff is where element 0 of a vector of points starts: after the header
-// and the layout section.
+// and the layout slots.
 var ptOff = int(dataOffsetFor(must(layoutFor[point]())))
 
 func must[T any](x T, err error) T {

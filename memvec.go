@@ -26,22 +26,40 @@
 // ErrUnsupportedType: the garbage collector does not scan mapped memory, and
 // such values mean nothing after a restart.
 //
-// A region records the layout of its element type: the size, the
-// alignment, and the kind and offset of each primitive field inside. A
-// region written for one layout opens only with a type of the same layout
-// (else ErrTypeMismatch, whose message says where the two first differ).
-// Names are stored, for people and tools, but never compared, so struct{ X, Y, Z float64 }
-// and [3]float64 are the same layout; kinds do, so bool and uint8 are not.
-// Explicit padding is a field: in struct{ A int32; _ [4]byte; B int64 },
-// the blank field is four uint8 at offsets 4 to 7, while the 4 bytes of
-// padding Go puts in struct{ A int32; B int64 } are no field at all. The
-// two have the same size and offsets but different layouts, which matters
-// to those who pad by hand to match a C struct or a numpy dtype: write the
-// type the same way everywhere the file is opened.
+// Text goes in a fixed array of bytes tagged memvec:"string":
 //
-// A file's element type changes with Migrate, which rewrites the file as a
-// vector of the new type, converting each element, all or nothing: how a
-// struct gains a field.
+//	type Record struct {
+//		Time int64
+//		Msg  [55]byte `memvec:"string"`
+//	}
+//
+// The file's layout then says the field is text (its bytes up to the first
+// zero byte), so that the memvec command prints it as a string and numpy
+// reads it as one; SetString stores a Go string in it and StringOf reads it
+// back. The tag on any other type is ErrUnsupportedType, naming the field.
+//
+// A region records the layout of its element type: the size, the
+// alignment, and every primitive field with its path ("Pos.X", "Tags[3]"),
+// kind and offset, and which byte arrays hold text. A region written for
+// one layout opens only with a type of the same layout (else
+// ErrTypeMismatch, whose message names the first field that differs): a
+// struct whose fields were renamed or reordered is another layout, and so
+// are struct{ X, Y, Z float64 } and [3]float64, and bool and uint8. The
+// names of Go types are not compared: the same struct under another name,
+// in another program, opens the file. Explicit padding is a field: in
+// struct{ A int32; _ [4]byte; B int64 }, the blank field is four uint8 at
+// offsets 4 to 7 (paths _[0] to _[3]), while the 4 bytes of padding Go puts
+// in struct{ A int32; B int64 } are no field at all. The two have the same
+// size and offsets but different layouts, which matters to those who pad
+// by hand to match a C struct or a numpy dtype: write the type the same way
+// everywhere the file is opened. A field added inside explicit padding
+// (Unit uint8; _ [3]byte in place of _ [4]byte) changes the layout too.
+//
+// A file's element type changes with Relabel or Migrate. Relabel stores the
+// layout of a type that differs in names alone (a field renamed, the text
+// tag added), in O(1), without touching the elements. Migrate rewrites the
+// file as a vector of the new type, converting each element: how a struct
+// gains a field. Both are all or nothing.
 //
 // # Concurrency
 //
@@ -209,15 +227,15 @@ var pageSize = os.Getpagesize()
 const growthStep = 1 << 30
 
 // New returns a vector stored in mem. An empty region becomes a new, empty
-// vector: New resizes it to one page (or the few pages a large layout
-// section needs) and writes a header and the layout section. So does a
+// vector: New resizes it to one page (or the few pages large layout
+// slots need) and writes a header and the layout. So does a
 // region of 128 bytes (the header's size) up to 64 KiB whose bytes are all
 // zero: what a creation interrupted before its header leaves. Every other
 // region must hold a valid header: New returns an error wrapping
 // ErrCorrupt for a region shorter than 128 bytes, for one whose first 64
 // bytes are zero but that is longer than 64 KiB or not all zero (a lost
 // header, whose elements a new one would overwrite), and for a region that
-// is not a memvec region or whose header or layout section is
+// is not a memvec region or whose header or stored layout is
 // inconsistent; it returns ErrTypeMismatch, saying where the layouts first
 // differ, for a region written for another element layout.
 // FORMAT.md states the same rule. A read-only mem (see Memory) is never
@@ -287,14 +305,17 @@ func New[T any](mem Memory) (_ *MemVec[T], err error) {
 // elements it counts, by the rule of trustedLength. A writer then claims
 // the region (see claim).
 func (v *MemVec[T]) open(b []byte) error {
+	var n int
+	var err error
 	if v.raw {
-		l, err := rawLayout(b)
-		if err != nil {
-			return v.wrap("open", err)
+		// The layout is the one the region stores, read once: a
+		// follower's may change under it (Relabel).
+		if v.layout, err = rawLayout(b); err == nil {
+			n, err = trustedLength(b, int(binaryDataOffset(b)), v.layout.size)
 		}
-		v.layout = l
+	} else {
+		n, err = readHeader(b, v.layout)
 	}
-	n, err := readHeader(b, v.layout)
 	if err != nil {
 		return v.wrap("open", err)
 	}

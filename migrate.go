@@ -109,7 +109,7 @@ import (
 func Migrate[From, To any](path string, convert func(From) To, opts ...Option) (err error) {
 	defer func() {
 		if err != nil {
-			err = &migrateError{path: path, err: err}
+			err = &fileOpError{op: "migrate", path: path, err: err}
 		}
 	}()
 	o, err := migrateOptions(opts)
@@ -304,16 +304,17 @@ func migrateOptions(opts []Option) (options, error) {
 	return o, fmt.Errorf("option %s does not apply to Migrate, which opens the old file as its writer and creates the new one itself", name)
 }
 
-// migrateError is an error of Migrate: "memvec: migrate <path>: <cause>",
-// with the cause's own "memvec: " dropped, so that the message says it
-// once. errors.Is and errors.As see the cause.
-type migrateError struct {
-	path string
-	err  error
+// fileOpError is an error of an operation on a file by its path, Migrate's
+// or Relabel's: "memvec: <op> <path>: <cause>", with the cause's own
+// "memvec: " dropped, so that the message says it once. errors.Is and
+// errors.As see the cause.
+type fileOpError struct {
+	op, path string
+	err      error
 }
 
-func (e *migrateError) Error() string {
-	return "memvec: migrate " + e.path + ": " + strings.TrimPrefix(e.err.Error(), "memvec: ")
+func (e *fileOpError) Error() string {
+	return "memvec: " + e.op + " " + e.path + ": " + strings.TrimPrefix(e.err.Error(), "memvec: ")
 }
 
-func (e *migrateError) Unwrap() error { return e.err }
+func (e *fileOpError) Unwrap() error { return e.err }

@@ -45,16 +45,7 @@ const (
 // and waits, where it is, for the kill. Once Migrate returns it says
 // "migrated" and waits too, so that it never ends on its own.
 func migrateChild() {
-	stop, _ := strconv.Atoi(os.Getenv("MEMVEC_STOP"))
-	lines := 0
-	say := func(line string) {
-		lines++
-		os.Stdout.WriteString(line + "\n")
-		if lines == stop {
-			os.Stdout.WriteString("stopped\n")
-			io.Copy(io.Discard, os.Stdin)
-		}
-	}
+	say := stepReporter()
 	migrateBatchBytes = 256 * int(unsafe.Sizeof(migrated{}))
 	migrateStepHook = say
 	converted := 0
@@ -206,6 +197,22 @@ func TestMigrateKillNine(t *testing.T) {
 	slices.Sort(keys)
 	for _, k := range keys {
 		t.Logf("  %s: %d", k, outcomes[k])
+	}
+}
+
+// stepReporter returns how a crash test's child reports its progress: a
+// line on stdout for each call and, at the $MEMVEC_STOP-th (if set), a
+// line "stopped", after which it waits, where it is, for the kill.
+func stepReporter() func(line string) {
+	stop, _ := strconv.Atoi(os.Getenv("MEMVEC_STOP"))
+	lines := 0
+	return func(line string) {
+		lines++
+		os.Stdout.WriteString(line + "\n")
+		if lines == stop {
+			os.Stdout.WriteString("stopped\n")
+			io.Copy(io.Discard, os.Stdin)
+		}
 	}
 }
 

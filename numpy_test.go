@@ -3,7 +3,9 @@
 package memvec
 
 import (
+	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
@@ -20,7 +22,8 @@ import (
 )
 
 // The element types numpy must read: every primitive kind, nested structs,
-// arrays of primitives, of structs and of arrays, padding by hand and Go's.
+// arrays of primitives, of structs and of arrays, text, padding by hand and
+// Go's.
 type (
 	npInner struct {
 		A int8 // 1 byte of Go's padding after it
@@ -46,7 +49,8 @@ type (
 		Pts   [3]npInner
 		Grid  [2][3]float32
 		Temp  npCelsius
-		Last  bool // Go pads the struct after it
+		Name  [13]byte `memvec:"string"` // text: numpy's S13
+		Last  bool     // Go pads the struct after it
 	}
 )
 
@@ -66,11 +70,13 @@ func npRecords(n int) []npRecord {
 			*r = npRecord{Flag: true, I8: math.MaxInt8, I16: math.MaxInt16, I32: math.MaxInt32, I64: math.MaxInt64,
 				U8: math.MaxUint8, U16: math.MaxUint16, U32: math.MaxUint32, U64: math.MaxUint64,
 				F32: math.MaxFloat32, F64: math.MaxFloat64, Last: true}
+			SetString(r.Name[:], "all 13 bytes!")
 		case 2:
 			nan32, nan64 := math.Float32frombits(0x7fc00001), math.Float64frombits(0xfff8000000000123)
 			*r = npRecord{F32: nan32, F64: nan64, C64: complex(float32(math.Inf(1)), float32(math.Copysign(0, -1))),
 				C128: complex(math.Inf(-1), math.NaN()), Temp: npCelsius(math.Inf(-1)),
 				Grid: [2][3]float32{{nan32, float32(math.Copysign(0, -1)), float32(math.Inf(1))}, {1, 2, 3}}}
+			SetString(r.Name[:], "é\xff\x00x") // UTF-8, a byte that is not, a zero inside
 		default:
 			rng := rand.New(rand.NewPCG(uint64(i), 7))
 			b := unsafe.Slice((*byte)(unsafe.Pointer(r)), unsafe.Sizeof(*r))
@@ -102,24 +108,24 @@ type npFile struct {
 // npExpect describes what a file of xs must read as, from the Go values
 // themselves (by reflection, not from the layout the file stores): a
 // column per primitive that is not in a blank field, floats as their bits,
-// also when xs is empty.
+// a column per text field (tagged memvec:"string"), also when xs is empty.
 func npExpect[T any](name, path string, xs []T) npFile {
 	f := npFile{Name: name, File: path, Len: len(xs), ItemSize: int(unsafe.Sizeof(*new(T)))}
 	byPath := map[string]*npColumn{}
-	var walk func(v reflect.Value, path string)
 	record := false // false: the columns of a zero T, without values
-	walk = func(v reflect.Value, path string) {
-		add := func(kind string, x any) {
-			c := byPath[path]
-			if c == nil {
-				c = &npColumn{Path: path, Kind: kind, Values: []any{}}
-				byPath[path] = c
-				f.Columns = append(f.Columns, c)
-			}
-			if record {
-				c.Values = append(c.Values, x)
-			}
+	add := func(path, kind string, x any) {
+		c := byPath[path]
+		if c == nil {
+			c = &npColumn{Path: path, Kind: kind, Values: []any{}}
+			byPath[path] = c
+			f.Columns = append(f.Columns, c)
 		}
+		if record {
+			c.Values = append(c.Values, x)
+		}
+	}
+	var walk func(v reflect.Value, path string)
+	walk = func(v reflect.Value, path string) {
 		p := v.Addr().UnsafePointer()
 		switch v.Kind() {
 		case reflect.Struct:
@@ -131,6 +137,11 @@ func npExpect[T any](name, path string, xs []T) npFile {
 				if path != "" {
 					name = path + "." + name
 				}
+				if v.Type().Field(i).Tag.Get("memvec") == "string" {
+					// As numpy's S<N> holds it: the trailing zeros left out.
+					add(name, "text", hex.EncodeToString(bytes.TrimRight(v.Field(i).Bytes(), "\x00")))
+					continue
+				}
 				walk(v.Field(i), name)
 			}
 		case reflect.Array:
@@ -138,19 +149,19 @@ func npExpect[T any](name, path string, xs []T) npFile {
 				walk(v.Index(i), path+"["+strconv.Itoa(i)+"]")
 			}
 		case reflect.Bool:
-			add("bool", v.Bool())
+			add(path, "bool", v.Bool())
 		case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-			add("i", v.Int())
+			add(path, "i", v.Int())
 		case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-			add("u", v.Uint())
+			add(path, "u", v.Uint())
 		case reflect.Float32:
-			add("f32", *(*uint32)(p))
+			add(path, "f32", *(*uint32)(p))
 		case reflect.Float64:
-			add("f64", *(*uint64)(p))
+			add(path, "f64", *(*uint64)(p))
 		case reflect.Complex64:
-			add("c64", *(*[2]uint32)(p))
+			add(path, "c64", *(*[2]uint32)(p))
 		case reflect.Complex128:
-			add("c128", *(*[2]uint64)(p))
+			add(path, "c128", *(*[2]uint64)(p))
 		default:
 			panic("npExpect: " + v.Type().String())
 		}
@@ -248,4 +259,44 @@ func TestNumpyReadsFiles(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	t.Logf("%s", out)
+}
+
+// TestPandasReadsTextFields: pandas makes a DataFrame of a file with a
+// text field, as numpy's S<N> (a [N]byte without the tag is a subarray,
+// which pandas refuses: "Data must be 1-dimensional"). It needs pandas
+// beside numpy, which CI installs (python3-pandas), and skips or fails
+// without it as TestNumpyReadsFiles does without numpy.
+func TestPandasReadsTextFields(t *testing.T) {
+	python := numpyPython(t)
+	if out, err := exec.Command(python, "-c", "import pandas").CombinedOutput(); err != nil {
+		if os.Getenv("MEMVEC_REQUIRE_NUMPY") == "1" {
+			t.Fatalf("MEMVEC_REQUIRE_NUMPY=1, but %s has no pandas: %v %s", python, err, out)
+		}
+		t.Skipf("%s has no pandas (set MEMVEC_REQUIRE_NUMPY=1 to fail instead): %s", python, out)
+	}
+	type record struct {
+		Time  int64
+		Level uint8
+		Msg   [55]byte `memvec:"string"`
+	}
+	var rs [3]record
+	for i, msg := range []string{"run started, pid 42", "", "été, \"quoted\", and more"} {
+		rs[i].Time, rs[i].Level = int64(i)*1000, uint8(i)
+		SetString(rs[i].Msg[:], msg)
+	}
+	path := vecPath(t)
+	writeVec(t, path, rs[:])
+	script := `
+import sys
+sys.path.insert(0, "scripts")
+import pandas
+from memvec_numpy import load
+df = pandas.DataFrame(load(sys.argv[1]))
+print(list(df.columns), [m.decode() for m in df["Msg"]], list(df["Time"]), list(df["Level"]))
+`
+	cmd := exec.Command(python, "-c", script, path)
+	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Equal(t, `['Time', 'Level', 'Msg'] ['run started, pid 42', '', 'été, "quoted", and more'] [0, 1000, 2000] [0, 1, 2]`+"\n", string(out))
 }

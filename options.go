@@ -22,6 +22,10 @@ type options struct {
 	modeGiven   bool // Mode was given
 	reserve     int
 	advice      Advice
+	// headOnly is set by Relabel, which writes nothing past the header and
+	// the layout slots (within newRegionMax bytes): a writable open backs
+	// its blocks there only, not the whole file's (see ownBlocks).
+	headOnly bool
 }
 
 func buildOptions(opts []Option) options {

@@ -35,7 +35,7 @@ type rawElem struct{}
 // it as ReadOnly does (a shared lock that keeps writers out while it is
 // open), or with Follow as a follower beside a live writer; other options
 // apply as they do to OpenFile, and CreateNew is an error. It returns an
-// error wrapping ErrCorrupt for a file whose header or layout section is
+// error wrapping ErrCorrupt for a file whose header or stored layout is
 // not valid, or for a named pipe, a device or a socket at the path (at
 // once, as OpenFile does), one wrapping ErrFileChanged if another program
 // cuts the file under its reads of the header, and the system's error
@@ -83,7 +83,7 @@ func newRaw(f *File) (_ *MemVec[rawElem], err error) {
 }
 
 // rawLayout reads the layout a region stores, for a Raw: the header and
-// the section are validated as for any element type.
+// the stored layout are validated as for any element type.
 func rawLayout(b []byte) (*layout, error) {
 	h, section, err := readStatic(b)
 	if err != nil {
@@ -191,9 +191,12 @@ type Info struct {
 	DataOffset  int
 	Fingerprint uint64
 	Layout      *Layout
-	Len         int   // the length a reader trusts (Raw.Len)
-	Cap         int   // the elements the file has room for
-	FileSize    int64 // the file's size, as the handle last saw it (File.FileSize)
+	LayoutSize  int    // the bytes of the stored layout (its JSON)
+	SlotSize    int    // the size of each of the two layout slots: room for a layout of SlotSize-8 bytes
+	Relabels    uint32 // the layout word: how often the layout was relabelled; its lowest bit is the current slot
+	Len         int    // the length a reader trusts (Raw.Len)
+	Cap         int    // the elements the file has room for
+	FileSize    int64  // the file's size, as the handle last saw it (File.FileSize)
 
 	// The words the writer keeps for power loss and followers.
 	StoredLen  uint64 // the length word, as stored
@@ -231,6 +234,9 @@ func (r *Raw) capture(op string) (err error) {
 	ne := binary.NativeEndian
 	r.info, r.has = Info{
 		Version:     int(ne.Uint32(b[offVersion:])),
+		LayoutSize:  len(v.layout.section),
+		SlotSize:    int(ne.Uint32(b[offSlotSize:])),
+		Relabels:    layoutWord(b).Load(),
 		ByteOrder:   nativeOrder(),
 		ElemSize:    int(v.layout.size),
 		ElemAlign:   int(v.layout.align),

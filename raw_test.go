@@ -3,6 +3,7 @@
 package memvec
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"math"
@@ -128,11 +129,12 @@ func TestOpenRawFollows(t *testing.T) {
 // missing one fs.ErrNotExist (never created), and CreateNew an error.
 func TestOpenRawRefusesDamageAndCreate(t *testing.T) {
 	data := validFile(t, 3)
-	b := withHeader(data, func(h []byte) { binary.NativeEndian.PutUint32(h[offLayoutSum:], 1) })
+	b := bytes.Clone(data)
+	binary.NativeEndian.PutUint32(b[headerSize+offSlotSum:], 1)
 	path := writeVecFile(t, b)
 	_, err := OpenRaw(path)
 	require.ErrorIs(t, err, ErrCorrupt)
-	require.ErrorContains(t, err, "layout section checksum")
+	require.ErrorContains(t, err, "layout slot 0's checksum is 0x00000001")
 	requireFileBytes(t, path, b, "a failed open changes nothing")
 
 	missing := vecPath(t)

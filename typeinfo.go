@@ -81,8 +81,9 @@ func kindNamed(name string) Kind {
 
 // A Type describes an element type, or a part of one, as a vector file
 // stores it: a tree of structs and arrays whose leaves are primitives.
-// Names are for people and tools: two types are the same layout when
-// their primitives are at the same offsets (see Layout).
+// Two types are the same layout when their primitives have the same
+// paths, kinds and offsets, and the same arrays hold text; the names of Go
+// types are for people and tools, and never compared (see Layout).
 type Type struct {
 	Kind Kind
 	// Size is the type's size in bytes, padding included.
@@ -95,6 +96,13 @@ type Type struct {
 	// Len and Elem describe an Array: Len elements of type Elem.
 	Len  int
 	Elem *Type
+	// Text is set on an Array of Uint8 that holds text: a struct field of
+	// type [N]byte (or [N]uint8) tagged `memvec:"string"`. Its text is its
+	// bytes up to the first zero byte (see SetString and StringOf), which
+	// the memvec command prints as a string and numpy reads as S<N>. The
+	// bytes are those of the array all the same: Primitives yields them
+	// one by one, and the fingerprint counts them as u8.
+	Text bool
 	// Fields are a Struct's fields in declaration order, blank ones ("_")
 	// included.
 	Fields []Field
@@ -108,7 +116,16 @@ type Field struct {
 }
 
 // A Layout is the layout of a vector's elements: the Type tree, the size and
-// alignment, and the fingerprint that Open compares (see FORMAT.md).
+// alignment, and the fingerprint (see FORMAT.md).
+//
+// Open compares a file's layout with the element type's as the flat
+// sequence of primitives with their paths, kinds and offsets (see
+// Primitives), the arrays that hold text, the size and the alignment: a
+// struct whose fields were renamed or reordered is another layout, and so
+// are struct{ X, Y, Z float64 } and [3]float64. The names of Go types
+// ("main.Point") are not compared. The fingerprint covers the kinds,
+// offsets, size and alignment only: what Relabel must keep, while it
+// changes the paths and the text arrays.
 type Layout struct {
 	Size        int
 	Align       int
@@ -158,8 +175,8 @@ func (t *Type) clone() *Type {
 
 // Primitives yields every primitive field of the layout, depth-first in
 // declaration order, with its path: array elements one by one, so a
-// [1000]float64 yields 1000 of them. Blank fields ("_") are yielded like
-// any other.
+// [1000]float64 yields 1000 of them, and so does a text array (Type.Text)
+// of 1000 bytes. Blank fields ("_") are yielded like any other.
 func (l *Layout) Primitives() iter.Seq[Primitive] {
 	return func(yield func(Primitive) bool) {
 		l.Type.visit("", 0, false, func(f foldedField) bool {
@@ -169,12 +186,16 @@ func (l *Layout) Primitives() iter.Seq[Primitive] {
 }
 
 // visit yields the primitives of t placed at off, under path; with fold,
-// an array of primitives as one foldedField ("Msg[0..54]").
+// an array of primitives as one foldedField ("Tags[0..3]"), and a text
+// array under its own path ("Msg").
 func (t *Type) visit(path string, off int, fold bool, yield func(foldedField) bool) bool {
 	switch t.Kind {
 	case Array:
-		if t.Elem.Size == 0 {
-			return true // no primitives: they all take room
+		if t.Len == 0 || t.Elem.Size == 0 {
+			return true // no primitives: none, or none that take room
+		}
+		if fold && t.Text {
+			return yield(foldedField{path: path, kind: t.Elem.Kind, off: off, count: t.Len, text: true})
 		}
 		if fold && t.Elem.Kind.Primitive() {
 			return yield(foldedField{path: fmt.Sprintf("%s[0..%d]", path, t.Len-1), kind: t.Elem.Kind, off: off, count: t.Len})
@@ -202,8 +223,9 @@ func (t *Type) visit(path string, off int, fold bool, yield func(foldedField) bo
 
 // String describes the layout on one line for people, as error messages
 // show it: "Point (24 bytes, align 8): X f64@0, Y f64@8, Z f64@16". Runs
-// of array elements are folded ("Msg[0..54] u8@9..63"), and the list stops
-// after a few dozen fields.
+// of array elements are folded ("Tags[0..3] u8@9..12"), a text array is
+// one field ("Msg text[55]@9"), and the list stops after a few dozen
+// fields.
 func (l *Layout) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s (%d bytes, align %d):", l.Type.shortName(), l.Size, l.Align)
@@ -238,18 +260,23 @@ func (t *Type) shortName() string {
 }
 
 // foldedField is a stretch of array elements of one primitive kind that
-// touch, as people read them: "Msg[0..54] u8@9..63", or one primitive.
+// touch, as people read them: "Tags[0..3] u8@9..12", a text array ("Msg
+// text[55]@9"), or one primitive.
 type foldedField struct {
-	path  string // "Msg[0..54]", "Pos.X"
+	path  string // "Tags[0..3]", "Pos.X", "Msg"
 	kind  Kind
 	off   int
 	count int
+	text  bool
 }
 
 func (f foldedField) String() string {
 	name := f.path
 	if name == "" {
 		name = "(element)"
+	}
+	if f.text {
+		return fmt.Sprintf("%s text[%d]@%d", name, f.count, f.off)
 	}
 	if f.count == 1 {
 		return fmt.Sprintf("%s %s@%d", name, f.kind, f.off)
@@ -266,8 +293,9 @@ func (l *Layout) folded() iter.Seq[foldedField] {
 // typeOf builds the Type of t, or returns an error wrapping
 // ErrUnsupportedType that names by its path (path is t's) the first field
 // that is not plain data, in the package's form ("Rec.Tags[0].Name is a
-// string"). An array's element type is built and checked once, also for an
-// array of none: [0]*int is refused like *int.
+// string"), or whose memvec tag is not one it knows or fits. An array's
+// element type is built and checked once, also for an array of none:
+// [0]*int is refused like *int.
 func typeOf(t reflect.Type, path string) (*Type, error) {
 	if what, ok := refused[t.Kind()]; ok {
 		return nil, fmt.Errorf("%s is %s: %w", path, what, ErrUnsupportedType)
@@ -292,6 +320,11 @@ func typeOf(t reflect.Type, path string) (*Type, error) {
 			if err != nil {
 				return nil, err
 			}
+			if tag, ok := f.Tag.Lookup("memvec"); ok {
+				if err := applyTag(ft, tag, path+"."+f.Name); err != nil {
+					return nil, err
+				}
+			}
 			tt.Fields[i] = Field{Name: f.Name, Offset: int(f.Offset), Type: ft}
 		}
 	default:
@@ -301,6 +334,23 @@ func typeOf(t reflect.Type, path string) (*Type, error) {
 		tt.Kind = kindNamed(primitiveName(t))
 	}
 	return tt, nil
+}
+
+// textTag is the value of the memvec tag that makes a [N]byte field text.
+const textTag = "string"
+
+// applyTag applies a field's memvec tag to its type ft, or returns an
+// error wrapping ErrUnsupportedType that names the field (its path): the
+// only tag is "string", on an array of bytes.
+func applyTag(ft *Type, tag, path string) error {
+	switch {
+	case tag != textTag:
+		return fmt.Errorf("%s has the tag memvec:%q; the only memvec tag is memvec:%q, for text in a [N]byte: %w", path, tag, textTag, ErrUnsupportedType)
+	case ft.Kind != Array || ft.Elem.Kind != Uint8:
+		return fmt.Errorf("%s is tagged memvec:%q, but is %s, not an array of bytes ([N]byte): %w", path, textTag, ft.shortName(), ErrUnsupportedType)
+	}
+	ft.Text = true
+	return nil
 }
 
 // primitiveName is the name of a primitive Go type's kind: int and uint by
@@ -313,12 +363,12 @@ func primitiveName(t reflect.Type) string {
 	return name
 }
 
-// The stored layout (FORMAT.md, "The layout section") is JSON in one
+// The stored layout (FORMAT.md, "The stored layout") is JSON in one
 // canonical form: these keys, in this order, no spaces.
 //
 //	layout = {"size":N,"align":N,"type":type}
 //	type   = {"kind":"f64"[,"name":S]}
-//	       | {"kind":"array","size":N[,"name":S],"len":N,"elem":type}
+//	       | {"kind":"array","size":N[,"name":S],"len":N[,"text":true],"elem":type}
 //	       | {"kind":"struct","size":N[,"name":S],"fields":[field,...]}
 //	field  = {"name":S,"offset":N,"type":type}
 
@@ -349,6 +399,9 @@ func appendTypeJSON(b []byte, t *Type) []byte {
 	case Array:
 		b = append(b, `,"len":`...)
 		b = strconv.AppendInt(b, int64(t.Len), 10)
+		if t.Text {
+			b = append(b, `,"text":true`...)
+		}
 		b = append(b, `,"elem":`...)
 		b = appendTypeJSON(b, t.Elem)
 	case Struct:
@@ -376,10 +429,11 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, q...)
 }
 
-// maxLayoutSection bounds the stored layout, so that a new vector with its
-// header, layout and first element fits in newRegionMax bytes (see
-// isBlank). A type whose layout takes more is refused.
-const maxLayoutSection = newRegionMax - headerSize - 64
+// maxLayoutSection bounds the stored layout, so that it fits in a layout
+// slot (maxSlotSize), and a new vector with its header and both slots in
+// newRegionMax bytes (see isBlank): 32,696 bytes. A type whose layout takes
+// more is refused.
+const maxLayoutSection = maxSlotSize - slotHeaderSize
 
 // maxTypeDepth bounds the nesting of a stored layout that parseLayout
 // accepts (Go types nest far less), so that a damaged file cannot exhaust
@@ -421,6 +475,7 @@ type jsonType struct {
 	Size   *int64      `json:"size"`
 	Name   string      `json:"name"`
 	Len    *int64      `json:"len"`
+	Text   bool        `json:"text"`
 	Elem   *jsonType   `json:"elem"`
 	Fields []jsonField `json:"fields"`
 }
@@ -438,7 +493,7 @@ type jsonLayout struct {
 }
 
 // errLayout reports a stored layout that is not valid.
-var errLayout = errors.New("layout section")
+var errLayout = errors.New("stored layout")
 
 // parseLayout decodes and validates a stored layout: valid JSON of the
 // documented form (unknown keys are ignored), every size consistent, every
@@ -492,6 +547,9 @@ func convertType(j *jsonType, path string, depth int) (*Type, error) {
 	if k == 0 {
 		return nil, fmt.Errorf("%w: %s has unknown kind %q", errLayout, where, j.Kind)
 	}
+	if j.Text && k != Array {
+		return nil, fmt.Errorf("%w: %s holds text, but is %s, not an array of u8", errLayout, where, k)
+	}
 	t := &Type{Kind: k, Name: j.Name}
 	size := func() (int, error) {
 		if j.Size == nil || *j.Size < 0 || *j.Size > math.MaxInt32 {
@@ -515,6 +573,10 @@ func convertType(j *jsonType, path string, depth int) (*Type, error) {
 		if int64(t.Len)*int64(t.Elem.Size) != int64(t.Size) {
 			return nil, fmt.Errorf("%w: %s is %d elements of %d bytes, not %d bytes", errLayout, where, t.Len, t.Elem.Size, t.Size)
 		}
+		if j.Text && t.Elem.Kind != Uint8 {
+			return nil, fmt.Errorf("%w: %s holds text, but is an array of %s, not of u8", errLayout, where, t.Elem.shortName())
+		}
+		t.Text = j.Text
 	case Struct:
 		var err error
 		if t.Size, err = size(); err != nil {
@@ -620,32 +682,63 @@ func describeMismatch(file, typ *Layout) string {
 	return b.String()
 }
 
-// firstDifference names the first primitive at which two layouts differ,
-// in offset order: a field of another kind, at another offset, or missing
-// from one of them.
+// firstDifference names the first field at which two layouts differ, in
+// declaration order, arrays of primitives and text arrays folded: a field
+// of another path, kind or offset, or missing from one of them.
 func firstDifference(file, typ *Layout) string {
-	nextF, stopF := iter.Pull(file.Primitives())
+	nextF, stopF := iter.Pull(file.folded())
 	defer stopF()
-	nextT, stopT := iter.Pull(typ.Primitives())
+	nextT, stopT := iter.Pull(typ.folded())
 	defer stopT()
 	for {
 		f, okF := nextF()
 		t, okT := nextT()
-		name := func(p Primitive) string {
-			if p.Path == "" {
-				return "the element"
-			}
-			return p.Path
-		}
 		switch {
 		case !okF && !okT:
 			return ""
 		case !okF:
-			return fmt.Sprintf("first difference: the type has %s %s@%d, the region nothing more", name(t), t.Kind, t.Offset)
+			return fmt.Sprintf("first difference: the type has %s, the region nothing more", t)
 		case !okT:
-			return fmt.Sprintf("first difference: the region has %s %s@%d, the type nothing more", name(f), f.Kind, f.Offset)
-		case f.Kind != t.Kind || f.Offset != t.Offset:
-			return fmt.Sprintf("first difference: the region has %s %s@%d, the type %s %s@%d", name(f), f.Kind, f.Offset, name(t), t.Kind, t.Offset)
+			return fmt.Sprintf("first difference: the region has %s, the type nothing more", f)
+		case f != t:
+			return fmt.Sprintf("first difference: the region has %s, the type %s", f, t)
 		}
 	}
+}
+
+// samePaths reports whether two types of the same fingerprint hold the
+// same primitives by path: the same field names, array lengths and text
+// arrays, the same kinds at the same offsets, whatever the names of their
+// Go types. Fields of no size are left out, as Primitives leaves them:
+// they hold no primitive. It walks the tree, not the primitives, so its
+// cost does not grow with the length of an array.
+func samePaths(a, b *Type) bool {
+	if a.Size == 0 || b.Size == 0 {
+		return a.Size == b.Size
+	}
+	if a.Kind != b.Kind || a.Size != b.Size || a.Text != b.Text {
+		return false
+	}
+	switch a.Kind {
+	case Array:
+		return a.Len == b.Len && samePaths(a.Elem, b.Elem)
+	case Struct:
+		fa, fb := a.Fields, b.Fields
+		for {
+			for len(fa) > 0 && fa[0].Type.Size == 0 {
+				fa = fa[1:]
+			}
+			for len(fb) > 0 && fb[0].Type.Size == 0 {
+				fb = fb[1:]
+			}
+			if len(fa) == 0 || len(fb) == 0 {
+				return len(fa) == len(fb)
+			}
+			if fa[0].Name != fb[0].Name || fa[0].Offset != fb[0].Offset || !samePaths(fa[0].Type, fb[0].Type) {
+				return false
+			}
+			fa, fb = fa[1:], fb[1:]
+		}
+	}
+	return true
 }

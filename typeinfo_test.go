@@ -1,9 +1,9 @@
 package memvec
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"os"
 	"reflect"
 	"slices"
@@ -22,7 +22,7 @@ var storedTypes = []reflect.Type{
 	reflect.TypeFor[point](), reflect.TypeFor[[3]float64](), reflect.TypeFor[[2][3]int16](),
 	reflect.TypeFor[[4]point](), reflect.TypeFor[struct{}](), reflect.TypeFor[[0]int64](),
 	reflect.TypeFor[[5]struct{}](), reflect.TypeFor[nestedRec](), reflect.TypeFor[paddedRec](),
-	reflect.TypeFor[celsius](), reflect.TypeFor[[1 << 20]float64](),
+	reflect.TypeFor[celsius](), reflect.TypeFor[textRec](), reflect.TypeFor[[1 << 20]float64](),
 	reflect.TypeFor[struct {
 		A int8
 		E struct{}
@@ -45,6 +45,14 @@ type (
 		M    [2][3]float32
 		Temp celsius
 		Tags [4]uint8
+	}
+	textRec struct {
+		ID   uint16
+		Name [6]byte `memvec:"string"`
+		Tags [2]struct {
+			T [3]uint8 `memvec:"string"`
+		}
+		Empty [0]byte `memvec:"string"`
 	}
 	paddedRec struct {
 		A int32
@@ -142,22 +150,114 @@ func TestLayoutOfIsACopy(t *testing.T) {
 	assert.Equal(t, Float64, b.Type.Fields[1].Type.Kind)
 }
 
-// TestRenamedFieldsOpen: names never matter (API.md): a file written for
-// one struct opens as another with the same layout and other names, through
-// its stored layout, which keeps the writer's names.
-func TestRenamedFieldsOpen(t *testing.T) {
-	type renamed struct{ A, B, C float64 }
-	path := vecPath(t)
-	v := openVec[point](t, path)
-	require.NoError(t, v.Append(pt(1), pt(2)))
-	require.NoError(t, v.Close())
-	r := openVec[renamed](t, path)
-	require.Equal(t, 2, r.Len())
-	require.Equal(t, pt(2).Y, r.Index(1).B)
-	require.NoError(t, r.Push(renamed{7, 8, 9}))
-	require.NoError(t, r.Close())
-	p := openVec[point](t, path, ReadOnly())
-	require.Equal(t, point{7, 8, 9}, p.Index(2))
+// textRecord has a text field; bytesRecord is the same without the tag.
+type (
+	textRecord struct {
+		Time  int64
+		Level uint8
+		Msg   [55]byte `memvec:"string"`
+	}
+	bytesRecord struct {
+		Time  int64
+		Level uint8
+		Msg   [55]byte
+	}
+)
+
+// TestTextTag: a [N]byte field tagged memvec:"string" is text in the
+// layout (Type.Text, "text":true in the stored JSON); the same field
+// without the tag is another layout; the tag on anything else, or another
+// memvec tag, is refused, naming the field.
+func TestTextTag(t *testing.T) {
+	needs64BitAlignment(t)
+	type (
+		name   [8]uint8
+		Nested struct {
+			Tags [2]struct {
+				N name `json:"n" memvec:"string"`
+			}
+		}
+	)
+	l, err := LayoutOf[textRecord]()
+	require.NoError(t, err)
+	msg := l.Type.Fields[2].Type
+	require.True(t, msg.Text)
+	require.Equal(t, Array, msg.Kind)
+	require.Equal(t, "memvec.textRecord (64 bytes, align 8): Time i64@0, Level u8@8, Msg text[55]@9", l.String())
+	lr, err := layoutFor[textRecord]()
+	require.NoError(t, err)
+	require.Contains(t, string(lr.section), `{"name":"Msg","offset":9,"type":{"kind":"array","size":55,"len":55,"text":true,"elem":{"kind":"u8"}}}`)
+	lb, err := layoutFor[bytesRecord]()
+	require.NoError(t, err)
+	require.Equal(t, lb.fingerprint, lr.fingerprint, "text is bytes: the fingerprint is the same")
+	require.False(t, samePaths(lb.exported.Type, lr.exported.Type), "text and bytes are other layouts")
+	n, err := LayoutOf[Nested]()
+	require.NoError(t, err)
+	require.True(t, n.Type.Fields[0].Type.Elem.Fields[0].Type.Text, "a tag among others, on a named array type, inside an array of structs")
+
+	refused := []struct {
+		layout func() (*Layout, error)
+		msg    string
+	}{
+		{LayoutOf[struct {
+			Level uint8 `memvec:"string"`
+		}], `struct { Level uint8 "memvec:\"string\"" }.Level is tagged memvec:"string", but is u8, not an array of bytes ([N]byte): unsupported element type`},
+		{LayoutOf[struct {
+			Name [4]int8 `memvec:"string"`
+		}], `.Name is tagged memvec:"string", but is [4]i8, not an array of bytes ([N]byte)`},
+		{LayoutOf[struct {
+			Names [2][4]byte `memvec:"string"`
+		}], `.Names is tagged memvec:"string", but is [2][4]u8, not an array of bytes ([N]byte)`},
+		{LayoutOf[struct {
+			Msg [4]byte `memvec:"text"`
+		}], `.Msg has the tag memvec:"text"; the only memvec tag is memvec:"string", for text in a [N]byte`},
+	}
+	for _, r := range refused {
+		_, err := r.layout()
+		require.ErrorIs(t, err, ErrUnsupportedType)
+		require.ErrorContains(t, err, r.msg)
+	}
+	_, err = Open[struct {
+		Msg [4]uint16 `memvec:"string"`
+	}](vecPath(t))
+	require.ErrorIs(t, err, ErrUnsupportedType)
+	require.ErrorContains(t, err, `.Msg is tagged memvec:"string", but is [4]u16`)
+}
+
+// TestSetString: SetString stores a string as the text of a [N]byte field,
+// cut to fit before a character cut in two, zeros after it, and StringOf
+// reads it back.
+func TestSetString(t *testing.T) {
+	tests := []struct {
+		name, s string
+		size    int
+		n       int    // the bytes of s stored
+		want    string // the text read back
+	}{
+		{"fits", "run started", 16, 11, "run started"},
+		{"exactly", "abcd", 4, 4, "abcd"},
+		{"empty", "", 4, 0, ""},
+		{"cut", "abcdef", 4, 4, "abcd"},
+		{"cut before a character cut in two", "abcé", 4, 3, "abc"}, // é is 2 bytes
+		{"cut before a 4-byte character", "ab😀", 5, 2, "ab"},
+		{"a whole character at the end", "abé", 4, 4, "abé"},
+		{"bytes that are not UTF-8 are cut where they are", "ab\xff\xfe\xfd", 4, 4, "ab\xff\xfe"},
+		{"a zero byte inside ends the text", "ab\x00cd", 8, 5, "ab"},
+		{"no room", "abc", 0, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dst := bytes.Repeat([]byte{0xAA}, tt.size) // what was there before
+			n := SetString(dst, tt.s)
+			require.Equal(t, tt.n, n)
+			require.Equal(t, tt.want, StringOf(dst))
+			require.Equal(t, tt.s[:n], string(dst[:n]))
+			for i := n; i < len(dst); i++ {
+				require.Zero(t, dst[i], "byte %d after the text", i)
+			}
+		})
+	}
+	require.Equal(t, "full", StringOf([]byte("full")), "no zero byte: all of it")
 }
 
 // bigRecord's layout takes more than a page to describe.
@@ -195,25 +295,25 @@ func TestLargeLayoutSection(t *testing.T) {
 	require.NoError(t, b.Push(x))
 }
 
-// withSection returns a copy of a vector file whose layout section is
-// replaced by section (its length and checksum fixed, and the data offset
-// moved if it must), for the layout checks.
+// withSection returns a copy of a vector file whose layout is replaced by
+// section, in slot 0 (the slots made larger, and the data offset moved, if
+// they must), for the layout checks.
 func withSection(t *testing.T, data []byte, section string) []byte {
 	ne := binary.NativeEndian
 	off := int(ne.Uint32(data[offDataOffset:]))
-	need := roundUp(headerSize+len(section), 64)
+	size := max(int(ne.Uint32(data[offSlotSize:])), roundUp(slotHeaderSize+len(section), 64))
+	newOff := max(off, roundUp(headerSize+2*size, 64))
 	b := append([]byte(nil), data[:headerSize]...)
-	b = append(b, section...)
-	b = append(b, make([]byte, max(off, need)-len(b))...)
+	b = append(b, make([]byte, newOff-headerSize)...)
 	b = append(b, data[off:]...)
-	ne.PutUint32(b[offLayoutLen:], uint32(len(section)))
-	ne.PutUint32(b[offLayoutSum:], crc32.Checksum([]byte(section), castagnoli))
-	ne.PutUint32(b[offDataOffset:], uint32(max(off, need)))
+	ne.PutUint32(b[offSlotSize:], uint32(size))
+	ne.PutUint32(b[offDataOffset:], uint32(newOff))
+	writeSlot(b, header{slots: headerSize, slotSize: uint32(size)}, 0, []byte(section))
 	ne.PutUint32(b[offChecksum:], headerChecksum(b))
 	return b
 }
 
-// TestOpenRejectsBadLayoutSections: a layout section that is not valid, or
+// TestOpenRejectsBadLayoutSections: a stored layout that is not valid, or
 // that describes another layout than the header's, is ErrCorrupt (with
 // valid checksums: the parse is what must catch it), and the file is left
 // as it was. One with other names and the same layout opens.
@@ -224,12 +324,15 @@ func TestOpenRejectsBadLayoutSections(t *testing.T) {
 	tests := []struct {
 		name, section, msg string
 	}{
-		{"empty", ``, "layout section: EOF"},
-		{"not JSON", `size=24`, "layout section: invalid character"},
+		{"empty", ``, "stored layout: EOF"},
+		{"not JSON", `size=24`, "stored layout: invalid character"},
 		{"two objects", good + good, "bytes after the JSON object"},
 		{"no type", `{"size":24,"align":8}`, "size, align or type missing"},
 		{"unknown kind", strings.Replace(good, `"f64"`, `"f65"`, 1), `X has unknown kind "f65"`},
-		{"other kind", strings.Replace(good, `"f64"`, `"i64"`, 1), "layout section describes 24-byte elements, align 8, fingerprint"},
+		{"other kind", strings.Replace(good, `"f64"`, `"i64"`, 1), "stored layout describes 24-byte elements, align 8, fingerprint"},
+		{"text on a float", strings.Replace(good, `{"kind":"f64"}`, `{"kind":"f64","text":true}`, 1), "X holds text, but is f64, not an array of u8"},
+		{"text on a struct", strings.Replace(good, `"size":24,"fields"`, `"size":24,"text":true,"fields"`, 1), "the element holds text, but is struct"},
+		{"text on an array of f64", `{"size":24,"align":8,"type":{"kind":"array","size":24,"len":3,"text":true,"elem":{"kind":"f64"}}}`, "the element holds text, but is an array of f64, not of u8"},
 		{"wrong struct size", strings.Replace(good, `"size":24,"fields"`, `"size":32,"fields"`, 1), "size 24, but the type takes 32 bytes"},
 		{"field past the end", strings.Replace(good, `"offset":16`, `"offset":20`, 1), "field Z (8 bytes at 20) ends past its 24-byte struct"},
 		{"fields out of order", strings.Replace(good, `"offset":8`, `"offset":0`, 1), "field Y has no valid offset"},
@@ -248,12 +351,20 @@ func TestOpenRejectsBadLayoutSections(t *testing.T) {
 			requireFileBytes(t, path, b, "a failed open changes nothing")
 		})
 	}
-	t.Run("other names, unknown keys and spaces", func(t *testing.T) {
-		section := strings.ReplaceAll(strings.ReplaceAll(good, `"X"`, `"Lat"`), `{"kind":"f64"}`, `{ "kind": "f64", "unit": "degrees" }`)
+	t.Run("a type name, unknown keys and spaces", func(t *testing.T) {
+		section := strings.ReplaceAll(strings.Replace(good, `"size":24,"fields"`, `"size":24,"name":"geo.Point","fields"`, 1), `{"kind":"f64"}`, `{ "kind": "f64", "unit": "degrees" }`)
 		path := writeVecFile(t, withSection(t, data, section))
 		v := openVec[point](t, path)
 		require.Equal(t, 3, v.Len())
 		require.Equal(t, samplePoint(2), v.Index(2))
+	})
+	t.Run("other field names", func(t *testing.T) {
+		b := withSection(t, data, strings.ReplaceAll(good, `"X"`, `"Lat"`))
+		path := writeVecFile(t, b)
+		_, err := Open[point](path)
+		require.ErrorIs(t, err, ErrTypeMismatch)
+		require.ErrorContains(t, err, "first difference: the region has Lat f64@0, the type X f64@0")
+		requireFileBytes(t, path, b, "a failed open changes nothing")
 	})
 }
 

@@ -10,7 +10,9 @@ MANIFEST is JSON, a list of files with what each must hold:
 One column per primitive that is not in a blank field, with a value per
 element: bools and integers as JSON numbers, floats as their bits (an unsigned
 integer), complex numbers as [real bits, imaginary bits]; so every float is
-compared bit for bit, NaN payloads and -0 included. It prints every difference
+compared bit for bit, NaN payloads and -0 included. A text field is one column
+of kind "text", its values in hex: the field's bytes, trailing zeros left out,
+which is what numpy's S<N> holds. It prints every difference
 and exits 1 if there is any.
 """
 import json
@@ -33,6 +35,10 @@ def column(a, path):
 
 def values(col, kind):
     """The values of col as the manifest gives them."""
+    if kind == "text":
+        if col.dtype.kind != "S":
+            return ["dtype %s, not S<N>" % col.dtype] * len(col)
+        return [v.hex() for v in col.tolist()]
     if kind[0] in "fc":  # the bits: floats as unsigned integers of their size
         width = col.dtype.itemsize // (2 if kind[0] == "c" else 1)
         bits = numpy.ascontiguousarray(col).view(col.dtype.byteorder + "u%d" % width)

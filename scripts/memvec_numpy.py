@@ -4,10 +4,11 @@
     points = load("points.vec")      # read-only numpy.memmap, a record per element
     print(len(points), points["X"].mean(), points[0])
 
-load checks the header and the layout section as memvec does (FORMAT.md), builds
+load checks the header and the stored layout as memvec does (FORMAT.md), builds
 the dtype from the element layout stored in the file (struct fields by name and
-offset, blank "_" fields left out, arrays as subarrays, in the writer's byte
-order), and maps the elements the file counts: the length word, or, if this
+offset, blank "_" fields left out, arrays as subarrays, text fields -- [N]byte
+tagged memvec:"string" -- as S<N>, in the writer's byte order), and maps the
+elements the file counts: the length word, or, if this
 machine has rebooted since the writer opened the file (Linux's boot_id tells),
 as far as the power-loss checksums hold. It needs only numpy.
 
@@ -43,6 +44,8 @@ def crc32c(data):
 
 
 def _dtype(t, order):
+    if t["kind"] == "array" and t.get("text") and t["len"] > 0:
+        return numpy.dtype("S%d" % t["len"])  # numpy's bytes: the text, its trailing zeros left out
     if t["kind"] == "array":
         return numpy.dtype((_dtype(t["elem"], order), (t["len"],)))
     if t["kind"] == "struct":
@@ -69,7 +72,7 @@ def load(path):
     """Return the elements of the memvec file at path as a read-only numpy.memmap
     (an empty array if it has none), or raise ValueError if the file is not valid."""
     with open(path, "rb") as f:
-        data = f.read(64 << 10)  # the header and the layout section, which are smaller
+        data = f.read(64 << 10)  # the header and the layout slots, which are smaller
         file_size = f.seek(0, 2)
         if file_size == 0 or 128 <= file_size <= 64 << 10 and data == bytes(file_size):
             return numpy.empty(0, "V0")  # a new vector: no header, no layout yet
@@ -78,20 +81,24 @@ def load(path):
         order = {b"\x04\x03\x02\x01": "<", b"\x01\x02\x03\x04": ">"}.get(data[8:12])
         if order is None:
             raise ValueError("bad byte-order mark")
-        version, size, align, data_offset, _, layout_offset, layout_len, layout_crc = \
-            struct.unpack_from(order + "IQIIQIII", data, 12)
-        if version != 3:
-            raise ValueError("format version %d, not 3" % version)
-        if struct.unpack_from(order + "I", data, 60)[0] != crc32c(data[:60]) or data[52:60] != bytes(8):
+        version, size, align, data_offset, _, slots, slot_size = struct.unpack_from(order + "IQIIQII", data, 12)
+        if version != 4:
+            raise ValueError("format version %d, not 4" % version)
+        if struct.unpack_from(order + "I", data, 60)[0] != crc32c(data[:60]) or data[48:60] != bytes(12):
             raise ValueError("bad header checksum or reserved bytes")
-        section = data[layout_offset:layout_offset + layout_len]
-        if not 128 <= layout_offset <= layout_offset + layout_len <= data_offset <= file_size \
-                or data_offset % max(align, 1) or crc32c(section) != layout_crc:
-            raise ValueError("bad layout section")
-        layout = json.loads(section)
+        if not (128 <= slots and 8 <= slot_size <= 32704 and slots % 8 == 0 == slot_size % 8
+                and slots + 2 * slot_size <= data_offset <= file_size and data_offset % max(align, 1) == 0):
+            raise ValueError("bad layout slots")
+        word, = struct.unpack_from(order + "I", data, 76)  # its lowest bit: the current slot
+        slot = data[slots + (word & 1) * slot_size:][:slot_size]
+        slot_crc, layout_len = struct.unpack_from(order + "II", slot, 0)
+        if layout_len > slot_size - 8 or crc32c(slot[4:8 + layout_len]) != slot_crc:
+            raise ValueError("bad layout slot")
+        stored = slot[8:8 + layout_len]
+        layout = json.loads(stored)
         dtype = _dtype(layout["type"], order)
         if (layout["size"], layout["align"], dtype.itemsize) != (size, align, size):
-            raise ValueError("the layout section does not match the header")
+            raise ValueError("the stored layout does not match the header")
         capacity = (file_size - data_offset) // size if size else 1 << 63
         length, = struct.unpack_from(order + "Q", data, 64)
         base, checked1, checked2, boot, sum1, sum2 = struct.unpack_from(order + "QQQQII", data, 88)

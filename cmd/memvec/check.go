@@ -11,7 +11,7 @@ import (
 )
 
 // check validates the file at path: OpenRaw validates the header, the
-// layout section and the length; check adds the power-loss checksums and
+// stored layout and the length; check adds the power-loss checksums and
 // the generation, and prints a summary or warnings.
 func check(path string, stdout, stderr io.Writer) error {
 	r, live, err := open(path)

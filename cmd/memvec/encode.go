@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"math"
 	"strconv"
-	"strings"
 
 	"github.com/memvec/memvec"
 )
@@ -22,24 +21,28 @@ type encoder struct {
 	jsonl  bool
 	w      *bufio.Writer
 	buf    []byte
-	cols   int // the csv columns of the element so far
+	text   []byte // a text field's text, before it is quoted
+	cols   int    // the csv columns of the element so far
 }
 
 // flushAt is the size at which the encoder hands its buffer to the writer.
 const flushAt = 32 << 10
 
 // A node is a part of the element type, as the encoder walks it: a
-// primitive, an array or a struct without its blank fields.
+// primitive, an array, a text array (one value, a string) or a struct
+// without its blank fields.
 type node struct {
 	kind   memvec.Kind
 	len    int   // Array: the number of elements
 	stride int   // Array: the size of an element
 	elem   *node // Array
+	text   bool  // Array: a text field, whose len bytes are one string
 	fields []field
 }
 
 // A field is a struct's field that is not blank, with its JSON key.
 type field struct {
+	name string
 	key  []byte // `"Name":`
 	off  int
 	node *node
@@ -54,67 +57,57 @@ func compile(t *memvec.Type) *node {
 	n := &node{kind: t.Kind}
 	switch t.Kind {
 	case memvec.Array:
-		n.len, n.stride, n.elem = t.Len, t.Elem.Size, compile(t.Elem)
+		n.len, n.stride, n.elem, n.text = t.Len, t.Elem.Size, compile(t.Elem), t.Text
 	case memvec.Struct:
 		for _, f := range t.Fields {
 			if f.Name == "_" {
 				continue
 			}
 			key, _ := json.Marshal(f.Name) // a string always marshals
-			n.fields = append(n.fields, field{key: append(key, ':'), off: f.Offset, node: compile(f.Type)})
+			n.fields = append(n.fields, field{name: f.Name, key: append(key, ':'), off: f.Offset, node: compile(f.Type)})
 		}
 	}
 	return n
 }
 
-// header writes the csv header row: the path of every primitive that is
-// not in a blank field, or "value" for an element that is itself a
-// primitive. jsonl has none.
+// header writes the csv header row: the path of every column, in the
+// order of Layout.Primitives, but for those in blank fields and for text
+// fields, whose bytes are one column named by the field's path; "value"
+// for an element that is itself a primitive. jsonl has none.
 func (e *encoder) header() {
 	if e.jsonl {
 		return
 	}
 	first := true
-	for p := range e.layout.Primitives() {
-		if blank(p.Path) {
-			continue
+	var walk func(n *node, path string)
+	walk = func(n *node, path string) {
+		switch {
+		case n.kind == memvec.Array && !n.text:
+			if n.stride == 0 {
+				return // no primitives, as Layout.Primitives has none
+			}
+			for i := range n.len {
+				walk(n.elem, path+"["+strconv.Itoa(i)+"]")
+			}
+		case n.kind == memvec.Struct:
+			for _, f := range n.fields {
+				walk(f.node, join(path, f.name))
+			}
+		default:
+			if !first {
+				e.buf = append(e.buf, ',')
+			}
+			first = false
+			if path == "" {
+				path = "value"
+			}
+			e.buf = appendCSVField(e.buf, []byte(path))
+			e.spill()
 		}
-		if !first {
-			e.buf = append(e.buf, ',')
-		}
-		first = false
-		name := p.Path
-		if name == "" {
-			name = "value"
-		}
-		e.buf = appendCSVField(e.buf, name)
-		e.spill()
 	}
+	walk(e.root, "")
 	e.buf = append(e.buf, '\n')
 	e.spill()
-}
-
-// blank reports whether a primitive's path goes through a blank field:
-// "_", "_[3]", "Pos._".
-func blank(path string) bool {
-	for part := range strings.SplitSeq(path, ".") {
-		if name, _, _ := strings.Cut(part, "["); name == "_" {
-			return true
-		}
-	}
-	return false
-}
-
-// appendCSVField appends s as a csv field, quoted as RFC 4180 says if it
-// needs to be. Field names are Go identifiers, which never need it, but a
-// file may hold any name.
-func appendCSVField(b []byte, s string) []byte {
-	if !strings.ContainsAny(s, ",\"\r\n") && !strings.HasPrefix(s, " ") {
-		return append(b, s...)
-	}
-	b = append(b, '"')
-	b = append(b, strings.ReplaceAll(s, `"`, `""`)...)
-	return append(b, '"')
 }
 
 // element writes element p, and a newline.
@@ -146,15 +139,23 @@ func (e *encoder) spill() {
 
 // csv appends the primitives of n at p, separated by commas.
 func (e *encoder) csv(n *node, p []byte) {
-	switch n.kind {
-	case memvec.Array:
+	switch {
+	case n.text:
+		if e.cols > 0 {
+			e.buf = append(e.buf, ',')
+		}
+		e.cols++
+		e.text = appendText(e.text[:0], p[:n.len])
+		e.buf = appendCSVField(e.buf, e.text)
+		e.spill()
+	case n.kind == memvec.Array:
 		if n.stride == 0 {
-			return // no primitives, as Layout.Primitives has none
+			return // no primitives, as the header has none
 		}
 		for i := range n.len {
 			e.csv(n.elem, p[i*n.stride:])
 		}
-	case memvec.Struct:
+	case n.kind == memvec.Struct:
 		for _, f := range n.fields {
 			e.csv(f.node, p[f.off:])
 		}
@@ -170,8 +171,12 @@ func (e *encoder) csv(n *node, p []byte) {
 
 // json appends the JSON value of n at p.
 func (e *encoder) json(n *node, p []byte) {
-	switch n.kind {
-	case memvec.Array:
+	switch {
+	case n.text:
+		e.text = appendText(e.text[:0], p[:n.len])
+		e.buf = appendJSONString(e.buf, e.text)
+		e.spill()
+	case n.kind == memvec.Array:
 		e.buf = append(e.buf, '[')
 		for i := range n.len {
 			if i > 0 {
@@ -181,7 +186,7 @@ func (e *encoder) json(n *node, p []byte) {
 			e.spill()
 		}
 		e.buf = append(e.buf, ']')
-	case memvec.Struct:
+	case n.kind == memvec.Struct:
 		e.buf = append(e.buf, '{')
 		for i, f := range n.fields {
 			if i > 0 {

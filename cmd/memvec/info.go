@@ -50,6 +50,7 @@ func info(path string, stdout io.Writer) error {
 	fmt.Fprintf(w, "element      %s, %d bytes, align %d\n", typeName(in.Layout.Type), in.ElemSize, in.ElemAlign)
 	fmt.Fprintf(w, "fingerprint  %#016x\n", in.Fingerprint)
 	fmt.Fprintf(w, "data offset  %d\n", in.DataOffset)
+	fmt.Fprintf(w, "layout       %d bytes, in slot %d of two of %d bytes (relabelled %d times)\n", in.LayoutSize, in.Relabels&1, in.SlotSize, in.Relabels)
 	fmt.Fprintf(w, "length       %s\n", length)
 	fmt.Fprintf(w, "capacity     %s\n", capacity)
 	fmt.Fprintf(w, "file size    %d bytes\n", in.FileSize)
@@ -108,9 +109,9 @@ func (l layoutLine) cells() [5]string {
 
 // layoutLines lists the fields of the element type t, depth-first: a line
 // for every struct field, with the fields of a struct after it; an array
-// of primitives on one line ("Msg[0..54]"), an array of arrays or structs
-// on one line and then each element's; and a line for each stretch of
-// padding Go adds.
+// of primitives on one line ("Tags[0..3]"), a text field too, of kind text
+// ("Msg"), an array of arrays or structs on one line and then each
+// element's; and a line for each stretch of padding Go adds.
 func layoutLines(t *memvec.Type) []layoutLine {
 	var lines []layoutLine
 	var walk func(t *memvec.Type, path string, off int)
@@ -138,6 +139,8 @@ func layoutLines(t *memvec.Type) []layoutLine {
 				name = typeName(t)
 			}
 			switch {
+			case t.Text:
+				lines = append(lines, layoutLine{off, t.Size, "text", path, name})
 			case t.Len == 0:
 				lines = append(lines, layoutLine{off, 0, "array", path + "[]", name})
 			case t.Elem.Kind.Primitive():

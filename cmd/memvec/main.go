@@ -17,15 +17,16 @@
 //
 // # info
 //
-// info prints the header's fields, then the element layout, one line per
-// field with its offset, size, kind and path ("Pos.X", "Tags[0..3]" for a
-// whole array of primitives) and the Go name of named types, padding
-// included; then the words the writer keeps for power loss (FORMAT.md,
-// "Power loss").
+// info prints the header's fields, the size of the stored layout and of
+// its slots, and how often it was relabelled (memvec.Relabel), then the
+// element layout, one line per field with its offset, size, kind and path
+// ("Pos.X", "Tags[0..3]" for a whole array of primitives, kind text for a
+// text field) and the Go name of named types, padding included; then the
+// words the writer keeps for power loss (FORMAT.md, "Power loss").
 //
 // # check
 //
-// check validates the header and the layout section as every open does (the
+// check validates the header and the stored layout as every open does (the
 // checksums, the fields, the layout against the fingerprint, the length
 // against the file's size) and prints "FILE: valid, N elements of T". It
 // also verifies the power-loss checksums, the CRC-32C of the elements from
@@ -55,6 +56,17 @@
 // the field names, arrays as arrays, and an element that is itself a
 // primitive as a bare value. Both skip blank fields ("_", padding by
 // hand), as they skip the padding Go adds.
+//
+// A text field (a [N]byte tagged memvec:"string", which the stored layout
+// marks "text") is one value: one csv column named by its path, quoted as
+// encoding/csv quotes a field (when it holds a comma, a quote or a line
+// end, or begins with a space), and a JSON string in jsonl. The text is
+// the field's bytes up to the first zero byte, as they are where they are
+// UTF-8. So that nothing is lost, a byte that is not part of a UTF-8
+// character is written \xNN (two lowercase hexadecimal digits), and a
+// backslash that the text has before an x and two hexadecimal digits is
+// written \x5c; nothing else is escaped. To get the bytes back, replace
+// each \x and two hexadecimal digits by the byte they give.
 //
 // Integers are exact, in decimal (a uint64 or int64 as a JSON number with
 // every digit); floats are the shortest decimal that reads back as the

@@ -179,10 +179,11 @@ func TestInfoShowsHeaderLayoutAndLengths(t *testing.T) {
 	require.Equal(t, 0, status, errOut)
 	require.Empty(t, errOut)
 	want := fmt.Sprintf(`file         FILE
-format       version 3, little-endian
+format       version 4, little-endian
 element      main.Reading, 112 bytes, align 8
 fingerprint  0x%016x
-data offset  1408
+data offset  %d
+layout       %d bytes, in slot 0 of two of %d bytes (relabelled 0 times)
 length       2
 capacity     %d elements
 file size    %d bytes
@@ -226,8 +227,10 @@ power loss (FORMAT.md, "Power loss"):
   generation       0
   writer's boot    %#016x
   rebooted since   no: a reader counts the length word
-`, in.Fingerprint, in.Cap, in.FileSize, in.BootID)
+`, in.Fingerprint, in.DataOffset, in.LayoutSize, in.SlotSize, in.Cap, in.FileSize, in.BootID)
 	require.Equal(t, want, out)
+	require.Equal(t, 128+2*in.SlotSize, in.DataOffset, "the data right after the slots, at a multiple of 64")
+	require.Greater(t, in.SlotSize, 2*in.LayoutSize+8, "room for a layout twice as long")
 }
 
 // TestInfoOfOtherElements: a primitive element is one line, an array
@@ -416,7 +419,7 @@ func TestCheck(t *testing.T) {
 		want string
 	}{
 		{"header", header, fmt.Sprintf("memvec: open FILE: corrupt region: header checksum is %#08x, header hashes to %#08x\n", ne.Uint32(header[60:]), crc(header[:60]))},
-		{"layout section", section, fmt.Sprintf("memvec: open FILE: corrupt region: layout section checksum is %#08x, the section hashes to %#08x\n", ne.Uint32(section[48:]), crc(section[128:128+ne.Uint32(section[44:])]))},
+		{"layout slot", section, fmt.Sprintf("memvec: open FILE: corrupt region: layout slot 0's checksum is %#08x, the slot hashes to %#08x\n", ne.Uint32(section[128:]), crc(section[132:136+ne.Uint32(section[132:])]))},
 		{"truncated", cut, fmt.Sprintf("memvec: open FILE: corrupt region: header counts 2 elements, the %d-byte region holds at most 1\n", len(cut))},
 		{"text", text, "memvec: open FILE: corrupt region: not a memvec region: magic is \"not a ve\", want \"\\x89MEMVEC\\n\"\n"},
 		{"short", []byte("hello\n"), "memvec: open FILE: corrupt region: region is 6 bytes, shorter than the 128-byte header\n"},

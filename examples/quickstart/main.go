@@ -13,7 +13,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,12 +24,14 @@ import (
 )
 
 // Record is one log entry. It is plain data (no strings, slices or
-// pointers), 64 bytes, so it can live in the mapped file as it is: the
-// message is a fixed array, cut at the first zero byte.
+// pointers), 64 bytes, so it can live in the mapped file as it is. The
+// message is a fixed array tagged memvec:"string": text up to its first
+// zero byte, which the file's layout records, so that `memvec dump` prints
+// it as a string and numpy reads it as one.
 type Record struct {
 	Time  int64 // Unix nanoseconds
 	Level Level
-	Msg   [55]byte
+	Msg   [55]byte `memvec:"string"`
 }
 
 // Level is a record's severity.
@@ -51,13 +52,12 @@ func (l Level) String() string {
 // newRecord returns a record of msg, cut to fit.
 func newRecord(level Level, msg string) Record {
 	r := Record{Time: time.Now().UnixNano(), Level: level}
-	copy(r.Msg[:], msg)
+	memvec.SetString(r.Msg[:], msg)
 	return r
 }
 
 func (r Record) String() string {
-	msg, _, _ := bytes.Cut(r.Msg[:], []byte{0})
-	return fmt.Sprintf("%s %-4s %s", time.Unix(0, r.Time).Format("15:04:05.000"), r.Level, msg)
+	return fmt.Sprintf("%s %-4s %s", time.Unix(0, r.Time).Format("15:04:05.000"), r.Level, memvec.StringOf(r.Msg[:]))
 }
 
 func main() {

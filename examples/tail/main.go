@@ -13,7 +13,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -27,12 +26,13 @@ import (
 )
 
 // Record is one log line. Text is in a fixed-size array: a memvec element
-// holds no pointers, so no string.
+// holds no pointers, so no string. Its tag makes it text in the file's
+// layout, which `memvec dump` prints as a string.
 type Record struct {
 	Time  int64 // Unix nanoseconds
 	Seq   uint64
 	Level uint8
-	Text  [47]byte
+	Text  [47]byte `memvec:"string"`
 }
 
 var levels = []string{"DEBUG", "INFO", "WARN", "ERROR"}
@@ -76,7 +76,7 @@ func writeLog(ctx context.Context, path string, every time.Duration, n int) erro
 	defer tick.Stop()
 	for i := 0; n == 0 || i < n; i++ {
 		r := Record{Time: time.Now().UnixNano(), Seq: uint64(v.Len()), Level: uint8(v.Len() % 7 % 4)}
-		copy(r.Text[:], fmt.Sprintf("request %d served in %d ms", v.Len(), 1+v.Len()*37%90))
+		memvec.SetString(r.Text[:], fmt.Sprintf("request %d served in %d ms", v.Len(), 1+v.Len()*37%90))
 		if err := v.Push(r); err != nil {
 			return err
 		}
@@ -103,8 +103,7 @@ func followLog(ctx context.Context, path string, n int) error {
 			if n > 0 && printed == n {
 				break
 			}
-			text, _, _ := bytes.Cut(r.Text[:], []byte{0})
-			fmt.Printf("%s %5d %-5s %s\n", time.Unix(0, r.Time).Format("15:04:05.000"), r.Seq, levels[r.Level%4], text)
+			fmt.Printf("%s %5d %-5s %s\n", time.Unix(0, r.Time).Format("15:04:05.000"), r.Seq, levels[r.Level%4], memvec.StringOf(r.Text[:]))
 			printed++
 		}
 		if n > 0 && printed == n {
