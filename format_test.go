@@ -636,9 +636,6 @@ func TestZeroSizeVectorAtMaxLengthRefusesToGrow(t *testing.T) {
 		fmt.Println("child error:", err)
 		return
 	}
-	if testing.Short() {
-		t.Skip("runs child processes")
-	}
 	for op := range ops {
 		t.Run(op, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
