@@ -367,16 +367,26 @@ func (f *File) cutError(size int64) string {
 	return fmt.Sprintf("the file was cut to %d bytes by another program, the vector had %d", size, f.fileSize)
 }
 
-// readFault returns the error, wrapping ErrFileChanged, for an access of
-// the file's mapping that faulted (see catchFault): the file is shorter
-// than the mapping the access reached into, which only another program
-// that cut it makes it. A writable file keeps it as checkFile's.
+// readFault returns the error for a memory fault in an access of the
+// mapping of f. A file shorter than this handle's size was cut by another
+// program: an error wrapping ErrFileChanged. A file that has all its bytes
+// faulted because its filesystem could not give the page (a read that
+// failed, a write into a block that a full disk could not allocate: a hole
+// another program punched, or any block on a copy-on-write filesystem):
+// an error wrapping EIO. Either way a writer writes nothing more through
+// this handle.
 func (f *File) readFault() error {
-	what := "the file was cut by another program"
-	if size, err := f.currentSize(); err == nil {
-		what = f.cutError(size)
+	var err error
+	switch size, serr := f.currentSize(); {
+	case serr != nil:
+		err = fmt.Errorf("the file was cut by another program: %w", ErrFileChanged)
+	case size < int64(f.fileSize):
+		err = fmt.Errorf("%s: %w", f.cutError(size), ErrFileChanged)
+	default:
+		err = fmt.Errorf("an access of the mapping faulted, though the file has all its %d bytes: "+
+			"its filesystem could not give the page (a failed read, or no room on the disk for a block "+
+			"that is not allocated or is copied on write): %w", size, syscall.EIO)
 	}
-	err := fmt.Errorf("%s: %w", what, ErrFileChanged)
 	if !f.readOnly && f.changed == nil {
 		f.changed = err
 	}

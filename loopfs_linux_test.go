@@ -462,3 +462,29 @@ func TestFullDiskOnFilesystems(t *testing.T) {
 		})
 	}
 }
+
+// TestFaultOnAWholeFileIsNotAChange: a fault in memvec's own access of a
+// file that has all its bytes is the filesystem's failure, not a cut: here
+// a write into the header's page, which another program punched out of a
+// full tmpfs, so that the page's block cannot be allocated again. Close's
+// store of the length faults; it returns an error wrapping EIO that says
+// so (not ErrFileChanged, nor "cut to N bytes"), once, and the program
+// lives.
+func TestFaultOnAWholeFileIsNotAChange(t *testing.T) {
+	mnt := mountLoopFS(t, loopFS{name: "tmpfs", size: 4 << 20})
+	path := filepath.Join(mnt, "v.vec")
+	w := openVec[point](t, path)
+	require.NoError(t, w.Append(pts(seq(10_000)...)...))
+	require.NoError(t, w.Sync())
+	other, err := os.OpenFile(path, os.O_RDWR, 0)
+	require.NoError(t, err)
+	require.NoError(t, unix.Fallocate(int(other.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, 0, int64(pageSize)))
+	require.NoError(t, other.Close())
+	fillDisk(t, mnt, 0)
+
+	err = w.Close()
+	require.ErrorIs(t, err, unix.EIO)
+	require.NotErrorIs(t, err, ErrFileChanged)
+	require.ErrorContains(t, err, "faulted, though the file has all its")
+	require.Equal(t, 1, strings.Count(err.Error(), "faulted"), "said once: %v", err)
+}

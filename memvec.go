@@ -924,7 +924,7 @@ func (v *MemVec[T]) Close() error {
 	if v.persistent && !v.readOnly && v.length != nil && v.checkFile() == nil {
 		err = v.recordCloseOrFault()
 	}
-	if errors.Is(err, ErrFileChanged) {
+	if f, ok := v.mem.(*File); errors.Is(err, ErrFileChanged) || ok && f.changed != nil && errors.Is(err, f.changed) {
 		err = nil // the File's Close reports it, as it does a change checkFile found
 	}
 	v.closed = true
