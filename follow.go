@@ -204,6 +204,25 @@ func (v *MemVec[T]) Refresh() (n int, err error) {
 	return v.refresh()
 }
 
+// HasWriter reports whether a writer holds the vector's file now: for a
+// follower, which opens and follows whether or not one does, the way to
+// tell a live file from one whose writer has gone (to stop waiting, or to
+// say so). See File.HasWriter for how it is known, how soon a dead
+// writer stops counting, and the systems where a follower cannot tell
+// (an error wrapping errors.ErrUnsupported). For a writer it is true, for
+// a ReadOnly vector false (its lock keeps writers out); for memory other
+// than a File, whether the vector itself may write. After Close it returns
+// an error wrapping ErrClosed. The memvec command's info shows it.
+func (v *MemVec[T]) HasWriter() (bool, error) {
+	if v.closed {
+		return false, v.wrap("lock", ErrClosed)
+	}
+	if f, ok := v.mem.(*File); ok {
+		return f.HasWriter()
+	}
+	return !v.readOnly, nil
+}
+
 // refresh is Refresh for a follower, whose caller catches the faults of a
 // file cut under it.
 func (v *MemVec[T]) refresh() (int, error) {
