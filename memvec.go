@@ -8,6 +8,30 @@
 // never scans. Any other Memory (a heap []byte, a shared-memory segment)
 // works through New.
 //
+// A vector file, created on the first run and found again by the next:
+//
+//	type Point struct{ X, Y, Z float64 }
+//
+//	v, err := memvec.Open[Point]("points.vec") // creates, locks and maps the file
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	defer v.Close()
+//	if err := v.Push(Point{1, 2, 3}); err != nil { // a full disk is an error
+//		log.Fatal(err)
+//	}
+//	for i, p := range v.All() { // the elements in place, no copy
+//		fmt.Println(i, p)
+//	}
+//	// A crash or kill -9 of this process loses nothing pushed; Sync makes
+//	// it survive a power loss or a reboot too.
+//	if err := v.Sync(); err != nil {
+//		log.Fatal(err)
+//	}
+//
+// Make gives the same vector in anonymous memory; Follow reads a file
+// beside its writer, as it grows.
+//
 // The vector keeps a 128-byte header at the start of the region: a magic
 // number, format version, byte-order mark, the element size, alignment and
 // layout fingerprint, the length, and the words that followers read; then
@@ -679,24 +703,28 @@ func (v *MemVec[T]) SwapRemove(i int) T {
 // valid as the vector grows.
 func (v *MemVec[T]) Index(i int) T {
 	if uint(i) >= uint(len(v.s)) {
-		v.outOfRange(i)
+		panic(v.outOfRange(i))
 	}
 	return v.s[i]
 }
 
-// outOfRange panics for Index at index i, out of range: with the runtime's
-// error for indexing the elements, as a slice does, or after Close with a
-// message in the package's form that says the vector is closed, as in
-// "memvec: index /tmp/a.vec: closed" (a closed vector holds no elements,
-// and the runtime's "index out of range [0] with length 0" would not say
-// why). Kept out of line, so that Index stays within the inliner's budget.
+// outOfRange returns what Index panics with for index i, out of range: the
+// runtime's error for indexing the elements, as a slice would panic with,
+// or after Close a message in the package's form that says the vector is
+// closed, as in "memvec: index /tmp/a.vec: closed" (a closed vector holds
+// no elements, and the runtime's "index out of range [0] with length 0"
+// would not say why). Kept out of line, so that Index stays within the
+// inliner's budget; Index's panic of its result ends the branch, so the
+// compiler drops the bounds check of the index that follows it.
 //
 //go:noinline
-func (v *MemVec[T]) outOfRange(i int) {
+func (v *MemVec[T]) outOfRange(i int) (p any) {
 	if v.closed {
-		v.panicf("index", "%v", ErrClosed)
+		return fmt.Sprintf("memvec: index %s: %v", memoryName(v.mem), ErrClosed)
 	}
+	defer func() { p = recover() }()
 	_ = v.s[i]
+	return nil
 }
 
 // Set sets the element at index i to x. It panics if i is out of range or
