@@ -706,8 +706,9 @@ func TestDumpFollowWaitsForTheFile(t *testing.T) {
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	line, err := bufio.NewReader(stderr).ReadString('\n')
-	require.NoError(t, err, "dump -follow exited: %s", stdout.String())
+	errOut := bufio.NewReader(stderr)
+	line, err := errOut.ReadString('\n')
+	require.NoError(t, err, "dump -follow said nothing on standard error")
 	require.Equal(t, "memvec: dump "+path+": no such file yet: waiting for a writer to create it\n", line)
 	_, err = os.Stat(path)
 	require.ErrorIs(t, err, fs.ErrNotExist, "a follower never creates the file")
@@ -718,7 +719,7 @@ func TestDumpFollowWaitsForTheFile(t *testing.T) {
 	for i := range 3 {
 		require.NoError(t, w.Push(Vec3{X: float64(i)}))
 	}
-	rest, _ := io.ReadAll(stderr)
+	rest, _ := io.ReadAll(errOut) // before Wait, which closes the pipe
 	require.NoError(t, cmd.Wait(), "standard error: %s", rest)
 	require.Equal(t, "X,Y,Z\n0,0,0\n1,0,0\n2,0,0\n", stdout.String())
 	require.Empty(t, string(rest))
