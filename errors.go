@@ -20,8 +20,9 @@ import "errors"
 // "memvec: open /tmp/a.vec: Reading.Sensor is a string: unsupported
 // element type". Out-of-range indices panic as they do for a slice, with
 // the runtime's message, except where the vector checks an index or a
-// count itself (Insert, Truncate, Delete, Replace and the like), whose
-// panics use this form.
+// count itself (Insert, Truncate, Delete, Replace and the like), and for
+// an index into a closed vector (Index, Set, Remove: "memvec: index
+// /tmp/a.vec: closed"), whose panics use this form.
 var (
 	// ErrUnsupportedType reports an element type that is not plain data: it
 	// holds a pointer, string, slice, map, channel, func, interface,
@@ -79,6 +80,14 @@ var (
 	// durable (see MemVec.Sync). Open the file again: a new handle counts
 	// what is on the disk.
 	ErrSyncFailed = errors.New("sync failed, and what it covered may be lost")
+
+	// ErrFollowed reports that a writer's Clip brought the capacity down
+	// but could not cut the file: followers (see Follow) may map the bytes
+	// past the elements, and a cut would fault them. The file keeps its
+	// size and its disk blocks until a Clip or a Close finds no follower
+	// attached; on macOS, the BSDs and Solaris, where a writer cannot see
+	// followers, it always keeps them (see MemVec.Clip).
+	ErrFollowed = errors.New("followers may map the file, so it keeps its size")
 
 	// ErrClosed reports a vector or memory used after Close.
 	ErrClosed = errors.New("closed")

@@ -75,6 +75,7 @@ type File struct {
 	created     bool   // this handle's open created the file: see discard
 	follow      bool   // Follow: a follower
 	sizeChanged bool   // since the last Sync: fsync is needed too
+	trimTo      int    // the size Close cuts the file to if no follower maps it (see trimAtClose); 0: none
 	syncErr     error  // the first barrier that failed: every Sync after it returns it (see Sync)
 	closed      bool
 	touch       pretoucher // faults pages in ahead of the pushes
@@ -177,6 +178,37 @@ func (f *File) DiskSize() (int64, error) {
 		return 0, fmt.Errorf("memvec: stat %s: %w", f.path, err)
 	}
 	return n, nil
+}
+
+// HasWriter reports whether a writer (a handle opened without ReadOnly or
+// Follow, in this process or another) holds the file now: what a follower,
+// which opens whether or not one does, asks to tell a live file from one
+// whose writer has gone. For a writer's own File it is true; for a
+// ReadOnly File false, since its lock keeps writers out. A follower asks
+// the system, taking no lock a writer waits on (a writer's open at the
+// same instant is never refused for it): on Linux an open-file-description
+// lock that every writer takes on a byte past the end of any file
+// (F_OFD_GETLK), on Windows the same byte with LockFileEx. A writer that
+// dies stops counting when the system releases its locks (on Linux at
+// once, on Windows soon after). The answer may change the moment after it
+// is given. On macOS, the BSDs and Solaris, which have no lock a follower
+// could test without keeping a writer out, a follower's HasWriter returns
+// an error wrapping errors.ErrUnsupported. It returns an error wrapping
+// ErrClosed after Close.
+func (f *File) HasWriter() (bool, error) {
+	switch {
+	case f.closed:
+		return false, fmt.Errorf("memvec: lock %s: %w", f.path, ErrClosed)
+	case !f.readOnly:
+		return true, nil
+	case !f.follow:
+		return false, nil
+	}
+	held, err := writerAttached(f.osFile)
+	if err != nil {
+		return false, fmt.Errorf("memvec: lock %s: %w", f.path, err)
+	}
+	return held, nil
 }
 
 // ReadOnly reports whether the file was opened with ReadOnly or Follow.
@@ -334,6 +366,35 @@ func (f *File) Close() error {
 		return fmt.Errorf("memvec: close %s: %w", f.path, err)
 	}
 	return nil
+}
+
+// trimAtClose makes Close cut the file to size bytes, after its mapping
+// is gone, if it is larger and no follower is attached then (see
+// followersAttached): the spare capacity a writer's growth reserved (up to
+// the data's size, or 1 GiB, past the data: see MemVec.Grow) is not kept
+// on the disk once the file is closed. The vector sets it, to what its
+// elements and its header need.
+func (f *File) trimAtClose(size int) { f.trimTo = size }
+
+// trim cuts the file to the size trimAtClose set, for close, once the
+// file's mapping is gone, before the lock is released: only if it is
+// larger, if this handle writes the file and found no change by another
+// program, and if no follower is attached, since a follower's mapping may
+// reach past the cut (its view of elements the writer dropped) and would
+// fault there. Where the writer cannot see followers (macOS, the BSDs,
+// Solaris) it never cuts. A cut that fails (Windows refuses one under
+// another program's view of the file) leaves the file as it was, which is
+// no error: the bytes past the data hold nothing that counts.
+func (f *File) trim() {
+	if f.trimTo <= 0 || f.trimTo >= f.fileSize || f.readOnly || f.changed != nil {
+		return
+	}
+	if followed, err := followersAttached(f.osFile); err != nil || followed {
+		return
+	}
+	if f.osFile.Truncate(int64(f.trimTo)) == nil {
+		f.fileSize = f.trimTo
+	}
 }
 
 // checkFile returns an error wrapping ErrFileChanged if another program

@@ -124,6 +124,9 @@ func openLocked(path string, flag int, o options) (osf *os.File, _ int, created 
 			err = lockFollower(osf)
 		} else {
 			err = lockFile(osf, o.readOnly, o.lockTimeout-time.Since(start))
+			if err == nil && !o.readOnly {
+				markWriter(osf) // for File.HasWriter of the followers
+			}
 		}
 		if err != nil {
 			osf.Close()
@@ -570,14 +573,17 @@ func (f *File) diskSize() (int64, error) {
 	return int64(st.Blocks) * 512, nil
 }
 
-// close unmaps the file and closes it, which releases the lock.
+// close unmaps the file, cuts it to the size trimAtClose set (see trim)
+// and closes it, which releases the lock.
 func (f *File) close() error {
 	var err error
 	if f.wakePage != nil {
 		err = releaseAddressSpace(f.wakePage, pageSize)
 		f.wakePage = nil
 	}
-	return errors.Join(err, retire(f.base, f.mapped), f.osFile.Close())
+	err = errors.Join(err, retire(f.base, f.mapped))
+	f.trim()
+	return errors.Join(err, f.osFile.Close())
 }
 
 // mapFile maps size bytes (a page multiple) of the file shared. The mapping

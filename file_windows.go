@@ -65,6 +65,9 @@ func openFile(path string, o options) (_ *File, err error) {
 		osf.Close()
 		return nil, fmt.Errorf("memvec: lock %s: %w", path, err)
 	}
+	if !o.readOnly && !o.follow {
+		markWriter(osf) // for File.HasWriter of the followers
+	}
 	// Every error below unlocks and closes the file, and removes it if
 	// this open created it (see discard).
 	f := &File{osFile: osf, path: path, readOnly: o.readOnly || o.follow, follow: o.follow, reserve: o.reserve, created: created}
@@ -491,6 +494,12 @@ func (f *File) close() error {
 	unlock := unlockFile
 	if f.follow {
 		unlock = unlockFollower
+	} else if !f.readOnly {
+		unlockWriter(f.osFile)
 	}
-	return errors.Join(f.unmapView(), unlock(f.osFile), f.osFile.Close())
+	err := f.unmapView()
+	if err == nil {
+		f.trim() // Windows cuts no file under a mapped view: after the unmap
+	}
+	return errors.Join(err, unlock(f.osFile), f.osFile.Close())
 }

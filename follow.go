@@ -204,6 +204,25 @@ func (v *MemVec[T]) Refresh() (n int, err error) {
 	return v.refresh()
 }
 
+// HasWriter reports whether a writer holds the vector's file now: for a
+// follower, which opens and follows whether or not one does, the way to
+// tell a live file from one whose writer has gone (to stop waiting, or to
+// say so). See File.HasWriter for how it is known, how soon a dead
+// writer stops counting, and the systems where a follower cannot tell
+// (an error wrapping errors.ErrUnsupported). For a writer it is true, for
+// a ReadOnly vector false (its lock keeps writers out); for memory other
+// than a File, whether the vector itself may write. After Close it returns
+// an error wrapping ErrClosed. The memvec command's info shows it.
+func (v *MemVec[T]) HasWriter() (bool, error) {
+	if v.closed {
+		return false, v.wrap("lock", ErrClosed)
+	}
+	if f, ok := v.mem.(*File); ok {
+		return f.HasWriter()
+	}
+	return !v.readOnly, nil
+}
+
 // refresh is Refresh for a follower, whose caller catches the faults of a
 // file cut under it.
 func (v *MemVec[T]) refresh() (int, error) {
@@ -303,20 +322,20 @@ func headerPending(b []byte) bool {
 // length above n) if the writer changed or dropped elements the follower
 // could see, also while it waited.
 //
-// On Linux a waiting follower spins for spinFor, then sleeps on a futex in
+// On Linux a waiting follower spins for 20 µs, then sleeps on a futex in
 // the file's header that the writer's Push wakes, which takes a few
 // microseconds (when several followers sleep, the Push leaves their
 // wake-ups to a goroutine of the writer's, which wakes them when the Go
 // scheduler runs it); elsewhere, and for a follower that cannot write the
-// file, it polls the length with back-off, from pollMin up to pollMax
-// between looks, which bounds the latency to about a millisecond. A Wait
+// file, it polls the length with back-off, from 20 µs up to 1 ms between
+// looks, which bounds the latency to about a millisecond. A Wait
 // that sleeps holds an operating-system thread, as a blocking read does.
 //
 // If ctx ends first, Wait returns the length it has and an error wrapping
 // ctx.Err(). If another program cuts the file below the header, Wait
 // returns the length it has and an error wrapping ErrFileChanged, as
 // Refresh does; a follower asleep then, whom no Push wakes, finds it when
-// its sleep ends (sleepMax, a second, at most). On a vector that is not a
+// its sleep ends (after a second at most). On a vector that is not a
 // follower, whose length nobody else changes, Wait returns (Len(), nil) if
 // Len() > n and an error otherwise; after Close, (0, ErrClosed).
 //
@@ -368,7 +387,9 @@ func (v *MemVec[T]) Wait(ctx context.Context, n int) (m int, err error) {
 	}
 }
 
-// Waiting, tuned for a follower in another process on another core.
+// Waiting, tuned for a follower in another process on another core. Wait's
+// documentation gives these values (20 µs, 1 ms and, for sleepMax, a
+// second): keep it in step.
 const (
 	// spinFor is how long a follower spins on the length before it sleeps:
 	// a writer that pushes within it is seen at once, without a system

@@ -60,6 +60,37 @@ func lockFollower(osf *os.File) error {
 	}
 }
 
+// markWriter takes an exclusive open-file-description lock on the writer
+// byte through a writer's descriptor osf, after the file's lock: what
+// writerAttached looks for. Nobody else ever takes that byte (a second
+// writer is kept out by the file's lock first), and a follower only tests
+// it, so it never waits. It is best-effort: a filesystem that refuses
+// byte-range locks costs the followers that test only the answer (no
+// writer), not the writer its open.
+func markWriter(osf *os.File) {
+	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart, Start: writerLockOffset, Len: 1}
+	for unix.FcntlFlock(osf.Fd(), unix.F_OFD_SETLK, &lk) == unix.EINTR {
+	}
+}
+
+// writerAttached reports whether a writer holds the file that osf, a
+// follower's descriptor, names: whether any descriptor holds the writer
+// byte (see markWriter). F_OFD_GETLK only tests: it takes nothing, so a
+// writer's open at the same instant is never kept out.
+func writerAttached(osf *os.File) (bool, error) {
+	lk := unix.Flock_t{Type: unix.F_RDLCK, Whence: io.SeekStart, Start: writerLockOffset, Len: 1}
+	for {
+		err := unix.FcntlFlock(osf.Fd(), unix.F_OFD_GETLK, &lk)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return false, os.NewSyscallError("fcntl", err)
+		}
+		return lk.Type != unix.F_UNLCK, nil
+	}
+}
+
 // followersAttached reports whether any descriptor, in this process or
 // another, holds the follower byte: whether the writer would take it away
 // from a follower by truncating the file. A follower that takes the byte

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math"
 	"os"
@@ -244,6 +245,21 @@ func TestFollowerOfCorruptFile(t *testing.T) {
 // pages that a truncation would take away.
 const opsLen = 1000
 
+// clipFollowed clips w, whose file followers may map: the capacity comes
+// down to the length, and Clip says with ErrFollowed that the file kept
+// its size, unless there was nothing past the elements to cut.
+func clipFollowed(t testing.TB, w *MemVec[point]) {
+	t.Helper()
+	f := w.Memory().(*File)
+	spare := f.FileSize() > int64(w.dataOffset+w.Len()*int(w.layout.size))
+	if err := w.Clip(); spare {
+		require.ErrorIs(t, err, ErrFollowed)
+	} else {
+		require.NoError(t, err)
+	}
+	require.Equal(t, w.Len(), w.Cap())
+}
+
 var writerOps = []struct {
 	name      string
 	rewritten bool
@@ -253,7 +269,7 @@ var writerOps = []struct {
 	{"Append", false, func(t testing.TB, w *MemVec[point]) { require.NoError(t, w.Append(pts(10, 11)...)) }},
 	{"Insert at the end", false, func(t testing.TB, w *MemVec[point]) { require.NoError(t, w.Insert(w.Len(), pt(10))) }},
 	{"Grow", false, func(t testing.TB, w *MemVec[point]) { require.NoError(t, w.Grow(100000)) }},
-	{"Clip", false, func(t testing.TB, w *MemVec[point]) { require.NoError(t, w.Clip()) }},
+	{"Clip", false, func(t testing.TB, w *MemVec[point]) { clipFollowed(t, w) }},
 	{"Truncate to the length", false, func(t testing.TB, w *MemVec[point]) { w.Truncate(w.Len()) }},
 	{"Set", true, func(t testing.TB, w *MemVec[point]) { w.Set(3, pt(99)) }},
 	{"Insert", true, func(t testing.TB, w *MemVec[point]) { require.NoError(t, w.Insert(2, pts(98, 99)...)) }},
@@ -262,10 +278,10 @@ var writerOps = []struct {
 	{"Pop", true, func(t testing.TB, w *MemVec[point]) { w.Pop() }},
 	{"Truncate", true, func(t testing.TB, w *MemVec[point]) { w.Truncate(4) }},
 	{"Clear", true, func(t testing.TB, w *MemVec[point]) { w.Clear() }},
-	{"Truncate and Clip", true, func(t testing.TB, w *MemVec[point]) { w.Truncate(1); require.NoError(t, w.Clip()) }},
+	{"Truncate and Clip", true, func(t testing.TB, w *MemVec[point]) { w.Truncate(1); clipFollowed(t, w) }},
 	{"Clear, Clip and Push", true, func(t testing.TB, w *MemVec[point]) {
 		w.Clear()
-		require.NoError(t, w.Clip())
+		clipFollowed(t, w)
 		require.NoError(t, w.Push(pt(7)))
 	}},
 	{"Delete", true, func(t testing.TB, w *MemVec[point]) { require.NoError(t, w.Delete(3, 7)) }},
@@ -330,7 +346,9 @@ func TestClipKeepsFileWhileFollowed(t *testing.T) {
 	view := f.Slice()
 
 	w.Truncate(10)
-	require.NoError(t, w.Clip())
+	err := w.Clip()
+	require.ErrorIs(t, err, ErrFollowed, "Clip says that it could not cut the file")
+	require.ErrorContains(t, err, fmt.Sprintf("memvec: clip %s: the capacity is down to 10 elements, but the file keeps its %d bytes", path, size))
 	require.Equal(t, 10, w.Cap(), "the writer's capacity is clipped all the same")
 	require.Equal(t, size, fileSize(t, path), "the file was truncated under a follower")
 	for i, x := range view { // would fault if the file had been truncated
@@ -341,10 +359,12 @@ func TestClipKeepsFileWhileFollowed(t *testing.T) {
 
 	require.NoError(t, f.Close())
 	w.Truncate(5)
-	require.NoError(t, w.Clip())
+	err = w.Clip()
 	if followersDetectable {
+		require.NoError(t, err, "no follower is left: Clip truncates")
 		require.Equal(t, int64(ptOff+5*24), fileSize(t, path), "no follower is left: Clip truncates")
 	} else {
+		require.ErrorIs(t, err, ErrFollowed, "the writer cannot see followers here: it never truncates, and says so")
 		require.Equal(t, size, fileSize(t, path), "the writer cannot see followers here: it never truncates")
 	}
 	require.NoError(t, w.Close())

@@ -35,6 +35,31 @@ func lockFollower(osf *os.File) error {
 // right after a follower's Close then truncates.
 func unlockFollower(osf *os.File) error { return unlockByte(osf, followerLockOffset) }
 
+// markWriter takes the writer byte exclusively through a writer's handle
+// osf, after the file's lock: what writerAttached looks for. A follower's
+// test holds it shared for two calls, so it waits for it up to
+// followerLockWait. It is best-effort: a handle that cannot take it costs
+// the followers that test only the answer (no writer), not the writer its
+// open. unlockWriter releases it at Close.
+func markWriter(osf *os.File) { lockByte(osf, writerLockOffset, true, followerLockWait) }
+
+// unlockWriter releases the writer byte that markWriter took; an error
+// (markWriter could not take it) is of no consequence.
+func unlockWriter(osf *os.File) { unlockByte(osf, writerLockOffset) }
+
+// writerAttached reports whether a writer holds the file that osf, a
+// follower's handle, names: it takes the writer byte shared without
+// waiting; if that fails with ERROR_LOCK_VIOLATION, a writer holds it,
+// else nobody does and it is given back at once. A writer that opens in
+// that instant waits for it (see markWriter), and is not kept out.
+func writerAttached(osf *os.File) (bool, error) {
+	held, err := tryLockByte(osf, writerLockOffset, false)
+	if held || err != nil {
+		return held, err
+	}
+	return false, unlockByte(osf, writerLockOffset)
+}
+
 // followersAttached reports whether any handle, in this process or another,
 // holds the follower byte: whether the writer would take bytes away from a
 // follower by truncating the file. It takes the byte exclusively without

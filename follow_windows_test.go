@@ -103,7 +103,7 @@ func TestFollowerKeepsClipFromTruncating(t *testing.T) {
 
 	base, view := uintptr(unsafe.Pointer(&w.Slice()[0])), w.mem.(*File).mapped
 	w.Truncate(10)
-	require.NoError(t, w.Clip())
+	require.ErrorIs(t, w.Clip(), ErrFollowed)
 	require.Equal(t, 10, w.Cap())
 	require.Equal(t, size, statSize(t, path), "a Clip with a follower attached keeps the file's size")
 	// The address alone would not show a view unmapped and mapped again:
@@ -166,7 +166,7 @@ func TestClipUnderForeignView(t *testing.T) {
 	seen := unsafe.Slice((*point)(unsafe.Add(unsafe.Pointer(addrToPtr(addr)), w.dataOffset)), 100)
 
 	w.Truncate(10)
-	require.NoError(t, w.Clip())
+	require.ErrorIs(t, w.Clip(), ErrFollowed)
 	require.Equal(t, 10, w.Cap())
 	require.Equal(t, size, statSize(t, path), "Windows keeps the bytes under another handle's view")
 	require.Equal(t, pt(99), seen[99])

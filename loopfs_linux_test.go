@@ -411,7 +411,11 @@ func TestFullDiskOnFilesystems(t *testing.T) {
 				v := openVec[point](t, path)
 				require.NoError(t, v.Append(generate(1000, pt)...))
 				require.NoError(t, v.Grow(400_000)) // 9.6 MB, fallocated
+				// A follower keeps the room from being cut at Close, as a
+				// killed writer would.
+				follower := openVec[point](t, path, Follow())
 				require.NoError(t, v.Close())
+				require.NoError(t, follower.Close())
 				f, err := os.OpenFile(path, os.O_RDWR, 0)
 				require.NoError(t, err)
 				fi, err := f.Stat()

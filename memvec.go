@@ -8,6 +8,30 @@
 // never scans. Any other Memory (a heap []byte, a shared-memory segment)
 // works through New.
 //
+// A vector file, created on the first run and found again by the next:
+//
+//	type Point struct{ X, Y, Z float64 }
+//
+//	v, err := memvec.Open[Point]("points.vec") // creates, locks and maps the file
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	defer v.Close()
+//	if err := v.Push(Point{1, 2, 3}); err != nil { // a full disk is an error
+//		log.Fatal(err)
+//	}
+//	for i, p := range v.All() { // the elements in place, no copy
+//		fmt.Println(i, p)
+//	}
+//	// A crash or kill -9 of this process loses nothing pushed; Sync makes
+//	// it survive a power loss or a reboot too.
+//	if err := v.Sync(); err != nil {
+//		log.Fatal(err)
+//	}
+//
+// Make gives the same vector in anonymous memory; Follow reads a file
+// beside its writer, as it grows.
+//
 // The vector keeps a 128-byte header at the start of the region: a magic
 // number, format version, byte-order mark, the element size, alignment and
 // layout fingerprint, the length, and the words that followers read; then
@@ -692,11 +716,37 @@ func (v *MemVec[T]) SwapRemove(i int) T {
 	return x
 }
 
-// Index returns the element at index i. It panics if i is out of range. It
-// is O(1), inlined, and does not allocate; it loads the vector's slice
-// header on every call, so a hot loop that reads many elements runs faster
-// over Slice(), which stays valid as the vector grows.
-func (v *MemVec[T]) Index(i int) T { return v.s[i] }
+// Index returns the element at index i. It panics if i is out of range, as
+// indexing a slice does (with the runtime's own error), or, after Close,
+// with a message that says the vector is closed. It is O(1), inlined, and
+// does not allocate; it loads the vector's slice header on every call, so
+// a hot loop that reads many elements runs faster over Slice(), which stays
+// valid as the vector grows.
+func (v *MemVec[T]) Index(i int) T {
+	if uint(i) >= uint(len(v.s)) {
+		panic(v.outOfRange(i))
+	}
+	return v.s[i]
+}
+
+// outOfRange returns what Index panics with for index i, out of range: the
+// runtime's error for indexing the elements, as a slice would panic with,
+// or after Close a message in the package's form that says the vector is
+// closed, as in "memvec: index /tmp/a.vec: closed" (a closed vector holds
+// no elements, and the runtime's "index out of range [0] with length 0"
+// would not say why). Kept out of line, so that Index stays within the
+// inliner's budget; Index's panic of its result ends the branch, so the
+// compiler drops the bounds check of the index that follows it.
+//
+//go:noinline
+func (v *MemVec[T]) outOfRange(i int) (p any) {
+	if v.closed {
+		return fmt.Sprintf("memvec: index %s: %v", memoryName(v.mem), ErrClosed)
+	}
+	defer func() { p = recover() }()
+	_ = v.s[i]
+	return nil
+}
 
 // Set sets the element at index i to x. It panics if i is out of range or
 // the vector is read-only. It is O(1). Once a Sync has failed it changes
@@ -794,7 +844,17 @@ func (v *MemVec[T]) Grow(n int) error {
 
 // Clip shrinks the memory so that the capacity is Len(), handing the spare
 // bytes back (for a file, truncating it). It returns ErrReadOnly, ErrClosed
-// or the memory's error.
+// or the memory's error, and the vector is then unchanged.
+//
+// A File that followers may map keeps its size (see File.Resize): cutting
+// it would fault a follower that reads past the new end. Clip then still
+// brings the capacity down to Len() (the next push grows the region back
+// into the bytes the file kept, without reserving disk blocks again), but
+// returns an error wrapping ErrFollowed, so that a caller that clipped to
+// give the disk space back knows that it did not: the file keeps its size
+// and its blocks until a Clip or a Close finds no follower attached (on
+// macOS, the BSDs and Solaris, where the writer cannot see followers, that
+// is never: those cut nothing).
 func (v *MemVec[T]) Clip() error {
 	if err := v.writable(); err != nil {
 		return err
@@ -808,7 +868,14 @@ func (v *MemVec[T]) Clip() error {
 	if err := v.overwrite(len(v.s)); err != nil {
 		return err
 	}
-	return v.resize(size)
+	if err := v.resize(size); err != nil {
+		return err
+	}
+	if f, ok := v.mem.(*File); ok && f.FileSize() > int64(size) {
+		return v.wrap("clip", fmt.Errorf("the capacity is down to %d elements, but the file keeps its %d bytes (%d past the region): %w",
+			len(v.s), f.FileSize(), f.FileSize()-int64(size), ErrFollowed))
+	}
+	return nil
 }
 
 // Truncate shortens the vector to its first n elements. It panics if n < 0
@@ -893,9 +960,16 @@ func (v *MemVec[T]) Sync() (err error) {
 	return nil
 }
 
-// Close releases the memory (for a File: the mapping and the lock). The
-// capacity is kept: a file keeps its spare bytes for the next pushes; call
-// Clip first to trim it. Close does not sync: it records the length in the
+// Close releases the memory (for a File: the mapping and the lock). A file
+// is cut to its elements, rounded up to a page, if no follower is attached
+// at that moment: the spare capacity that growth reserved on the disk (up
+// to the data's size, or 1 GiB, past the data: see Grow) is given back, so
+// that a closed file keeps at most a page (and the filesystem's last
+// block) beyond its data. With followers attached the file keeps its size
+// (a follower's view of elements the writer dropped may reach past the
+// data), and so it does on macOS, the BSDs and Solaris, where the writer
+// cannot see followers (see File.Resize); the next writer's Close cuts it.
+// The next writer grows the file again as it pushes. Close does not sync: it records the length in the
 // header with a checksum of the elements written since the last Sync, so
 // that a machine that shuts down cleanly, which writes its page cache out,
 // loses nothing after its reboot (a power loss may still drop what no Sync
@@ -926,6 +1000,14 @@ func (v *MemVec[T]) Close() error {
 	}
 	if f, ok := v.mem.(*File); errors.Is(err, ErrFileChanged) || ok && f.changed != nil && errors.Is(err, f.changed) {
 		err = nil // the File's Close reports it, as it does a change checkFile found
+	}
+	if f, ok := v.mem.(*File); ok && err == nil && v.failed == nil && v.changed == nil && v.length != nil {
+		// The elements, and those a header on the disk may count (see
+		// overwrite), in whole pages: a power loss that keeps an older
+		// header finds its elements in the file.
+		if size, serr := regionSize(v.dataOffset, max(len(v.s), v.durable), v.layout.size); serr == nil {
+			f.trimAtClose(roundUp(size, pageSize))
+		}
 	}
 	v.closed = true
 	v.s, v.length, v.base, v.durable = nil, nil, 0, 0

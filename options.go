@@ -28,6 +28,16 @@ type options struct {
 	headOnly bool
 }
 
+// checkReserve returns an error, in the form of op's errors on name, if the
+// Reserve option was given a negative size: a mistake to report, not a
+// size to round up to zero.
+func (o options) checkReserve(op, name string) error {
+	if o.reserve < 0 {
+		return fmt.Errorf("memvec: %s %s: Reserve(%d): negative size", op, name, o.reserve)
+	}
+	return nil
+}
+
 func buildOptions(opts []Option) options {
 	o := options{mode: 0o644, reserve: DefaultReserve}
 	for _, opt := range opts {
@@ -52,7 +62,7 @@ func fileOptions(path string, opts []Option) (options, error) {
 	case o.createNew && o.follow:
 		return o, fmt.Errorf("memvec: open %s: CreateNew and Follow exclude each other: a follower never creates the file", path)
 	}
-	return o, nil
+	return o, o.checkReserve("open", path)
 }
 
 // anonOptions builds the options of NewAnon and Make, for the operation op
@@ -64,7 +74,7 @@ func anonOptions(op string, opts []Option) (options, error) {
 	if name := o.firstGiven("ReadOnly", "Follow", "MustExist", "CreateNew", "LockTimeout", "Mode"); name != "" {
 		return o, fmt.Errorf("memvec: %s anonymous memory: option %s does not apply to anonymous memory", op, name)
 	}
-	return o, nil
+	return o, o.checkReserve(op, "anonymous memory")
 }
 
 // firstGiven returns the first of the named options that o was given, or
@@ -132,11 +142,11 @@ func LockTimeout(d time.Duration) Option {
 // becomes invalid; that is the only time a region moves. If the system
 // refuses the reservation (a ulimit on address space), the region reserves
 // only what it needs and moves on every growth. The default is
-// DefaultReserve. Reserve applies to Open, OpenFile, Make and NewAnon (with
+// DefaultReserve; a negative n is an error from the open (or Make, NewAnon). Reserve applies to Open, OpenFile, Make and NewAnon (with
 // Advise, the only options the last two take); a read-only file reserves nothing, since it cannot grow, and neither does a
 // file on Windows, which is mapped anew at every resize (see File).
 func Reserve(n int) Option {
-	return func(o *options) { o.reserve = max(n, 0) }
+	return func(o *options) { o.reserve = n }
 }
 
 // Mode sets the permission bits of a file that OpenFile creates (before the

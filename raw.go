@@ -147,6 +147,11 @@ func (r *Raw) DontNeed(i, j int) error { return r.v.DontNeed(i, j) }
 // Name returns the path the file was opened with.
 func (r *Raw) Name() string { return r.v.mem.(*File).Name() }
 
+// HasWriter reports whether a writer holds the file now, as
+// MemVec.HasWriter does: for a ReadOnly Raw false, since its lock keeps
+// writers out; for a follower, what File.HasWriter finds.
+func (r *Raw) HasWriter() (bool, error) { return r.v.HasWriter() }
+
 // Refresh catches up with the writer, as MemVec.Refresh does: for a
 // follower, the length becomes the one the writer has published (an error
 // wrapping ErrRewritten says that elements it could see changed; one

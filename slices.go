@@ -246,7 +246,7 @@ func (v *MemVec[T]) Resize(n int) error {
 // AppendSeq appends the values seq yields, in order, like slices.AppendSeq.
 // It is O(number of values) amortized. It writes each value into the room
 // past the length and counts the values in batches: it stores the length
-// once per appendSeqBatch (256) values, before each growth of the memory,
+// once per 256 values, before each growth of the memory,
 // and when it returns, rather than once per value as Push does, which would
 // make it about twice as slow. So a crash keeps the values of every batch
 // counted before it (and never counts one not written), and a follower sees

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // A Kind is the kind of a Type: one of the primitives a vector may store,
@@ -297,6 +298,11 @@ func (l *Layout) folded() iter.Seq[foldedField] {
 // element type is built and checked once, also for an array of none:
 // [0]*int is refused like *int.
 func typeOf(t reflect.Type, path string) (*Type, error) {
+	if t == timeType {
+		// Refused for its pointer below, with a message that says only
+		// that; the fix is what a user needs to read.
+		return nil, fmt.Errorf("%s is a time.Time, which holds a pointer (its location): store t.UnixNano() in an int64 instead, and time.Unix(0, n) reads it back: %w", path, ErrUnsupportedType)
+	}
 	if what, ok := refused[t.Kind()]; ok {
 		return nil, fmt.Errorf("%s is %s: %w", path, what, ErrUnsupportedType)
 	}
@@ -352,6 +358,9 @@ func applyTag(ft *Type, tag, path string) error {
 	ft.Text = true
 	return nil
 }
+
+// timeType is time.Time, the non-plain type users most often try to store.
+var timeType = reflect.TypeFor[time.Time]()
 
 // primitiveName is the name of a primitive Go type's kind: int and uint by
 // their size.

@@ -1,19 +1,27 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"os"
 	"strconv"
 
 	"github.com/memvec/memvec"
 )
 
+// errNotDurable is check -durable's result for a valid file whose length
+// word counts elements that a reader after a reboot would not: exit status
+// 3, the summary on standard output saying how many.
+var errNotDurable = errors.New("valid, but not every element is durable")
+
 // check validates the file at path: OpenRaw validates the header, the
 // stored layout and the length; check adds the power-loss checksums and
-// the generation, and prints a summary or warnings.
-func check(path string, stdout, stderr io.Writer) error {
+// the generation, and prints a summary or warnings. With durable, a file
+// at rest whose non-durable tail a reboot would drop is errNotDurable.
+func check(path string, durable bool, stdout, stderr io.Writer) error {
 	r, live, err := open(path)
 	if err != nil {
 		return err
@@ -25,20 +33,27 @@ func check(path string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	var warnings []string
+	kept := uint64(in.Len)
 	if !live {
 		// A writer changes these words as it goes: they are checked only
 		// in a file at rest.
-		if warnings, err = checkDurable(path, in); err != nil {
+		if warnings, kept, err = checkDurable(path, in); err != nil {
 			return err
 		}
 	}
 	note := ""
-	if live {
+	switch {
+	case live:
 		note = " (a writer has it open)"
+	case !in.Rebooted && kept < uint64(in.Len):
+		note = fmt.Sprintf("; %d not durable yet: after a reboot, a reader would count %s", uint64(in.Len)-kept, countable(int(kept), "element"))
 	}
 	fmt.Fprintf(stdout, "%s: valid, %s of %s%s\n", path, countable(in.Len, "element"), typeName(in.Layout.Type), note)
 	for _, w := range warnings {
 		fmt.Fprintf(stderr, "memvec: check %s: warning: %s\n", path, w)
+	}
+	if durable && !live && !in.Rebooted && kept < uint64(in.Len) {
+		return errNotDurable
 	}
 	return nil
 }
@@ -46,21 +61,25 @@ func check(path string, stdout, stderr io.Writer) error {
 // checkDurable verifies the power-loss words of a file at rest, in.
 // FORMAT.md, "Power loss", has the rule: after a reboot, a reader counts
 // the elements from the base length on as far as the checked lengths and
-// their checksums hold, in order. It returns warnings for people, and an
-// error only if the file cannot be read.
-func checkDurable(path string, in memvec.Info) ([]string, error) {
+// their checksums hold, in order. It returns warnings for people, the
+// length such a reader would count, and an error only if the file cannot
+// be read.
+func checkDurable(path string, in memvec.Info) ([]string, uint64, error) {
+	if checkReopens != nil {
+		checkReopens(path)
+	}
 	// The path is opened again, to read the elements: openNoWait keeps
 	// the open from waiting on a named pipe renamed over it since (it
 	// changes nothing for a regular file).
 	f, err := os.OpenFile(path, os.O_RDONLY|openNoWait, 0)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err != nil {
-		return nil, err
+		return nil, 0, err
 	} else if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("memvec: check %s: the path names another file now, not a regular file (%v): %w", path, fi.Mode().Type(), memvec.ErrCorrupt)
+		return nil, 0, fmt.Errorf("memvec: check %s: the path names another file now, %s, not a regular file: %w", path, fileKind(fi.Mode()), memvec.ErrCorrupt)
 	}
 	sums := [2]uint32{in.Sum1, in.Sum2}
 	kept, broken := in.BaseLen, ""
@@ -71,7 +90,7 @@ func checkDurable(path string, in memvec.Info) ([]string, error) {
 		}
 		sum, err := elementsCRC(f, in, kept, next)
 		if err != nil {
-			return nil, fmt.Errorf("memvec: check %s: read elements %d to %d: %w", path, kept, next, err)
+			return nil, 0, fmt.Errorf("memvec: check %s: read elements %d to %d: %w", path, kept, next, err)
 		}
 		if sum != sums[i] {
 			broken = fmt.Sprintf("the checksum of elements [%d, %d) is %#08x, the header says %#08x", kept, next, sum, sums[i])
@@ -95,7 +114,34 @@ func checkDurable(path string, in memvec.Info) ([]string, error) {
 	if in.Generation%2 == 1 {
 		warnings = append(warnings, "the generation is odd: a writer died in the middle of a rewrite (Set, Insert, Remove, ...), which may have left an element half written")
 	}
-	return warnings, nil
+	return warnings, kept, nil
+}
+
+// checkReopens, when set by a test, is called with the path just before
+// checkDurable opens it again: another program may replace it then.
+var checkReopens func(path string)
+
+// fileKind says what kind of file a mode describes, in words, with the
+// mode as ls prints it: "a directory (drwxr-xr-x)". The type bits alone
+// (fs.FileMode.Type) print as "d---------", which reads as a directory
+// nobody may enter.
+func fileKind(m fs.FileMode) string {
+	what := "a file that is not regular"
+	switch {
+	case m.IsDir():
+		what = "a directory"
+	case m&fs.ModeSymlink != 0:
+		what = "a symbolic link"
+	case m&fs.ModeNamedPipe != 0:
+		what = "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		what = "a socket"
+	case m&fs.ModeCharDevice != 0:
+		what = "a character device"
+	case m&fs.ModeDevice != 0:
+		what = "a block device"
+	}
+	return what + " (" + m.String() + ")"
 }
 
 // elementsCRC returns the CRC-32C of the bytes of elements [from, to) of

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/memvec/memvec"
 )
@@ -34,13 +36,18 @@ func dump(path string, o dumpOptions, stdout, stderr io.Writer) (err error) {
 	}
 	opts := []memvec.Option{memvec.Advise(memvec.AdviseSequential)}
 	var r *memvec.Raw
+	ctx := context.Background()
 	if o.follow {
-		r, err = memvec.OpenRaw(path, append(opts, memvec.Follow())...)
+		// Interrupted, a follower stops: exit status 0.
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		r, err = awaitFile(ctx, path, stderr, append(opts, memvec.Follow())...)
 	} else {
 		r, _, err = open(path, opts...)
 	}
-	if err != nil {
-		return err
+	if err != nil || r == nil {
+		return err // r is nil, with no error, if interrupted while waiting
 	}
 	defer r.Close()
 	w := bufio.NewWriterSize(stdout, 64<<10)
@@ -58,8 +65,6 @@ func dump(path string, o dumpOptions, stdout, stderr io.Writer) (err error) {
 		return e.flush()
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	var e *encoder
 	var rel *releaser
 	next := o.from // the first element not printed yet
@@ -92,6 +97,34 @@ func dump(path string, o dumpOptions, stdout, stderr io.Writer) (err error) {
 		}
 	}
 }
+
+// awaitFile opens the file at path with OpenRaw and opts (Follow), and if
+// it does not exist yet, says so once on stderr and tries again, as tail -F
+// does, every fileRetry at most, until it does or ctx ends (then it
+// returns nil and no error). A follower never creates the file (see
+// memvec.Follow): its writer does, maybe later than the follower starts.
+func awaitFile(ctx context.Context, path string, stderr io.Writer, opts ...memvec.Option) (*memvec.Raw, error) {
+	said := false
+	for wait := time.Millisecond; ; wait = min(2*wait, fileRetry) {
+		r, err := memvec.OpenRaw(path, opts...)
+		if !errors.Is(err, fs.ErrNotExist) {
+			return r, err
+		}
+		if !said {
+			fmt.Fprintf(stderr, "memvec: dump %s: no such file yet: waiting for a writer to create it\n", path)
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil
+		case <-time.After(wait):
+		}
+	}
+}
+
+// fileRetry is how often, at most, dump -follow looks again for a file
+// that does not exist yet.
+const fileRetry = 100 * time.Millisecond
 
 // catchFault is deferred by dump, with the setting that
 // debug.SetPanicOnFault(true) replaced (wasOn), to turn a fault in its

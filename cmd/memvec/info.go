@@ -45,6 +45,9 @@ func info(path string, stdout io.Writer) error {
 	fmt.Fprintf(w, "file         %s\n", path)
 	if live {
 		fmt.Fprintf(w, "writer       has the file open: read as a follower\n")
+	} else {
+		// info's shared lock was granted: no writer had the file open.
+		fmt.Fprintf(w, "writer       none\n")
 	}
 	fmt.Fprintf(w, "format       version %d, %s\n", in.Version, order)
 	fmt.Fprintf(w, "element      %s, %d bytes, align %d\n", typeName(in.Layout.Type), in.ElemSize, in.ElemAlign)

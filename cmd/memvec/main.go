@@ -2,7 +2,9 @@
 // element type: the layout stored in the file says what each element is.
 //
 //	memvec info FILE      the header, the element layout, the lengths
-//	memvec check FILE     validate the file (exit status 0 if valid, 1 if not)
+//	memvec check [-durable] FILE
+//	                      validate the file (exit status 0 if valid, 1 if not;
+//	                      with -durable, 3 if valid but not all durable)
 //	memvec dump [-format csv|jsonl] [-from I] [-to J] [-follow] FILE
 //	                      the elements, one per line
 //
@@ -17,12 +19,15 @@
 //
 // # info
 //
-// info prints the header's fields, the size of the stored layout and of
-// its slots, and how often it was relabelled (memvec.Relabel), then the
-// element layout, one line per field with its offset, size, kind and path
-// ("Pos.X", "Tags[0..3]" for a whole array of primitives, kind text for a
-// text field) and the Go name of named types, padding included; then the
-// words the writer keeps for power loss (FORMAT.md, "Power loss").
+// info prints whether a writer has the file open ("writer  none", or "has
+// the file open: read as a follower"; a program tells the same with
+// memvec.MemVec.HasWriter), the header's fields, the size of the stored
+// layout and of its slots, and how often it was relabelled
+// (memvec.Relabel), then the element layout, one line per field with its
+// offset, size, kind and path ("Pos.X", "Tags[0..3]" for a whole array of
+// primitives, kind text for a text field) and the Go name of named types,
+// padding included; then the words the writer keeps for power loss
+// (FORMAT.md, "Power loss").
 //
 // # check
 //
@@ -41,6 +46,22 @@
 // (a writer died in the middle of a rewrite, which may have left an element
 // half written). It does not verify the checksums, nor the generation, of a
 // file that a writer has open: they change under it.
+//
+// Valid means that every open of the file succeeds and counts only
+// elements that were written whole: what a reader counts now. It does not
+// mean that a reboot keeps them all. A writer that exited or was killed
+// without Sync or Close leaves elements that the page cache holds but no
+// Sync made durable: on this boot every reader counts them, after a
+// reboot (even a clean one) a reader counts only as far as the power-loss
+// checksums hold. check says how many such elements there are, on the
+// summary line: "FILE: valid, 1000 elements of T; 1000 not durable yet:
+// after a reboot, a reader would count 0 elements". The next writer's Sync
+// or Close makes them durable. With -durable, such a file is exit status
+// 3, so that a script can tell "valid, and what a reader counts survives a
+// reboot" (0) from "valid, but a reboot would drop some" (3) and from "not
+// valid" (1). After a reboot, the elements are gone already: the file is
+// valid with the elements the checksums kept (and a warning), exit status
+// 0.
 //
 // # dump
 //
@@ -84,7 +105,9 @@
 // which would otherwise stay mapped whole.
 //
 // With -follow, dump opens the file as a follower (it may be empty, its
-// writer not started yet), prints the elements from -from on (waiting for
+// writer not started yet; if it does not exist yet, dump says so on
+// standard error and waits for a writer to create it, looking again every
+// 100 ms at most, as tail -F does), prints the elements from -from on (waiting for
 // element I if the vector is shorter), then waits for the writer to publish
 // more and prints them as they come, until interrupted (SIGINT or SIGTERM:
 // exit status 0) or, with -to, until it has printed element J-1. If the
@@ -97,7 +120,9 @@
 //
 // 0 on success; 1 if the file cannot be opened, is not a valid vector
 // file, or cannot be read (with a message on standard error); 2 on a usage
-// error (an unknown command, a bad flag, a missing FILE). A file that
+// error (an unknown command, a bad flag, a missing FILE); 3 for check
+// -durable of a valid file whose length counts elements that are not
+// durable yet (see check). A file that
 // another program truncates while memvec reads it is an error too, with
 // status 1 ("the file was cut to N bytes by another program ... file
 // changed under this handle"), not a crash.
@@ -116,7 +141,7 @@ import (
 
 // synopsis is what a usage error prints after its message.
 const synopsis = `usage: memvec info FILE
-       memvec check FILE
+       memvec check [-durable] FILE
        memvec dump [-format csv|jsonl] [-from I] [-to J] [-follow] FILE
        memvec help
 `
@@ -126,7 +151,13 @@ const usage = `usage: memvec <command> [flags] FILE
 
 Commands:
   info FILE    print the header, the element layout and the lengths
-  check FILE   validate the file: exit status 0 if valid, 1 if not
+  check [-durable] FILE
+               validate the file: exit status 0 if valid, 1 if not. Valid:
+               a reader counts only whole elements. The summary says how
+               many of them are not durable yet (a writer exited without
+               Sync or Close): a reboot would drop those.
+    -durable   exit status 3 if the file is valid but a reboot would drop
+               elements a reader counts now
   dump [-format csv|jsonl] [-from I] [-to J] [-follow] FILE
                print the elements, one per line:
     -format F  csv (a header row of field paths, then a row per element)
@@ -134,11 +165,12 @@ Commands:
     -from I    start at element I (default 0)
     -to J      stop before element J (default: the length)
     -follow    then print the elements a writer appends, as they come,
-               until interrupted (or until element J-1 with -to)
+               until interrupted (or until element J-1 with -to);
+               waits for FILE to be created if it does not exist yet
   help         print this help
 
 Exit status: 0 on success, 1 if the file cannot be read or is not valid,
-2 on a usage error. See go doc github.com/memvec/memvec/cmd/memvec.
+2 on a usage error, 3 for check -durable of a file not all durable. See go doc github.com/memvec/memvec/cmd/memvec.
 `
 
 func main() {
@@ -161,6 +193,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case err == nil:
 		return 0
+	case errors.Is(err, errNotDurable):
+		return 3 // check -durable: the summary said why
 	case errors.Is(err, errHelp):
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -187,6 +221,10 @@ func command(args []string, stdout, stderr io.Writer) error {
 		return errHelp
 	case "info", "check":
 		fs := newFlagSet(name)
+		durable := false
+		if name == "check" {
+			fs.BoolVar(&durable, "durable", false, "")
+		}
 		path, err := parse(fs, args)
 		if err != nil {
 			return err
@@ -194,7 +232,7 @@ func command(args []string, stdout, stderr io.Writer) error {
 		if name == "info" {
 			return info(path, stdout)
 		}
-		return check(path, stdout, stderr)
+		return check(path, durable, stdout, stderr)
 	case "dump":
 		fs := newFlagSet(name)
 		var o dumpOptions

@@ -179,6 +179,7 @@ func TestInfoShowsHeaderLayoutAndLengths(t *testing.T) {
 	require.Equal(t, 0, status, errOut)
 	require.Empty(t, errOut)
 	want := fmt.Sprintf(`file         FILE
+writer       none
 format       version 4, little-endian
 element      main.Reading, 112 bytes, align 8
 fingerprint  0x%016x
@@ -484,7 +485,7 @@ func TestCheckPowerLossWords(t *testing.T) {
 		warnings string
 	}{
 		{"intact", data, "FILE: valid, 5 elements of main.Vec3\n", ""},
-		{"torn", torn, "FILE: valid, 5 elements of main.Vec3\n",
+		{"torn", torn, "FILE: valid, 5 elements of main.Vec3; 2 not durable yet: after a reboot, a reader would count 3 elements\n",
 			"memvec: check FILE: warning: " + mismatch + ": after a reboot, a reader would count 3 elements, not 5; this machine has not rebooted since the writer opened the file, so a reader counts the length word and nothing is lost, and a writer's next Sync or Close records the checksums anew\n"},
 		{"odd generation", odd, "FILE: valid, 5 elements of main.Vec3\n",
 			"memvec: check FILE: warning: the generation is odd: a writer died in the middle of a rewrite (Set, Insert, Remove, ...), which may have left an element half written\n"},
@@ -693,4 +694,36 @@ func TestComplexAsGoWritesIt(t *testing.T) {
 				string(appendComplex(nil, float64(real(c64)), float64(imag(c64)), 32, false)))
 		}
 	}
+}
+
+// TestDumpFollowWaitsForTheFile: dump -follow started before its writer
+// has created the file says so on standard error and waits, as tail -F
+// does, then prints the elements the writer pushes once it has.
+func TestDumpFollowWaitsForTheFile(t *testing.T) {
+	path := filepath.Join(tempDir(t), "later.vec")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := memvecCmd(t, ctx, "dump", "-follow", "-to", "3", path)
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	errOut := bufio.NewReader(stderr)
+	line, err := errOut.ReadString('\n')
+	require.NoError(t, err, "dump -follow said nothing on standard error")
+	require.Equal(t, "memvec: dump "+path+": no such file yet: waiting for a writer to create it\n", line)
+	_, err = os.Stat(path)
+	require.ErrorIs(t, err, fs.ErrNotExist, "a follower never creates the file")
+
+	w, err := memvec.Open[Vec3](path)
+	require.NoError(t, err)
+	defer w.Close()
+	for i := range 3 {
+		require.NoError(t, w.Push(Vec3{X: float64(i)}))
+	}
+	rest, _ := io.ReadAll(errOut) // before Wait, which closes the pipe
+	require.NoError(t, cmd.Wait(), "standard error: %s", rest)
+	require.Equal(t, "X,Y,Z\n0,0,0\n1,0,0\n2,0,0\n", stdout.String())
+	require.Empty(t, string(rest))
 }

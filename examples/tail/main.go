@@ -7,7 +7,8 @@
 // The follower opens the file with memvec.Follow: it takes no lock the
 // writer waits on, and sleeps in Wait until the writer pushes (on Linux the
 // writer's Push wakes it within microseconds). Start and stop either side
-// in any order: a follower needs only the file to exist, and a writer that
+// in any order: a follower started first waits for the writer to create the
+// file (as tail -F does), and a writer that
 // is killed and started again continues where it stopped, with followers
 // still attached. -n stops either side after that many records.
 package main
@@ -17,6 +18,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"log"
 	"os"
 	"os/signal"
@@ -92,7 +94,7 @@ func writeLog(ctx context.Context, path string, every time.Duration, n int) erro
 // followLog prints the records the file holds, then each new one as the
 // writer pushes it, until ctx ends or it has printed n (if n > 0).
 func followLog(ctx context.Context, path string, n int) error {
-	v, err := memvec.Open[Record](path, memvec.Follow())
+	v, err := awaitFile(ctx, path)
 	if err != nil {
 		return err
 	}
@@ -121,4 +123,27 @@ func followLog(ctx context.Context, path string, n int) error {
 		}
 	}
 	return nil
+}
+
+// awaitFile opens the log at path as a follower. A follower never creates
+// the file, so if the writer has not created it yet, awaitFile says so and
+// looks again, every 100 ms at most, as tail -F does, until it exists or
+// ctx ends.
+func awaitFile(ctx context.Context, path string) (*memvec.MemVec[Record], error) {
+	said := false
+	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		v, err := memvec.Open[Record](path, memvec.Follow())
+		if !errors.Is(err, fs.ErrNotExist) {
+			return v, err
+		}
+		if !said {
+			fmt.Fprintf(os.Stderr, "tail: %s does not exist yet: waiting for the writer to create it\n", path)
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }
