@@ -144,7 +144,9 @@ func TestFormatStoredLayouts(t *testing.T) {
 	n := len(must(layoutFor[Point]()).section) - len("memvec") + len("main") // main.Point's
 	slot := int(slotSizeFor(n))
 	data := roundUp(headerSize+2*slot, 64)
-	doc := formatDoc(t, "`struct\\{ X, Y, Z float64 \\}` named `main.Point` has a (\\d+)-byte layout in slots of (\\d+)\nbytes, data at (\\d+), and room for (\\d+) elements in its first page", "main.Point's sizes")
+	// The sentence may be wrapped anywhere: any run of white space matches.
+	sentence := strings.Join(strings.Fields("`struct\\{ X, Y, Z float64 \\}` named `main.Point` has a (\\d+)-byte layout in slots of (\\d+) bytes, data at (\\d+), and room for (\\d+) elements in its first page"), `\s+`)
+	doc := formatDoc(t, sentence, "main.Point's sizes")
 	got := []string{strconv.Itoa(n), strconv.Itoa(slot), strconv.Itoa(data), strconv.Itoa((4096 - data) / 24)}
 	require.Equal(t, []string{string(doc[1]), string(doc[2]), string(doc[3]), string(doc[4])}, got)
 }
