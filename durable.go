@@ -357,6 +357,28 @@ func (v *MemVec[T]) syncDurable() error {
 	return nil
 }
 
+// keepTail makes durable, at a writer's open, the elements that the last
+// writer left past the base in this boot (n is the length): it was killed,
+// or it ended without a Sync, and they may still be only in the page cache,
+// where a power loss or a reboot, even a clean one after a kill, would drop
+// them. It makes them durable first (the memory's barrier), and only then
+// stores n as the base and makes the header durable alone: the base rule
+// (see "Power loss") without the checksums a Sync would compute, so that
+// the open reads none of the elements, however many they are. A barrier
+// that fails fails the vector (see fail), and the open with it.
+func (v *MemVec[T]) keepTail(n int) error {
+	if err := v.mem.Sync(); err != nil {
+		return v.fail("open", "making the elements the last writer left durable", err)
+	}
+	v.record(n, n, n)
+	if err := v.syncHeader(); err != nil {
+		return v.fail("open", "making the elements the last writer left durable", err)
+	}
+	v.base, v.durable = n, n
+	v.attach(v.mem.Bytes(), n)
+	return nil
+}
+
 // recordClose records the length at Close, as Sync does but with no
 // barrier: what a reboot after a clean shutdown verifies (see
 // trustedLength). It costs a checksum of what was written since the last

@@ -323,6 +323,11 @@ func (v *MemVec[T]) open(b []byte) error {
 		v.attach(b, n)
 		if v.persistent {
 			v.wakeStranded()
+			if n > v.base {
+				if err := v.keepTail(n); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil
@@ -367,7 +372,12 @@ func Make[T any](capacity int, opts ...Option) (*MemVec[T], error) {
 // the file, releasing its lock, if New fails, and removes it if this open
 // created it: a failed Open leaves no file behind that it made, so that
 // trying again, with CreateNew too, can succeed. Opening costs O(1)
-// whatever the file's size: nothing is read until used.
+// whatever the file's size: nothing is read until used. A writer that
+// opens a file whose last writer left elements past what a Sync made
+// durable, in this boot (it was killed, or ended without a Sync), makes
+// them durable before Open returns, so that a later power loss or reboot
+// keeps them: two barriers (the file's, then the header's), whose cost
+// follows what that writer left unsynced; none of the elements is read.
 func Open[T any](path string, opts ...Option) (*MemVec[T], error) {
 	if _, err := layoutFor[T](); err != nil {
 		return nil, fmt.Errorf("memvec: open %s: %w", path, err)

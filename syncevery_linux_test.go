@@ -283,3 +283,70 @@ func TestSyncEveryErrorReachesTheNextCall(t *testing.T) {
 		})
 	}
 }
+
+func init() { children["reopen"] = reopenChild }
+
+// reopenChild opens the vector at $MEMVEC_PATH as a writer, says its
+// length, and holds it, calling nothing, until it is killed.
+func reopenChild() {
+	v, err := Open[crashRec](os.Getenv("MEMVEC_PATH"), LockTimeout(killedLockWait))
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(childFailed)
+	}
+	fmt.Println("len", v.Len())
+	io.Copy(io.Discard, os.Stdin)
+}
+
+// TestOpenMakesKilledWritersTailDurable: a writer killed (kill -9) after
+// pushing, over crashfs, with no Sync: what it pushed is only in the page
+// cache. A second writer opens the file, in the same boot, and is killed
+// too, having called nothing after Open. A reboot then keeps everything the
+// first pushed: every state a power loss could leave after the second's
+// Open returned counts at least what the first reported pushed, each
+// element whole.
+func TestOpenMakesKilledWritersTailDurable(t *testing.T) {
+	dir, cfs := mountCrashFS(t)
+	const name = "killed.vec"
+	path := filepath.Join(dir, name)
+	c := startChild(t, "push", "MEMVEC_PATH="+path)
+	reached, drained := make(chan struct{}), make(chan struct{})
+	var reported uint64
+	go func() {
+		defer close(drained)
+		pending := reached
+		for c.lines.Scan() {
+			n, err := strconv.ParseUint(c.lines.Text(), 10, 64)
+			if err != nil {
+				break
+			}
+			if reported = n; pending != nil && n >= 20_000 {
+				close(pending)
+				pending = nil
+			}
+		}
+		if pending != nil {
+			close(pending)
+		}
+	}()
+	<-reached
+	c.kill(t, drained)
+	require.GreaterOrEqual(t, reported, uint64(20_000), "the pushing child failed")
+
+	c = startChild(t, "reopen", "MEMVEC_PATH="+path)
+	require.True(t, c.lines.Scan(), "the reopening child said nothing")
+	var n uint64
+	_, err := fmt.Sscanf(c.lines.Text(), "len %d", &n)
+	require.NoError(t, err, "the reopening child: %s", c.lines.Text())
+	require.GreaterOrEqual(t, n, reported)
+	c.kill(t, nil)
+
+	reboot(t)
+	log := cfs.events()
+	check := filepath.Join(tempDir(t), "state.vec")
+	r := rand.New(rand.NewPCG(rand.Uint64(), 4))
+	for _, st := range imageAt(log, len(log), name).states(r, 10) {
+		require.True(t, st.ok, "the file is gone (%s)", st.how)
+		requirePushed(t, check, st.data, int(reported), "a power loss after the second writer's open, state "+st.how)
+	}
+}
