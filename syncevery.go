@@ -53,6 +53,10 @@ type backgroundSync struct {
 	// for wakeFollowers to see without the lock.
 	err     error
 	stopped bool // set by Close: the syncer returns without touching the region
+	// reattach is set when a background Sync raised the durable length:
+	// the owner's capacity, held at its length while the length was below
+	// it (see attach), comes back at its next call (adoptBehind).
+	reattach bool
 
 	owed  atomic.Bool
 	armed atomic.Bool   // a change was noticed: the syncer's timer runs, or is about to
@@ -165,6 +169,7 @@ func (v *MemVec[T]) syncBehind() (err error) {
 	}
 	v.record(n, n, n)
 	v.base, v.durable = n, n
+	v.bg.reattach = true
 	return nil
 }
 
@@ -197,7 +202,9 @@ func (v *MemVec[T]) syncUnlock(locked bool) {
 // adoptBehind makes what a background Sync found the vector's own: the elements
 // a failed barrier may have lost are dropped (dropFailed), and the capacity
 // of a failed vector, or of one whose file another program changed, is
-// held at the length, so that Push takes the slow path, which refuses.
+// held at the length, so that Push takes the slow path, which refuses; the
+// capacity held at the length below the durable length that a background
+// Sync has since raised to it comes back (reattach).
 func (v *MemVec[T]) adoptBehind() {
 	if v.closed {
 		return
@@ -205,7 +212,8 @@ func (v *MemVec[T]) adoptBehind() {
 	if v.failed != nil {
 		v.dropFailed()
 	}
-	if v.changed != nil && cap(v.s) > len(v.s) {
+	if v.bg.reattach || v.changed != nil && cap(v.s) > len(v.s) {
+		v.bg.reattach = false
 		v.attach(v.mem.Bytes(), len(v.s))
 	}
 }
