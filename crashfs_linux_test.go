@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -61,6 +62,7 @@ type crashEvent struct {
 	data    []byte
 	size    int64
 	mark    int
+	at      time.Time // when it reached crashfs
 }
 
 type crashFS struct {
@@ -98,6 +100,7 @@ func (c *crashFS) refuses(off, n int64) syscall.Errno {
 }
 
 func (c *crashFS) record(e crashEvent) {
+	e.at = time.Now()
 	c.mu.Lock()
 	c.log = append(c.log, e)
 	c.mu.Unlock()

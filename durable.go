@@ -102,35 +102,60 @@ func (e *syncFailure) Unwrap() []error { return []error{ErrSyncFailed, e.err} }
 // It returns the failure, for op.
 func (v *MemVec[T]) fail(op, doing string, err error) error {
 	if v.failed == nil {
-		what := err.Error()
-		if name := memoryName(v.mem) + ": "; strings.HasPrefix(what, "memvec: ") {
-			if i := strings.Index(what, name); i >= 0 {
-				what = what[i+len(name):]
-			}
-		}
-		if doing != "" {
-			what += " (" + doing + ")"
-		}
-		kept := min(v.base, len(v.s))
-		v.failed = &syncFailure{err: err, what: what, kept: kept}
-		// A follower that counted the dropped elements sees a rewrite.
-		v.beginRewrite()
-		v.s = v.s[:kept:kept] // no Push past it: see attach
-		v.length.Store(uint64(kept))
-		v.endRewrite()
-		v.lowerHeader()
+		v.failRecord(doing, err, len(v.s))
 	}
+	v.dropFailed()
 	return v.wrap(op, v.failed)
 }
 
-// lowerHeader stores, in a failed vector's header, the length and, as base
-// and both checked lengths, what the last barrier that succeeded covered,
-// and makes the header durable, unless a call before did. If that barrier
-// fails too, it stores the words once more: the failed write-back left the
-// header's page clean, which the page cache may drop, while a dirty page
-// stays until the kernel's own write-back, which retries it, succeeds. The
-// next Sync or Close tries again.
-func (v *MemVec[T]) lowerHeader() {
+// failRecord is the part of fail that a background Sync does itself (see
+// SyncEvery) when its barrier fails, n being the length it synced: it keeps
+// the failure, stores the length it keeps (a follower that counted more
+// sees a rewrite) and lowers the header. The vector's own elements are
+// dropped by the owner's next call (dropFailed): a background Sync never
+// changes the vector's slice, which Push's fast path writes.
+func (v *MemVec[T]) failRecord(doing string, err error, n int) {
+	what := err.Error()
+	if name := memoryName(v.mem) + ": "; strings.HasPrefix(what, "memvec: ") {
+		if i := strings.Index(what, name); i >= 0 {
+			what = what[i+len(name):]
+		}
+	}
+	if doing != "" {
+		what += " (" + doing + ")"
+	}
+	kept := min(v.base, n)
+	v.failed = &syncFailure{err: err, what: what, kept: kept}
+	v.beginRewrite()
+	v.length.Store(uint64(kept))
+	v.endRewrite()
+	v.lowerHeader(kept)
+}
+
+// dropFailed drops, from a failed vector, the elements past what it kept,
+// and holds its capacity at its length, so that no Push is made past it
+// (see attach).
+func (v *MemVec[T]) dropFailed() {
+	n := len(v.s)
+	if k := v.failed.kept; n > k {
+		// A follower that counted the dropped elements sees a rewrite.
+		v.beginRewrite()
+		v.s = v.s[:k:k]
+		v.length.Store(uint64(k))
+		v.endRewrite()
+		return
+	}
+	v.s = v.s[:n:n]
+}
+
+// lowerHeader stores, in a failed vector's header, the length n and, as
+// base and both checked lengths, what the last barrier that succeeded
+// covered, and makes the header durable, unless a call before did. If that
+// barrier fails too, it stores the words once more: the failed write-back
+// left the header's page clean, which the page cache may drop, while a
+// dirty page stays until the kernel's own write-back, which retries it,
+// succeeds. The next Sync or Close tries again.
+func (v *MemVec[T]) lowerHeader(n int) {
 	if v.lowered {
 		return
 	}
@@ -140,7 +165,7 @@ func (v *MemVec[T]) lowerHeader() {
 		// Also the boot: the page may have been read back from the disk,
 		// from before this writer's open stored its boot there.
 		binary.NativeEndian.PutUint64(v.mem.Bytes()[offBootID:], bootID())
-		v.length.Store(uint64(len(v.s)))
+		v.length.Store(uint64(n))
 	}
 	store()
 	if v.syncHeader() == nil {
@@ -316,7 +341,7 @@ func (v *MemVec[T]) rewritable(i int) bool { return v.overwrite(i) == nil }
 // is failed (see fail), and the failure is returned.
 func (v *MemVec[T]) syncDurable() error {
 	if v.failed != nil {
-		v.lowerHeader()
+		v.lowerHeader(len(v.s))
 		return v.wrap("sync", v.failed)
 	}
 	v.recordLength()
@@ -332,6 +357,28 @@ func (v *MemVec[T]) syncDurable() error {
 	return nil
 }
 
+// keepTail makes durable, at a writer's open, the elements that the last
+// writer left past the base in this boot (n is the length): it was killed,
+// or it ended without a Sync, and they may still be only in the page cache,
+// where a power loss or a reboot, even a clean one after a kill, would drop
+// them. It makes them durable first (the memory's barrier), and only then
+// stores n as the base and makes the header durable alone: the base rule
+// (see "Power loss") without the checksums a Sync would compute, so that
+// the open reads none of the elements, however many they are. A barrier
+// that fails fails the vector (see fail), and the open with it.
+func (v *MemVec[T]) keepTail(n int) error {
+	if err := v.mem.Sync(); err != nil {
+		return v.fail("open", "making the elements the last writer left durable", err)
+	}
+	v.record(n, n, n)
+	if err := v.syncHeader(); err != nil {
+		return v.fail("open", "making the elements the last writer left durable", err)
+	}
+	v.base, v.durable = n, n
+	v.attach(v.mem.Bytes(), n)
+	return nil
+}
+
 // recordClose records the length at Close, as Sync does but with no
 // barrier: what a reboot after a clean shutdown verifies (see
 // trustedLength). It costs a checksum of what was written since the last
@@ -342,7 +389,7 @@ func (v *MemVec[T]) syncDurable() error {
 // lowered header durable, if no call before did, and returns the failure.
 func (v *MemVec[T]) recordClose() error {
 	if v.failed != nil {
-		v.lowerHeader()
+		v.lowerHeader(len(v.s))
 		return v.wrap("close", v.failed)
 	}
 	v.recordLength()

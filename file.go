@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"syscall"
+	"time"
 )
 
 // File is a file mapped shared into memory: a Memory whose bytes are the
@@ -78,7 +79,8 @@ type File struct {
 	trimTo      int    // the size Close cuts the file to if no follower maps it (see trimAtClose); 0: none
 	syncErr     error  // the first barrier that failed: every Sync after it returns it (see Sync)
 	closed      bool
-	touch       pretoucher // faults pages in ahead of the pushes
+	touch       pretoucher    // faults pages in ahead of the pushes
+	syncEvery   time.Duration // the SyncEvery option: the vector's syncer's period
 
 	// changed is set once the file is found changed by another program
 	// (see checkFile), and wraps ErrFileChanged: nothing is written to the
@@ -117,7 +119,12 @@ func OpenFile(path string, opts ...Option) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return openFile(path, o)
+	f, err := openFile(path, o)
+	if err != nil {
+		return nil, err
+	}
+	f.syncEvery = o.syncEvery
+	return f, nil
 }
 
 // Bytes returns the mapped file; len(Bytes()) is the file's size. It returns

@@ -530,6 +530,14 @@ func (v *MemVec[T]) wakeFollowers() {
 			break
 		}
 	}
+	if v.bg != nil {
+		// The bit may be the syncer's: a change to notice, an error to
+		// return at the next Push (see "Durability on a schedule").
+		v.bg.kick()
+		if v.bg.owed.Load() {
+			w.Or(1)
+		}
+	}
 	if runtime.GOMAXPROCS(0) < 2 {
 		wakeAll(w)
 		return

@@ -88,7 +88,9 @@
 // # Concurrency
 //
 // A MemVec is not safe for concurrent use: like a slice, it needs one writer
-// at a time, and readers must not run beside a writer. A File's lock keeps
+// at a time, and readers must not run beside a writer. (With SyncEvery the
+// vector syncs from a goroutine of its own, which it keeps out of the
+// owner's calls itself.) A File's lock keeps
 // other handles, in this process or another, from opening it for writing
 // at the same time.
 //
@@ -213,6 +215,8 @@ type MemVec[T any] struct {
 	raw bool
 	// waker wakes the followers a Push left asleep (see wakeFollowers).
 	waker followerWaker
+	// bg is the syncer of a vector opened with SyncEvery, nil otherwise.
+	bg *backgroundSync
 }
 
 // prefaulter is implemented by a Memory that can fault in pages for
@@ -322,6 +326,7 @@ func New[T any](mem Memory) (_ *MemVec[T], err error) {
 			return nil, err
 		}
 	}
+	v.startSyncer()
 	return v, nil
 }
 
@@ -363,6 +368,11 @@ func (v *MemVec[T]) open(b []byte) error {
 		v.attach(b, n)
 		if v.persistent {
 			v.wakeStranded()
+			if n > v.base {
+				if err := v.keepTail(n); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil
@@ -407,7 +417,12 @@ func Make[T any](capacity int, opts ...Option) (*MemVec[T], error) {
 // the file, releasing its lock, if New fails, and removes it if this open
 // created it: a failed Open leaves no file behind that it made, so that
 // trying again, with CreateNew too, can succeed. Opening costs O(1)
-// whatever the file's size: nothing is read until used.
+// whatever the file's size: nothing is read until used. A writer that
+// opens a file whose last writer left elements past what a Sync made
+// durable, in this boot (it was killed, or ended without a Sync), makes
+// them durable before Open returns, so that a later power loss or reboot
+// keeps them: two barriers (the file's, then the header's), whose cost
+// follows what that writer left unsynced; none of the elements is read.
 func Open[T any](path string, opts ...Option) (*MemVec[T], error) {
 	if _, err := layoutFor[T](); err != nil {
 		return nil, fmt.Errorf("memvec: open %s: %w", path, err)
@@ -525,7 +540,10 @@ func (v *MemVec[T]) Cap() int {
 // the capacity is used up (see Grow for the growth policy). It returns
 // ErrReadOnly, ErrClosed, the memory's error when it cannot grow (a full
 // disk, no memory), or once a Sync has failed an error wrapping
-// ErrSyncFailed (see Sync); the vector is then unchanged.
+// ErrSyncFailed (see Sync); the vector is then unchanged. With SyncEvery,
+// it returns the error of a background Sync that failed since the last
+// call, once: the element is then dropped with the others that Sync
+// covered.
 func (v *MemVec[T]) Push(x T) error {
 	if n := len(v.s); n < cap(v.s) {
 		v.s = v.s[:n+1]
@@ -549,7 +567,7 @@ func (v *MemVec[T]) Push(x T) error {
 		// function.
 		v.length.Store(uint64(n + 1))
 		if (*atomic.Uint32)(unsafe.Add(unsafe.Pointer(v.length), offWake-offLength)).Load()&1 != 0 {
-			v.wakeFollowers()
+			return v.woken()
 		}
 		return nil
 	}
@@ -568,19 +586,38 @@ func (v *MemVec[T]) publish(n int) {
 // pushSlow makes room (growing the memory, or faulting in the next pages)
 // and pushes x.
 func (v *MemVec[T]) pushSlow(x T) error {
-	if err := v.overwrite(len(v.s)); err != nil {
-		return err
-	}
-	if err := v.makeRoom(len(v.s) + 1); err != nil {
+	if err := v.roomForPush(); err != nil {
 		return err
 	}
 	return v.Push(x)
+}
+
+// roomForPush is pushSlow's part that a background Sync must not run
+// beside (see syncLock).
+func (v *MemVec[T]) roomForPush() error {
+	defer v.syncUnlock(v.syncLock())
+	if err := v.backgroundErr("push"); err != nil {
+		return err
+	}
+	if err := v.overwrite(len(v.s)); err != nil {
+		return err
+	}
+	return v.makeRoom(len(v.s) + 1)
 }
 
 // Append appends xs, in one resize at most. All of xs are written before the
 // length, so a crash leaves either none or all of them counted. It is
 // O(len(xs)) amortized, and fails as Push does.
 func (v *MemVec[T]) Append(xs ...T) error {
+	defer v.syncUnlock(v.syncLock())
+	if err := v.backgroundErr("append"); err != nil {
+		return err
+	}
+	return v.append(xs)
+}
+
+// append is Append, under syncLock.
+func (v *MemVec[T]) append(xs []T) error {
 	n := len(v.s)
 	switch {
 	case len(xs) == 0:
@@ -622,6 +659,7 @@ func (v *MemVec[T]) detach(xs []T) []T {
 // empty (or closed). It panics on a read-only vector. It is O(1).
 func (v *MemVec[T]) Pop() (T, bool) {
 	v.mustWrite("pop")
+	defer v.syncUnlock(v.syncLock())
 	n := len(v.s)
 	if n == 0 {
 		var zero T
@@ -641,6 +679,7 @@ func (v *MemVec[T]) Pop() (T, bool) {
 // length stays consistent). It returns ErrReadOnly, ErrClosed or the
 // memory's error, and the vector is then unchanged.
 func (v *MemVec[T]) Insert(i int, xs ...T) error {
+	defer v.syncUnlock(v.syncLock())
 	if err := v.writable(); err != nil {
 		return err
 	}
@@ -686,6 +725,7 @@ func (v *MemVec[T]) Insert(i int, xs ...T) error {
 func (v *MemVec[T]) Remove(i int) T {
 	v.mustWrite("remove")
 	v.mustBeOpen("remove")
+	defer v.syncUnlock(v.syncLock())
 	x := v.s[i]
 	if !v.rewritable(i) {
 		return x
@@ -704,6 +744,7 @@ func (v *MemVec[T]) Remove(i int) T {
 func (v *MemVec[T]) SwapRemove(i int) T {
 	v.mustWrite("remove")
 	v.mustBeOpen("remove")
+	defer v.syncUnlock(v.syncLock())
 	x := v.s[i]
 	last := len(v.s) - 1
 	if !v.rewritable(i) {
@@ -756,6 +797,7 @@ func (v *MemVec[T]) Set(i int, x T) {
 		v.mustWrite("set")
 		v.mustBeOpen("set")
 	}
+	defer v.syncUnlock(v.syncLock())
 	p := &v.s[i] // the index check, before the generation changes
 	// A failed vector's length is at most durable, so that it never
 	// writes here (see rewritable).
@@ -833,6 +875,7 @@ func (v *MemVec[T]) Grow(n int) error {
 	if n < 0 {
 		v.panicf("grow", "negative count %d", n)
 	}
+	defer v.syncUnlock(v.syncLock())
 	if err := v.writable(); err != nil {
 		return err
 	}
@@ -856,6 +899,7 @@ func (v *MemVec[T]) Grow(n int) error {
 // macOS, the BSDs and Solaris, where the writer cannot see followers, that
 // is never: those cut nothing).
 func (v *MemVec[T]) Clip() error {
+	defer v.syncUnlock(v.syncLock())
 	if err := v.writable(); err != nil {
 		return err
 	}
@@ -883,6 +927,7 @@ func (v *MemVec[T]) Clip() error {
 // the bytes of the removed elements stay.
 func (v *MemVec[T]) Truncate(n int) {
 	v.mustWrite("truncate")
+	defer v.syncUnlock(v.syncLock())
 	if n < 0 || n > len(v.s) {
 		v.panicf("truncate", "length %d out of range [0:%d]", n, len(v.s))
 	}
@@ -897,6 +942,7 @@ func (v *MemVec[T]) Truncate(n int) {
 // is read-only. O(1).
 func (v *MemVec[T]) Clear() {
 	v.mustWrite("clear")
+	defer v.syncUnlock(v.syncLock())
 	if len(v.s) > 0 {
 		v.beginRewrite()
 		v.setLen(0)
@@ -937,11 +983,21 @@ func (v *MemVec[T]) Clear() {
 // at i), while Pop, Truncate and Clear, which write no element, still drop
 // them. Open the file again to go on: the new vector counts what the disk
 // holds. The barrier a rewrite makes (above) fails the vector the same way,
-// and so does the one Close makes after a drop.
-func (v *MemVec[T]) Sync() (err error) {
+// and so does the one Close makes after a drop, and a background Sync's
+// (SyncEvery), whose error the next call returns.
+func (v *MemVec[T]) Sync() error {
 	if v.closed {
 		return v.wrap("sync", ErrClosed)
 	}
+	defer v.syncUnlock(v.syncLock())
+	if err := v.backgroundErr("sync"); err != nil {
+		return err
+	}
+	return v.sync()
+}
+
+// sync is Sync, under syncLock.
+func (v *MemVec[T]) sync() (err error) {
 	if v.persistent && !v.readOnly && v.length != nil {
 		// Sync reads the elements for their checksums and writes the
 		// header: not those of a file another program changed, and a cut
@@ -981,6 +1037,10 @@ func (v *MemVec[T]) Sync() (err error) {
 // the file all the same, and returns an error wrapping ErrFileChanged. A
 // second Close returns nil.
 //
+// With SyncEvery, Close first makes a last Sync of what is not yet
+// durable, and stops the background Syncs; it returns the error of that
+// Sync, or of a background one that no call returned yet.
+//
 // Once a barrier has failed (see Sync), Close returns an error wrapping
 // ErrSyncFailed and the barrier's error, having released the memory all the
 // same. Since Close makes no barrier of its own, a write-back that fails
@@ -995,7 +1055,19 @@ func (v *MemVec[T]) Close() error {
 		return nil
 	}
 	var err error
-	if v.persistent && !v.readOnly && v.length != nil && v.checkFile() == nil {
+	bg := v.bg
+	if bg != nil {
+		// A last Sync, then the syncer stops: Close leaves nothing that
+		// is not durable, as a Sync before it would.
+		bg.mu.Lock()
+		defer bg.done.Wait() // after the lock is let go, below
+		v.adoptBehind()
+		if err = v.backgroundErr("close"); err == nil && v.failed == nil && !v.allDurable() {
+			err = v.sync()
+		}
+		bg.stopSyncer()
+	}
+	if err == nil && v.persistent && !v.readOnly && v.length != nil && v.checkFile() == nil {
 		err = v.recordCloseOrFault()
 	}
 	if f, ok := v.mem.(*File); errors.Is(err, ErrFileChanged) || ok && f.changed != nil && errors.Is(err, f.changed) {
@@ -1012,7 +1084,11 @@ func (v *MemVec[T]) Close() error {
 	v.closed = true
 	v.s, v.length, v.base, v.durable = nil, nil, 0, 0
 	v.waker.stop()
-	if err := errors.Join(err, v.mem.Close()); err != nil {
+	err = errors.Join(err, v.mem.Close())
+	if bg != nil {
+		bg.mu.Unlock()
+	}
+	if err != nil {
 		return v.wrap("close", err)
 	}
 	return nil
@@ -1055,6 +1131,8 @@ func (v *MemVec[T]) writable() error {
 		return v.wrap("write", ErrReadOnly)
 	case v.changed != nil:
 		return v.wrap("write", v.changed)
+	case v.bg != nil && v.bg.owed.Load():
+		return v.backgroundErr("write")
 	case v.failed != nil:
 		return v.wrap("write", v.failed)
 	}

@@ -297,7 +297,7 @@ func followLink(path string) (string, error) {
 // sense for it, naming them.
 func migrateOptions(opts []Option) (options, error) {
 	o := buildOptions(opts)
-	name := o.firstGiven("ReadOnly", "Follow", "MustExist", "CreateNew")
+	name := o.firstGiven("ReadOnly", "Follow", "MustExist", "CreateNew", "SyncEvery")
 	if name == "" {
 		return o, nil
 	}

@@ -25,7 +25,9 @@ type options struct {
 	// headOnly is set by Relabel, which writes nothing past the header and
 	// the layout slots (within newRegionMax bytes): a writable open backs
 	// its blocks there only, not the whole file's (see ownBlocks).
-	headOnly bool
+	headOnly  bool
+	syncEvery time.Duration // SyncEvery's period
+	syncGiven bool          // SyncEvery was given
 }
 
 // checkReserve returns an error, in the form of op's errors on name, if the
@@ -61,6 +63,12 @@ func fileOptions(path string, opts []Option) (options, error) {
 		return o, fmt.Errorf("memvec: open %s: CreateNew and ReadOnly exclude each other: a ReadOnly open never creates the file", path)
 	case o.createNew && o.follow:
 		return o, fmt.Errorf("memvec: open %s: CreateNew and Follow exclude each other: a follower never creates the file", path)
+	case o.syncGiven && o.readOnly:
+		return o, fmt.Errorf("memvec: open %s: SyncEvery and ReadOnly exclude each other: a ReadOnly open writes nothing to make durable", path)
+	case o.syncGiven && o.follow:
+		return o, fmt.Errorf("memvec: open %s: SyncEvery and Follow exclude each other: a follower writes nothing to make durable", path)
+	case o.syncGiven && o.syncEvery <= 0:
+		return o, fmt.Errorf("memvec: open %s: SyncEvery(%v): the period must be more than zero", path, o.syncEvery)
 	}
 	return o, o.checkReserve("open", path)
 }
@@ -71,7 +79,7 @@ func fileOptions(path string, opts []Option) (options, error) {
 // to ignore.
 func anonOptions(op string, opts []Option) (options, error) {
 	o := buildOptions(opts)
-	if name := o.firstGiven("ReadOnly", "Follow", "MustExist", "CreateNew", "LockTimeout", "Mode"); name != "" {
+	if name := o.firstGiven("ReadOnly", "Follow", "MustExist", "CreateNew", "LockTimeout", "Mode", "SyncEvery"); name != "" {
 		return o, fmt.Errorf("memvec: %s anonymous memory: option %s does not apply to anonymous memory", op, name)
 	}
 	return o, o.checkReserve(op, "anonymous memory")
@@ -81,7 +89,7 @@ func anonOptions(op string, opts []Option) (options, error) {
 // "" if none was.
 func (o options) firstGiven(names ...string) string {
 	given := map[string]bool{"ReadOnly": o.readOnly, "Follow": o.follow, "MustExist": o.mustExist,
-		"CreateNew": o.createNew, "LockTimeout": o.lockWaits, "Mode": o.modeGiven}
+		"CreateNew": o.createNew, "LockTimeout": o.lockWaits, "Mode": o.modeGiven, "SyncEvery": o.syncGiven}
 	for _, n := range names {
 		if given[n] {
 			return n
@@ -156,4 +164,34 @@ func Reserve(n int) Option {
 // read-only, and the rest is ignored.
 func Mode(perm fs.FileMode) Option {
 	return func(o *options) { o.mode, o.modeGiven = perm.Perm(), true }
+}
+
+// SyncEvery makes a writer make its changes durable in the background, as
+// Sync does, within d of the first change that is not yet durable, and not
+// at all while nothing changes: what a power loss or a reboot can take is
+// then bounded by about d (as Redis' appendfsync everysec, or Kafka's
+// flush.ms), plus the time a Sync takes. Close ends with a last Sync, and
+// stops it. The error of a background Sync is not lost: the next Push,
+// Append, Sync or Close returns it (and every mutator that returns an
+// error), and a barrier that failed fails the vector for good, as a failed
+// Sync does (see MemVec.Sync): the vector drops what the last Sync that
+// succeeded did not cover, at the next call.
+//
+// The vector stays one goroutine's (see the package documentation on
+// concurrency): the Sync runs in a goroutine of its own, which every call
+// of the vector but Push's fast path keeps out while it runs, so Push
+// costs what it did; a call waits for a background Sync that is under way,
+// and a background Sync for the call. A Sync runs while Push writes past
+// the length it covers, never while a Set, Insert, growth or Clip changes
+// the elements or the mapping. Writes through Slice() or pointers into the
+// vector are not calls: one below the length that a background Sync is
+// reading may be counted by the Sync's checksum in either version, and a
+// reboot then drops it and what follows, back to the Sync before.
+//
+// SyncEvery applies to the vectors Open and New make of a File that a
+// writer opened; a d of zero or less is an error, and so is SyncEvery with
+// ReadOnly or Follow, which write nothing, given to Make or NewAnon, whose
+// memory no reboot keeps, or to Migrate.
+func SyncEvery(d time.Duration) Option {
+	return func(o *options) { o.syncEvery, o.syncGiven = d, true }
 }

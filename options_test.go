@@ -230,6 +230,7 @@ var inapplicable = []struct {
 	{"CreateNew", CreateNew()},
 	{"LockTimeout", LockTimeout(0)}, // given, even with its default value
 	{"Mode", Mode(0o644)},
+	{"SyncEvery", SyncEvery(time.Second)},
 }
 
 // TestMakeRefusesInapplicableOptions: Make returns an error naming each

@@ -29,6 +29,7 @@ import (
 // elements in place and is not atomic under a crash (the length stays
 // consistent with the elements it counts).
 func (v *MemVec[T]) Delete(i, j int) error {
+	defer v.syncUnlock(v.syncLock())
 	if err := v.writable(); err != nil {
 		return err
 	}
@@ -60,6 +61,7 @@ func (v *MemVec[T]) Delete(i, j int) error {
 // on: the elements for which del returned true are removed, and the one it
 // panicked on and those after it are kept. del must not change the vector.
 func (v *MemVec[T]) DeleteFunc(del func(T) bool) error {
+	defer v.syncUnlock(v.syncLock())
 	if err := v.writable(); err != nil {
 		return err
 	}
@@ -102,6 +104,7 @@ func (v *MemVec[T]) DeleteFunc(del func(T) bool) error {
 // element eq panicked on and those after it are kept. eq must not change
 // the vector.
 func (v *MemVec[T]) CompactFunc(eq func(a, b T) bool) error {
+	defer v.syncUnlock(v.syncLock())
 	if err := v.writable(); err != nil {
 		return err
 	}
@@ -161,6 +164,7 @@ func (v *MemVec[T]) endSqueeze(s []T, w, r int) {
 // Insert, is not atomic under a crash (the length stays consistent). Unlike
 // slices.Replace it does not zero the elements past a shorter length.
 func (v *MemVec[T]) Replace(i, j int, xs ...T) error {
+	defer v.syncUnlock(v.syncLock())
 	if err := v.writable(); err != nil {
 		return err
 	}
@@ -172,7 +176,7 @@ func (v *MemVec[T]) Replace(i, j int, xs ...T) error {
 		return nil
 	}
 	if i == n {
-		return v.Append(xs...)
+		return v.append(xs)
 	}
 	m := n - (j - i) + len(xs)
 	if m < 0 { // n + len(xs) overflowed
@@ -221,6 +225,7 @@ func (v *MemVec[T]) Replace(i, j int, xs ...T) error {
 // counting elements not yet zeroed. It grows the memory as Grow does, and
 // returns the memory's error when it cannot, the vector then unchanged.
 func (v *MemVec[T]) Resize(n int) error {
+	defer v.syncUnlock(v.syncLock())
 	if err := v.writable(); err != nil {
 		return err
 	}
@@ -263,11 +268,8 @@ func (v *MemVec[T]) Resize(n int) error {
 // iterators allow growth during an iteration: see All), but must not change
 // it; while seq runs, Len does not count the values of the current batch.
 func (v *MemVec[T]) AppendSeq(seq iter.Seq[T]) error {
-	if err := v.writable(); err != nil {
-		return err
-	}
 	start := len(v.s)
-	if err := v.overwrite(start); err != nil {
+	if err := v.roomForSeq(start, false); err != nil {
 		return err
 	}
 	// The values are written to room[len(v.s):m] before they are counted.
@@ -276,7 +278,7 @@ func (v *MemVec[T]) AppendSeq(seq iter.Seq[T]) error {
 	for x := range seq {
 		if m == len(room) {
 			v.count(m)
-			if err := v.makeRoom(m + 1); err != nil {
+			if err := v.roomForSeq(m+1, true); err != nil {
 				return v.annotate("append", fmt.Sprintf("AppendSeq stopped after appending %d values, which stay", m-start), err)
 			}
 			// The region may have moved (past its reservation; for a
@@ -298,6 +300,23 @@ func (v *MemVec[T]) AppendSeq(seq iter.Seq[T]) error {
 // length: an atomic store per value, as Push does, costs about as much as
 // the rest of appending a value from an iterator.
 const appendSeqBatch = 256
+
+// roomForSeq is AppendSeq's part that a background Sync must not run beside
+// (see syncLock): before the first value, whether the vector is writable
+// and what it must do to write at n (overwrite); later, the room for a
+// value at n-1 (makeRoom). The sequence is iterated without the lock, as
+// Push's fast path runs: a sequence that waits for its values does not
+// hold back a background Sync.
+func (v *MemVec[T]) roomForSeq(n int, grow bool) error {
+	defer v.syncUnlock(v.syncLock())
+	if grow {
+		return v.makeRoom(n)
+	}
+	if err := v.writable(); err != nil {
+		return err
+	}
+	return v.overwrite(n)
+}
 
 // count makes the length m, written after the elements up to it, if m is
 // more than the length, and publishes it.
@@ -331,13 +350,7 @@ func (v *MemVec[T]) count(m int) {
 // ErrReadOnly or ErrClosed (checked before n), or the memory's error when it
 // must grow and cannot, without calling fill; the vector is then unchanged.
 func (v *MemVec[T]) AppendInPlace(n int, fill func(s []T) int) error {
-	if err := v.writable(); err != nil {
-		return err
-	}
-	if n < 0 {
-		v.panicf("append", "negative count %d", n)
-	}
-	s, err := v.spare("append", n)
+	s, err := v.spareLocked(n)
 	if err != nil {
 		return err
 	}
@@ -359,6 +372,21 @@ func (v *MemVec[T]) AppendInPlace(n int, fill func(s []T) int) error {
 // slice past the length: not counted, so that followers cannot see them,
 // and written with zeros, so that counting them later never counts the
 // bytes of an element dropped before. On failure the vector is unchanged.
+// spareLocked is AppendInPlace's part that a background Sync must not run
+// beside (see syncLock): fill runs without the lock, as Push's fast path
+// does, so that a fill that waits (a read from a network connection) does
+// not hold back a background Sync.
+func (v *MemVec[T]) spareLocked(n int) ([]T, error) {
+	defer v.syncUnlock(v.syncLock())
+	if err := v.writable(); err != nil {
+		return nil, err
+	}
+	if n < 0 {
+		v.panicf("append", "negative count %d", n)
+	}
+	return v.spare("append", n)
+}
+
 func (v *MemVec[T]) spare(op string, n int) ([]T, error) {
 	have := len(v.s)
 	if have+n < have {

@@ -90,10 +90,10 @@ func TestFailedBarrierIsSticky(t *testing.T) {
 			require.Equal(t, pt(50), v.Index(50), "a Set whose barrier failed writes nothing")
 			return nil
 		}, 100},
-		{"Insert past the base, after a Close without Sync", func(t *testing.T, v *MemVec[point]) {
+		{"Insert after a Close without Sync", func(t *testing.T, v *MemVec[point]) {
 			require.NoError(t, v.Append(pts(seq(150)[100:]...)...))
-			require.NoError(t, v.Close()) // the record counts 150, the base 100
-		}, func(t *testing.T, v *MemVec[point]) error { return v.Insert(120, pt(-1)) }, 100},
+			require.NoError(t, v.Close()) // the record counts 150, the base 100: the next open makes the 150 durable
+		}, func(t *testing.T, v *MemVec[point]) error { return v.Insert(120, pt(-1)) }, 150},
 		{"Push after Truncate", func(t *testing.T, v *MemVec[point]) { v.Truncate(60) },
 			func(t *testing.T, v *MemVec[point]) error { return v.Push(pt(-1)) }, 60},
 		{"Close after Truncate", func(t *testing.T, v *MemVec[point]) { v.Truncate(40) },
