@@ -234,6 +234,23 @@ type headerSyncer interface {
 	syncHeader() error
 }
 
+// prefixSyncer is implemented by a Memory that can make the first n bytes
+// of its region durable without the rest (a File: msync of that range).
+type prefixSyncer interface {
+	syncUpTo(n int) error
+}
+
+// syncElements makes the header and the elements durable: the first bytes
+// of the region, up to the end of the elements or of those a header on the
+// disk may count (see overwrite), if the memory can sync them alone, or a
+// whole Sync.
+func (v *MemVec[T]) syncElements() error {
+	if ps, ok := v.mem.(prefixSyncer); ok {
+		return ps.syncUpTo(v.dataOffset + max(len(v.s), v.durable)*int(v.layout.size))
+	}
+	return v.mem.Sync()
+}
+
 // syncHeader makes the header durable: the memory's own way, or a whole
 // Sync.
 func (v *MemVec[T]) syncHeader() error {
@@ -345,7 +362,7 @@ func (v *MemVec[T]) syncDurable() error {
 		return v.wrap("sync", v.failed)
 	}
 	v.recordLength()
-	if err := v.mem.Sync(); err != nil {
+	if err := v.syncElements(); err != nil {
 		return v.fail("sync", "", err)
 	}
 	// Known durable now: the header says so at once, so that a writer

@@ -413,11 +413,12 @@ func (f *File) setSize(size int) {
 	}
 }
 
-// sync flushes the mapping and, after a size change or where msync alone
-// is not durable (macOS: see msyncReachesDisk), fsyncs the file.
-func (f *File) sync() error {
-	if len(f.b) > 0 {
-		if err := unix.Msync(unsafe.Slice(f.base, roundUp(len(f.b), pageSize)), unix.MS_SYNC); err != nil {
+// sync flushes the mapping's first n bytes (in whole pages) and, after a
+// size change or where msync alone is not durable (macOS: see
+// msyncReachesDisk), fsyncs the file.
+func (f *File) sync(n int) error {
+	if n = min(n, len(f.b)); n > 0 {
+		if err := unix.Msync(unsafe.Slice(f.base, roundUp(n, pageSize)), unix.MS_SYNC); err != nil {
 			return err
 		}
 	}
