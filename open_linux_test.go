@@ -5,8 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -71,39 +69,24 @@ func TestColdOpenReadsOnlyTheHeader(t *testing.T) {
 
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	if threadReadBytes() < 0 {
+		loopFSUnavailable(t, "no per-thread I/O accounting (/proc/thread-self/io)")
+	}
 	for _, opts := range [][]Option{{ReadOnly()}, nil} {
 		require.NoError(t, evictFile(path))
-		before := threadReadBytes(t)
+		before := threadReadBytes()
 		v, err := Open[point](path, opts...)
 		require.NoError(t, err)
 		// Closed before the unmount, also when an assertion fails.
 		t.Cleanup(func() { v.Close() })
 		require.Equal(t, point{0, 1, 2}, v.Index(0))
-		read := threadReadBytes(t) - before
+		read := threadReadBytes() - before
 		require.Less(t, read, int64(1<<20), "Open (%d options) and Index(0) read %d bytes", len(opts), read)
 
-		before = threadReadBytes(t)
+		before = threadReadBytes()
 		require.Equal(t, point{n / 2, 1, 2}, v.Index(n/2))
-		read = threadReadBytes(t) - before
+		read = threadReadBytes() - before
 		require.Greater(t, read, int64(1<<20), "a fault in the middle read only %d bytes: no read-around to see", read)
 		require.NoError(t, v.Close())
 	}
-}
-
-// threadReadBytes returns the bytes the calling thread has made the disk
-// read (read_bytes in /proc/thread-self/io).
-func threadReadBytes(t *testing.T) int64 {
-	b, err := os.ReadFile("/proc/thread-self/io")
-	if err != nil {
-		loopFSUnavailable(t, "no per-thread I/O accounting: %v", err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if s, ok := strings.CutPrefix(line, "read_bytes: "); ok {
-			n, err := strconv.ParseInt(s, 10, 64)
-			require.NoError(t, err)
-			return n
-		}
-	}
-	t.Fatalf("no read_bytes in /proc/thread-self/io: %s", b)
-	return 0
 }
