@@ -234,19 +234,13 @@ type headerSyncer interface {
 	syncHeader() error
 }
 
-// prefixSyncer is implemented by a Memory that can make the first n bytes
-// of its region durable without the rest (a File: msync of that range).
-type prefixSyncer interface {
-	syncUpTo(n int) error
-}
-
-// syncElements makes the header and the elements durable: the first bytes
-// of the region, up to the end of the elements or of those a header on the
-// disk may count (see overwrite), if the memory can sync them alone, or a
-// whole Sync.
+// syncElements makes the header and the elements durable: for a File, its
+// first bytes, up to the end of the elements or of those a header on the
+// disk may count (see overwrite); any other memory, or a type that wraps a
+// File (its Sync is its own), is synced whole.
 func (v *MemVec[T]) syncElements() error {
-	if ps, ok := v.mem.(prefixSyncer); ok {
-		return ps.syncUpTo(v.dataOffset + max(len(v.s), v.durable)*int(v.layout.size))
+	if f, ok := v.mem.(*File); ok {
+		return f.syncUpTo(v.dataOffset + max(len(v.s), v.durable)*int(v.layout.size))
 	}
 	return v.mem.Sync()
 }
