@@ -199,6 +199,24 @@ func minorFaults() int64 {
 	return int64(u.Minflt)
 }
 
+// threadReadBytes returns the bytes the calling thread has made the disk
+// read (read_bytes in /proc/thread-self/io), or -1 if the system does not
+// say.
+func threadReadBytes() int64 {
+	b, err := os.ReadFile("/proc/thread-self/io")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if s, ok := strings.CutPrefix(line, "read_bytes: "); ok {
+			if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+				return n
+			}
+		}
+	}
+	return -1
+}
+
 // evictFile drops the file's pages from the page cache (they are clean).
 func evictFile(path string) error {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)

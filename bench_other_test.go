@@ -18,3 +18,6 @@ func evictFile(path string) error { return errors.ErrUnsupported }
 
 // minorFaults returns -1: the page faults are counted on Linux only.
 func minorFaults() int64 { return -1 }
+
+// threadReadBytes returns -1: the bytes read are counted on Linux only.
+func threadReadBytes() int64 { return -1 }

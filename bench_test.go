@@ -10,6 +10,8 @@ package memvec
 
 import (
 	"bufio"
+	"errors"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -520,6 +522,96 @@ func BenchmarkOpen(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkOpenFirst is the first record of a file that is not in the page
+// cache, as after a restart: Open of a file of 10,000,000 points evicted
+// first (outside the timer) and Index(0), read-write and read-only, against
+// os.Open and a bufio.Reader's read of the first 24 bytes of a file of the
+// same points. read-KiB/op is what the benchmark's thread made the disk
+// read (Linux's /proc/thread-self/io; -1 elsewhere).
+func BenchmarkOpenFirst(b *testing.B) {
+	dir := tempDir(b)
+	path := filepath.Join(dir, "first.vec")
+	vectorFile(b, path, pushN)
+	raw := filepath.Join(dir, "first.bin")
+	rawFile(b, raw, pushN)
+	want := point{0, 1, 2}
+	cold := func(b *testing.B, path string, open func()) {
+		runtime.LockOSThread() // the thread whose reads are counted
+		defer runtime.UnlockOSThread()
+		var read int64
+		for b.Loop() {
+			b.StopTimer()
+			// Written back first: eviction skips dirty pages (a writer's
+			// open and Close write the header).
+			if f, err := os.OpenFile(path, os.O_RDWR, 0); err == nil {
+				f.Sync()
+				f.Close()
+			}
+			if err := evictFile(path); err != nil {
+				b.Skip("cannot evict the file from the page cache:", err)
+			}
+			r := threadReadBytes()
+			b.StartTimer()
+			open()
+			b.StopTimer()
+			read += threadReadBytes() - r
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(read)/1024/float64(b.N), "read-KiB/op")
+	}
+	for _, mode := range []string{"rw", "ro"} {
+		b.Run("impl=memvec/mode="+mode, func(b *testing.B) {
+			var opts []Option
+			if mode == "ro" {
+				opts = append(opts, ReadOnly())
+			}
+			cold(b, path, func() {
+				v, err := Open[point](path, opts...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if v.Index(0) != want {
+					b.Fatal("wrong first element")
+				}
+				v.Close()
+			})
+		})
+	}
+	b.Run("impl=bufio", func(b *testing.B) {
+		cold(b, raw, func() {
+			f, err := os.Open(raw)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var rec point
+			if _, err := io.ReadFull(bufio.NewReader(f), unsafe.Slice((*byte)(unsafe.Pointer(&rec)), unsafe.Sizeof(rec))); err != nil {
+				b.Fatal(err)
+			}
+			if rec != want {
+				b.Fatal("wrong first record")
+			}
+			f.Close()
+		})
+	})
+}
+
+// rawFile writes n points to a new file at path through a bufio.Writer.
+func rawFile(b *testing.B, path string, n int) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	x := new(point)
+	for i := range n {
+		*x = point{float64(i), 1, 2}
+		w.Write(unsafe.Slice((*byte)(unsafe.Pointer(x)), unsafe.Sizeof(*x)))
+	}
+	if err := errors.Join(w.Flush(), f.Sync(), f.Close()); err != nil {
+		b.Fatal(err)
 	}
 }
 

@@ -234,6 +234,17 @@ type headerSyncer interface {
 	syncHeader() error
 }
 
+// syncElements makes the header and the elements durable: for a File, its
+// first bytes, up to the end of the elements or of those a header on the
+// disk may count (see overwrite); any other memory, or a type that wraps a
+// File (its Sync is its own), is synced whole.
+func (v *MemVec[T]) syncElements() error {
+	if f, ok := v.mem.(*File); ok {
+		return f.syncUpTo(v.dataOffset + max(len(v.s), v.durable)*int(v.layout.size))
+	}
+	return v.mem.Sync()
+}
+
 // syncHeader makes the header durable: the memory's own way, or a whole
 // Sync.
 func (v *MemVec[T]) syncHeader() error {
@@ -345,7 +356,7 @@ func (v *MemVec[T]) syncDurable() error {
 		return v.wrap("sync", v.failed)
 	}
 	v.recordLength()
-	if err := v.mem.Sync(); err != nil {
+	if err := v.syncElements(); err != nil {
 		return v.fail("sync", "", err)
 	}
 	// Known durable now: the header says so at once, so that a writer

@@ -303,7 +303,15 @@ func (f *File) prefault(off, n int) {
 // msync or fsync returns nil without writing them again. So the failure is
 // for good: the error wraps ErrSyncFailed and the system's error, and every
 // later Sync returns it. Open the file again to go on.
-func (f *File) Sync() error {
+func (f *File) Sync() error { return f.syncUpTo(len(f.b)) }
+
+// syncUpTo is Sync of the file's first n bytes, in whole pages: the
+// vector's barrier, which needs its header and its elements durable and
+// nothing past them (see MemVec.syncElements). A Sync of the whole mapping
+// would also write back the pages past the elements that the pretoucher
+// made dirty ahead of the pushes, to write them again once the pushes
+// reach them (BENCHMARKS.md, "Durable appends").
+func (f *File) syncUpTo(n int) error {
 	switch {
 	case f.closed:
 		return fmt.Errorf("memvec: sync %s: %w", f.path, ErrClosed)
@@ -315,7 +323,7 @@ func (f *File) Sync() error {
 	if err := f.checkFile(); err != nil {
 		return fmt.Errorf("memvec: sync %s: %w", f.path, err)
 	}
-	if err := f.sync(); err != nil {
+	if err := f.sync(n); err != nil {
 		return f.failSync(err)
 	}
 	return nil

@@ -22,7 +22,7 @@ func openFile(path string, o options) (*File, error) {
 }
 
 func (f *File) resize(size int) error { return errors.ErrUnsupported }
-func (f *File) sync() error           { return errors.ErrUnsupported }
+func (f *File) sync(int) error        { return errors.ErrUnsupported }
 func (f *File) syncFirstPage() error  { return errors.ErrUnsupported }
 func (f *File) close() error          { return nil }
 func (f *File) discard() error        { return f.Close() }

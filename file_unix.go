@@ -79,12 +79,31 @@ func openFile(path string, o options) (_ *File, err error) {
 			return nil, fmt.Errorf("memvec: open %s: reserve disk blocks: %w", path, err)
 		}
 	}
+	cacheHeader(osf, size)
 	if err := f.cover(int(size)); err != nil {
 		return nil, fmt.Errorf("memvec: map %s: %w", path, err)
 	}
 	f.fileSize = int(size)
 	f.setSize(int(size))
 	return f, nil
+}
+
+// cacheHeader reads the file's first bytes with read(2), before anything
+// touches the mapping, so that the page cache holds the header when the
+// vector reads it there. A fault on a page of a file mapping that is not in
+// the cache reads the disk's whole read-ahead window around it (Linux's
+// mmap read-around: 8 MiB on a disk whose read_ahead_kb is 8192), so a
+// cold Open that read its header through the mapping read megabytes it
+// did not need; read(2)'s read-ahead starts at a few pages and grows only
+// with sequential reads. The data's read-ahead stays the kernel's, by the
+// access pattern and the Advise given. Errors are ignored: this only fills
+// the cache, and a failure shows where the mapping is read.
+func cacheHeader(osf *os.File, size int64) {
+	if size == 0 {
+		return
+	}
+	var b [headerSize]byte
+	unix.Pread(int(osf.Fd()), b[:min(size, headerSize)], 0)
 }
 
 // openLocked opens the file at path with flag and locks it: a follower
@@ -394,11 +413,12 @@ func (f *File) setSize(size int) {
 	}
 }
 
-// sync flushes the mapping and, after a size change or where msync alone
-// is not durable (macOS: see msyncReachesDisk), fsyncs the file.
-func (f *File) sync() error {
-	if len(f.b) > 0 {
-		if err := unix.Msync(unsafe.Slice(f.base, roundUp(len(f.b), pageSize)), unix.MS_SYNC); err != nil {
+// sync flushes the mapping's first n bytes (in whole pages) and, after a
+// size change or where msync alone is not durable (macOS: see
+// msyncReachesDisk), fsyncs the file.
+func (f *File) sync(n int) error {
+	if n = min(n, len(f.b)); n > 0 {
+		if err := unix.Msync(unsafe.Slice(f.base, roundUp(n, pageSize)), unix.MS_SYNC); err != nil {
 			return err
 		}
 	}

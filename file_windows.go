@@ -406,18 +406,18 @@ func (f *File) setSize(size int) {
 	}
 }
 
-// sync writes the view's changed pages to the file (FlushViewOfFile) and
-// then the file to the disk (FlushFileBuffers, which os.File.Sync calls).
-// Both are needed on every Sync: FlushViewOfFile starts the writes but
-// waits neither for them nor for the drive's cache.
+// sync writes the changed pages of the view's first n bytes to the file
+// (FlushViewOfFile) and then the file to the disk (FlushFileBuffers, which
+// os.File.Sync calls). Both are needed on every Sync: FlushViewOfFile
+// starts the writes but waits neither for them nor for the drive's cache.
 //
 // There is no directory to sync: Windows has no call that flushes a
 // directory through a handle os.Open returns, and NTFS logs a new file's
 // name in its journal with the file's metadata, which FlushFileBuffers
 // makes durable.
-func (f *File) sync() error {
-	if len(f.b) > 0 {
-		if err := windows.FlushViewOfFile(uintptr(unsafe.Pointer(f.base)), uintptr(len(f.b))); err != nil {
+func (f *File) sync(n int) error {
+	if n = min(n, len(f.b)); n > 0 {
+		if err := windows.FlushViewOfFile(uintptr(unsafe.Pointer(f.base)), uintptr(n)); err != nil {
 			return os.NewSyscallError("FlushViewOfFile", err)
 		}
 	}
