@@ -705,7 +705,7 @@ func ExampleRelabel() {
 // numpy reads it as bytes (S16).
 func ExampleSetString() {
 	type Entry struct {
-		Time int64
+		Code uint32
 		Msg  [16]byte `memvec:"string"`
 	}
 	var e Entry
@@ -718,5 +718,5 @@ func ExampleSetString() {
 	fmt.Println(l)
 	// Output:
 	// 16 disk almost full
-	// memvec_test.Entry (24 bytes, align 8): Time i64@0, Msg text[16]@8
+	// memvec_test.Entry (20 bytes, align 4): Code u32@0, Msg text[16]@4
 }

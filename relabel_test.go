@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"strings"
@@ -237,7 +238,7 @@ func TestRelabelRefusesOtherBytes(t *testing.T) {
 	err = Relabel[readingWide](path)
 	require.ErrorIs(t, err, ErrTypeMismatch)
 	require.ErrorContains(t, err, "memvec: relabel "+path+": element type mismatch: first difference: the region has Temp f64@8, the type Celsius f64@8")
-	require.ErrorContains(t, err, "the type is memvec.readingWide (32 bytes, align 8): Time i64@0, Celsius f64@8, Note[0..1] f64@16..24")
+	require.ErrorContains(t, err, fmt.Sprintf("the type is memvec.readingWide (32 bytes, align %d): Time i64@0, Celsius f64@8, Note[0..1] f64@16..24", unsafe.Alignof(readingWide{})))
 	require.ErrorContains(t, err, "Relabel changes names only: Migrate converts the elements")
 	err = Relabel[[4]float64](path)
 	require.ErrorIs(t, err, ErrTypeMismatch)
