@@ -78,14 +78,25 @@ func markWriter(osf *os.File) {
 // byte (see markWriter). F_OFD_GETLK only tests: it takes nothing, so a
 // writer's open at the same instant is never kept out.
 func writerAttached(osf *os.File) (bool, error) {
-	lk := unix.Flock_t{Type: unix.F_RDLCK, Whence: io.SeekStart, Start: writerLockOffset, Len: 1}
+	held, err := byteLocked(osf, unix.F_RDLCK, writerLockOffset)
+	if err != nil {
+		return false, os.NewSyscallError("fcntl", err)
+	}
+	return held, nil
+}
+
+// byteLocked reports whether any open file description holds a lock on
+// the byte at off of osf's file that a lock of type typ would conflict
+// with. F_OFD_GETLK only tests: it takes nothing.
+func byteLocked(osf *os.File, typ int16, off int64) (bool, error) {
+	lk := unix.Flock_t{Type: typ, Whence: io.SeekStart, Start: off, Len: 1}
 	for {
 		err := unix.FcntlFlock(osf.Fd(), unix.F_OFD_GETLK, &lk)
 		switch {
 		case err == unix.EINTR:
 			continue
 		case err != nil:
-			return false, os.NewSyscallError("fcntl", err)
+			return false, err
 		}
 		return lk.Type != unix.F_UNLCK, nil
 	}
@@ -98,15 +109,9 @@ func writerAttached(osf *os.File) (bool, error) {
 // the writer stored before looking (the kernel's lock operations order the
 // two), so it never reads past the file's new end.
 func followersAttached(osf *os.File) (bool, error) {
-	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart, Start: followerLockOffset, Len: 1}
-	for {
-		err := unix.FcntlFlock(osf.Fd(), unix.F_OFD_GETLK, &lk)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err != nil:
-			return true, err
-		}
-		return lk.Type != unix.F_UNLCK, nil
+	held, err := byteLocked(osf, unix.F_WRLCK, followerLockOffset)
+	if err != nil {
+		return true, err
 	}
+	return held, nil
 }
