@@ -14,6 +14,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/memvec/memvec/internal/region"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
@@ -235,9 +236,7 @@ func cycleUnderLimitChild() {
 		if err := f.Close(); err != nil {
 			fail("cycle %d: %v", cycle, err)
 		}
-		quarantine.Lock()
-		fmt.Println(quarantine.bytes, quarantineLimit())
-		quarantine.Unlock()
+		fmt.Println(region.QuarantineHeld())
 	}
 }
 
@@ -263,7 +262,7 @@ func TestQuarantineUnderAddressSpaceLimit(t *testing.T) {
 				_, err := fmt.Sscan(l, &held, &most)
 				require.NoError(t, err, l)
 				require.LessOrEqual(t, held, most, "the quarantine outgrew its limit")
-				require.Less(t, most, quarantineBytes, "the quarantine's limit does not follow RLIMIT_AS")
+				require.Less(t, most, region.QuarantineBytes, "the quarantine's limit does not follow RLIMIT_AS")
 			}
 		})
 	}

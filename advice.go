@@ -3,7 +3,8 @@ package memvec
 import (
 	"fmt"
 	"runtime/debug"
-	"sync/atomic"
+
+	"github.com/memvec/memvec/internal/region"
 )
 
 // Advice says how a region's pages will be read, so that the system reads
@@ -54,34 +55,10 @@ func Advise(a Advice) Option {
 	return func(o *options) { o.advice = a }
 }
 
-// hint is one of the hints on a range of the region that WillNeed, DontNeed
-// and Populate give.
-type hint int
-
-const (
-	hintWillNeed hint = iota
-	hintDontNeed
-	hintPopulate
-	// hintRelease is DontNeed for a read-only view of a file: its pages
-	// leave the mapping and stay in the page cache (MADV_DONTNEED).
-	hintRelease
-)
-
-// String returns the hint's operation as errors name it.
-func (h hint) String() string {
-	switch h {
-	case hintWillNeed:
-		return "willneed"
-	case hintDontNeed, hintRelease:
-		return "dontneed"
-	}
-	return "populate"
-}
-
 // hinter is a Memory that takes hints on ranges of its region: File and
 // Anon. b is a part of the region (Bytes) that starts on a page boundary.
 type hinter interface {
-	hint(h hint, b []byte) error
+	hint(h region.Hint, b []byte) error
 }
 
 // WillNeed tells the system that the elements v[i:j] will be read soon, so
@@ -95,7 +72,7 @@ type hinter interface {
 // AdviseSequential) makes WillNeed redundant, and can make it dearer: on a
 // sequential scan of a file larger than the memory, WillNeed on the window
 // ahead made the scan three times slower (BENCHMARKS.md). Measure.
-func (v *MemVec[T]) WillNeed(i, j int) error { return v.hintRange(hintWillNeed, i, j) }
+func (v *MemVec[T]) WillNeed(i, j int) error { return v.hintRange(region.HintWillNeed, i, j) }
 
 // DontNeed tells the system that the elements v[i:j] will not be used for a
 // while, so that it frees the memory under them now rather than under
@@ -125,7 +102,7 @@ func (v *MemVec[T]) WillNeed(i, j int) error { return v.hintRange(hintWillNeed, 
 //
 // Calling it behind the write point of a long Push keeps a file vector's
 // resident memory to the window between calls (examples/largerthanram).
-func (v *MemVec[T]) DontNeed(i, j int) error { return v.hintRange(hintDontNeed, i, j) }
+func (v *MemVec[T]) DontNeed(i, j int) error { return v.hintRange(region.HintDontNeed, i, j) }
 
 // Populate faults in the pages under the elements v[i:j] now, reading them
 // from the file (or swap) and waiting for them, so that reading them later
@@ -143,12 +120,12 @@ func (v *MemVec[T]) DontNeed(i, j int) error { return v.hintRange(hintDontNeed, 
 // I/O. Anon's pages are faulted in for writing (MADV_POPULATE_WRITE),
 // since a read of anonymous memory maps only the shared zero page; their
 // contents do not change.
-func (v *MemVec[T]) Populate(i, j int) error { return v.hintRange(hintPopulate, i, j) }
+func (v *MemVec[T]) Populate(i, j int) error { return v.hintRange(region.HintPopulate, i, j) }
 
 // hintRange gives the hint h on the pages under v[i:j]: those that overlap
 // the range for WillNeed and Populate, those wholly inside it for
 // DontNeed.
-func (v *MemVec[T]) hintRange(h hint, i, j int) error {
+func (v *MemVec[T]) hintRange(h region.Hint, i, j int) error {
 	if i < 0 || j < i || j > len(v.s) {
 		v.panicf(h.String(), "range [%d:%d] out of range with length %d", i, j, len(v.s))
 	}
@@ -167,7 +144,7 @@ func (v *MemVec[T]) hintRange(h hint, i, j int) error {
 	}
 	b := v.mem.Bytes()
 	lo, hi := v.dataOffset+i*size, v.dataOffset+j*size
-	if h == hintDontNeed {
+	if h == region.HintDontNeed {
 		lo, hi = roundUp(lo, pageSize), hi&^(pageSize-1)
 	} else {
 		lo, hi = lo&^(pageSize-1), min(roundUp(hi, pageSize), len(b))
@@ -183,43 +160,26 @@ func (v *MemVec[T]) hintRange(h hint, i, j int) error {
 
 // hint gives the hint h on b, a page-aligned part of the file's region. The
 // page cache keeps a file's data whatever the mapping drops (see DontNeed).
-func (f *File) hint(h hint, b []byte) (err error) {
-	if f.closed {
+func (f *File) hint(h region.Hint, b []byte) (err error) {
+	if f.r.Closed() {
 		return ErrClosed
 	}
-	f.touch.stop() // so that no page it drops is faulted in again behind it
-	if h == hintDontNeed && f.readOnly {
-		h = hintRelease
-	}
-	if h == hintPopulate {
-		// Where Populate reads each page (touchPages), a page past the
-		// end of a file cut by another program faults: an error, as
+	f.touch.Stop() // so that no page it drops is faulted in again behind it
+	if h == region.HintPopulate {
+		// Where Populate reads each page, a page past the end of a file
+		// cut by another program faults: an error, as
 		// MADV_POPULATE_READ's EFAULT is.
 		defer catchFault(f, h.String(), debug.SetPanicOnFault(true), &err)
 	}
-	return hintPages(h, b, true)
+	return f.r.Hint(h, b)
 }
 
 // hint gives the hint h on b, a page-aligned part of the region. Anonymous
 // memory has no copy but its pages: DontNeed must keep them (see DontNeed).
-func (a *Anon) hint(h hint, b []byte) error {
+func (a *Anon) hint(h region.Hint, b []byte) error {
 	if a.closed {
 		return ErrClosed
 	}
-	a.touch.stop() // so that no page it drops is faulted in again behind it
-	return hintPages(h, b, false)
+	a.touch.Stop() // so that no page it drops is faulted in again behind it
+	return a.r.Hint(h, b)
 }
-
-// touchPages reads one byte of each page of b, so that each is faulted in:
-// Populate where the system cannot fault pages in in bulk.
-func touchPages(b []byte) {
-	var sum uint32
-	for i := 0; i < len(b); i += pageSize {
-		sum += uint32(b[i])
-	}
-	touchSink.Store(sum)
-}
-
-// touchSink keeps the compiler from dropping touchPages' reads, which it
-// may do with reads whose values go nowhere.
-var touchSink atomic.Uint32

@@ -3,6 +3,8 @@ package memvec
 import (
 	"fmt"
 	"unsafe"
+
+	"github.com/memvec/memvec/internal/region"
 )
 
 // Anon is anonymous memory: a private mapping that no file backs, outside
@@ -27,15 +29,10 @@ import (
 // GOMAXPROCS is more than 1; Resize, the paging hints and Close wait for the
 // helper to return first.
 type Anon struct {
-	b        []byte // the region: len(b) is its size
-	base     *byte  // start of the reservation
-	mapped   int    // bytes accessible from base, a page multiple
-	reserved int    // bytes of address space held from base
-	reserve  int    // the Reserve option: what the first reservation asks for
-	advice   Advice // the Advise option, given again to every new mapping
-	remapped bool   // the pages were last moved by mremap: they may be two mappings (see moveAnonPages)
-	closed   bool
-	touch    pretoucher // faults pages in ahead of the pushes
+	b      []byte      // the region: len(b) is its size
+	r      region.Anon // the reservation and its mapped pages: the region layer's part
+	closed bool
+	touch  region.Pretoucher // faults pages in ahead of the pushes
 }
 
 // NewAnon returns anonymous memory of size bytes, all zero. A size of 0 maps
@@ -53,7 +50,7 @@ func NewAnon(size int, opts ...Option) (*Anon, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Anon{reserve: o.reserve, advice: o.advice}
+	a := &Anon{r: region.Anon{Reserve: o.reserve, Advice: region.Advice(o.advice)}}
 	if err := a.Resize(size); err != nil {
 		return nil, err
 	}
@@ -70,13 +67,13 @@ func (a *Anon) Bytes() []byte { return a.b }
 // reservation twice as large; only Mapped if the system refuses the address
 // space. On Plan 9 and WebAssembly, where the region is a block of the Go
 // heap, it is Mapped. It returns 0 before the first growth and after Close.
-func (a *Anon) Reserved() int { return a.reserved }
+func (a *Anon) Reserved() int { return a.r.Reserved() }
 
 // Mapped returns the bytes of the region that are accessible (on Windows,
 // committed): len(Bytes()) rounded up to pages. Of these, a page counts
 // against the process's memory only once written. It returns 0 after
 // Close.
-func (a *Anon) Mapped() int { return a.mapped }
+func (a *Anon) Mapped() int { return a.r.Mapped() }
 
 // Resize grows or shrinks the region to size bytes, keeping the common
 // prefix; new bytes are zero. Within the reservation the region stays where
@@ -89,21 +86,21 @@ func (a *Anon) Resize(size int) error {
 	case size < 0:
 		return fmt.Errorf("memvec: resize anonymous memory: negative size %d", size)
 	}
-	a.touch.stop()
+	a.touch.Stop()
 	old := len(a.b)
-	if m := roundUp(size, pageSize); m != a.mapped {
-		if err := a.remap(m); err != nil {
+	if m := roundUp(size, pageSize); m != a.r.Mapped() {
+		if err := a.r.Remap(m); err != nil {
 			if old > 0 {
 				// A growth that moved the region and then failed left
 				// its bytes at the new address.
-				a.b = unsafe.Slice(a.base, a.mapped)[:old:old]
+				a.b = unsafe.Slice(a.r.Base(), a.r.Mapped())[:old:old]
 			}
 			return fmt.Errorf("memvec: resize anonymous memory: from %d to %d bytes: %w", old, size, err)
 		}
 	}
-	full := unsafe.Slice(a.base, a.mapped)
+	full := unsafe.Slice(a.r.Base(), a.r.Mapped())
 	if size < old {
-		clear(full[size:min(old, a.mapped)]) // zero again, should it grow back
+		clear(full[size:min(old, a.r.Mapped())]) // zero again, should it grow back
 	}
 	a.b = full[:size:size]
 	if size == 0 {
@@ -117,8 +114,8 @@ func (a *Anon) Resize(size int) error {
 // pretoucher). It is a hint: where the system cannot, the pages fault in
 // one by one as they are written.
 func (a *Anon) prefault(off, n int) {
-	if a.base != nil {
-		a.touch.prefault(unsafe.Slice(a.base, a.mapped), off, n)
+	if a.r.Base() != nil {
+		a.touch.Prefault(unsafe.Slice(a.r.Base(), a.r.Mapped()), off, n)
 	}
 }
 
@@ -138,9 +135,9 @@ func (a *Anon) Close() error {
 		return nil
 	}
 	a.closed = true
-	a.touch.stop()
-	err := a.free()
-	a.b, a.base, a.mapped, a.reserved = nil, nil, 0, 0
+	a.touch.Stop()
+	err := a.r.Free()
+	a.b = nil
 	if err != nil {
 		return fmt.Errorf("memvec: close anonymous memory: %w", err)
 	}

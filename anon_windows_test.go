@@ -33,7 +33,7 @@ func TestAnonCommitsInPlace(t *testing.T) {
 	// reserved.
 	requireCommitted := func(size int) {
 		t.Helper()
-		end := base + uintptr(a.reserved)
+		end := base + uintptr(a.r.Reserved())
 		for addr := base; addr < end; {
 			info := query(t, addr)
 			require.Equal(t, base, info.AllocationBase, "one reservation, at %#x", addr)
@@ -48,7 +48,7 @@ func TestAnonCommitsInPlace(t *testing.T) {
 		}
 	}
 	requireCommitted(3 * pageSize)
-	require.Equal(t, DefaultReserve, a.reserved)
+	require.Equal(t, DefaultReserve, a.r.Reserved())
 	for i := range a.Bytes() {
 		a.Bytes()[i] = 0xAB
 	}

@@ -88,7 +88,7 @@ func catchFault(f *File, op string, wasOn bool, err *error) {
 	if !isFault(r) {
 		panic(r)
 	}
-	*err = fmt.Errorf("memvec: %s %s: %w", op, f.path, f.readFault())
+	*err = fmt.Errorf("memvec: %s %s: %w", op, f.r.Path(), f.readFault())
 }
 
 // ignoreFault is catchFault for a goroutine of memvec's own whose accesses

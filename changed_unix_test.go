@@ -13,6 +13,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/memvec/memvec/internal/region"
 	"github.com/stretchr/testify/require"
 )
 
@@ -249,10 +250,10 @@ func TestFollowerFileCutToZero(t *testing.T) {
 			path, w := writer(t)
 			f := follow[point](t, path)
 			var wake uintptr
-			if sleeps && canSleep {
+			if sleeps && region.CanSleep {
 				wake = wakeAddr(f)
 			} else {
-				f.mem.(*File).writable = false // as for a file the follower may not write
+				f.mem.(*File).r.PollOnly() // as for a file the follower may not write
 			}
 			waitCut(t, path, f.mem.(*File).FileSize(), wake,
 				func() error { _, err := f.Wait(context.Background(), f.Len()); return err },
@@ -270,7 +271,7 @@ func TestFollowerFileCutToZero(t *testing.T) {
 		before, ok := r.Info()
 		require.True(t, ok)
 		var wake uintptr
-		if canSleep {
+		if region.CanSleep {
 			wake = wakeAddr(r.v)
 		}
 		waitCut(t, path, r.v.mem.(*File).FileSize(), wake,
@@ -291,7 +292,7 @@ func TestFollowerFileCutToZero(t *testing.T) {
 		require.True(t, c.lines.Scan())
 		addr, err := strconv.ParseUint(c.lines.Text()[2:], 16, 64)
 		require.NoError(t, err, c.lines.Text())
-		if canSleep {
+		if region.CanSleep {
 			awaitSleeper(t, c.cmd.Process.Pid, uintptr(addr))
 		}
 		require.NoError(t, os.Truncate(path, 0)) // this process is another program, for the follower
@@ -305,7 +306,7 @@ func TestFollowerFileCutToZero(t *testing.T) {
 
 // TestCatchFault: catchFault turns a fault in the mapping of a file that
 // another process cut into an error wrapping ErrFileChanged, in memvec's
-// form, also for Populate's read of each page (touchPages, where the
+// form, also for Populate's read of each page (region.TouchPages, where the
 // system has no MADV_POPULATE_READ); it puts SetPanicOnFault back as it
 // was, and lets any other panic go on: an index out of range, a nil
 // pointer's fault. A writer that met the fault writes no more.
@@ -318,7 +319,7 @@ func TestCatchFault(t *testing.T) {
 	require.NoError(t, alterFile(t, path, "truncate", "0"))
 	guarded := func(read func() byte) (err error) {
 		defer catchFault(f, "read", debug.SetPanicOnFault(true), &err)
-		touchSink.Store(uint32(read()))
+		region.TouchSink.Store(uint32(read()))
 		return nil
 	}
 
@@ -326,7 +327,7 @@ func TestCatchFault(t *testing.T) {
 	require.ErrorIs(t, err, ErrFileChanged)
 	require.EqualError(t, err, "memvec: read "+path+": the file was cut to 0 bytes by another program, the vector had "+strconv.FormatInt(had, 10)+": file changed under this handle")
 	require.False(t, debug.SetPanicOnFault(false), "the setting is put back")
-	require.ErrorIs(t, guarded(func() byte { touchPages(b); return 0 }), ErrFileChanged)
+	require.ErrorIs(t, guarded(func() byte { region.TouchPages(b); return 0 }), ErrFileChanged)
 
 	var nothing []byte
 	require.Panics(t, func() { guarded(func() byte { return nothing[len(b)] }) })

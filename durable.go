@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/memvec/memvec/internal/region"
 )
 
 // Power loss.
@@ -164,7 +166,7 @@ func (v *MemVec[T]) lowerHeader(n int) {
 		v.record(k, k, k)
 		// Also the boot: the page may have been read back from the disk,
 		// from before this writer's open stored its boot there.
-		binary.NativeEndian.PutUint64(v.mem.Bytes()[offBootID:], bootID())
+		binary.NativeEndian.PutUint64(v.mem.Bytes()[offBootID:], region.BootID())
 		v.length.Store(uint64(n))
 	}
 	store()
@@ -210,7 +212,7 @@ func trustedLength(b []byte, dataOffset int, size uintptr) (int, error) {
 // gone. A region whose boot identifier is zero (written by a tool that does
 // not keep one), or a machine that gives none, counts as not rebooted.
 func rebooted(b []byte) bool {
-	stored, now := binary.NativeEndian.Uint64(b[offBootID:]), bootID()
+	stored, now := binary.NativeEndian.Uint64(b[offBootID:]), region.BootID()
 	return stored != 0 && now != 0 && stored != now
 }
 
@@ -268,7 +270,7 @@ func (v *MemVec[T]) claim(b []byte, n int) {
 			v.length.Store(uint64(n))
 			v.record(n, n, n)
 		}
-		binary.NativeEndian.PutUint64(b[offBootID:], bootID())
+		binary.NativeEndian.PutUint64(b[offBootID:], region.BootID())
 		v.base = int(v.word64(offBase).Load())
 		v.durable = max(v.base, int(v.word64(offChecked1).Load()), int(v.word64(offChecked2).Load()))
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/memvec/memvec/internal/region"
 	"github.com/stretchr/testify/require"
 )
 
@@ -16,18 +17,18 @@ import (
 // booted before.
 func reboot(t testing.TB) {
 	t.Helper()
-	old := bootID
+	old := region.BootID
 	id := old() ^ 0xFF
-	bootID = func() uint64 { return id }
-	t.Cleanup(func() { bootID = old })
+	region.BootID = func() uint64 { return id }
+	t.Cleanup(func() { region.BootID = old })
 }
 
 // abandon drops vector v as a killed writer does: its file is unmapped and
 // closed, its lock released, but nothing of Close runs.
 func abandon[T any](v *MemVec[T]) {
 	f := v.mem.(*File)
-	f.close()
-	f.closed, v.closed = true, true
+	f.r.Abandon()
+	v.closed = true
 	v.s, v.length = nil, nil
 }
 

@@ -1,6 +1,6 @@
 package memvec
 
-import "errors"
+import "github.com/memvec/memvec/internal/errs"
 
 // The errors below are the sentinels of the contract. Every error the package
 // returns for one of these conditions wraps the sentinel together with what
@@ -29,7 +29,7 @@ var (
 	// unsafe.Pointer or uintptr somewhere inside. The message names the
 	// offending field path, as in "Rec.Tags[0].Name is a string", or the
 	// type itself, as in "element type string is a string".
-	ErrUnsupportedType = errors.New("unsupported element type")
+	ErrUnsupportedType = errs.ErrUnsupportedType
 
 	// ErrTypeMismatch reports an existing region that was written for another
 	// element layout (size, alignment, field paths, kinds or offsets, text
@@ -41,23 +41,23 @@ var (
 	// layout the file stores: "first difference: the region has Min f64@0,
 	// the type Max f64@0; the region holds ...". Relabel and Migrate return
 	// it too, for a file that is not a vector of the type they expect.
-	ErrTypeMismatch = errors.New("element type mismatch")
+	ErrTypeMismatch = errs.ErrTypeMismatch
 
 	// ErrCorrupt reports an existing region that is not a memvec region, or
 	// whose header contradicts itself or the region's size. The message says
 	// which field is wrong. A named pipe (FIFO), a device or a socket at a
 	// file's path is not a memvec region either: the message says what it
 	// is.
-	ErrCorrupt = errors.New("corrupt region")
+	ErrCorrupt = errs.ErrCorrupt
 
 	// ErrLocked reports that another handle, in this process or another,
 	// holds the file's lock, and that it was not released within the
 	// LockTimeout (by default the open fails at once).
-	ErrLocked = errors.New("file is locked by another handle")
+	ErrLocked = errs.ErrLocked
 
 	// ErrReadOnly reports a mutator called on a read-only vector or memory.
 	// Mutators without an error result panic with a message instead.
-	ErrReadOnly = errors.New("read-only")
+	ErrReadOnly = errs.ErrReadOnly
 
 	// ErrRewritten is returned by a follower's Refresh and Wait (see Follow)
 	// when the writer has, since the follower's previous call, changed or
@@ -65,7 +65,7 @@ var (
 	// SwapRemove, Pop, Truncate, Clear and the like), or is doing so now.
 	// The follower has refreshed all the same; what it read before may have
 	// changed, so it should read again what it relies on.
-	ErrRewritten = errors.New("elements were rewritten by the writer")
+	ErrRewritten = errs.ErrRewritten
 
 	// ErrSyncFailed reports that a barrier of this handle failed: a Sync, or
 	// the one that a rewrite (Set, Insert and the like, below what a Sync
@@ -79,7 +79,7 @@ var (
 	// vector counts only the elements that the last Sync to succeed made
 	// durable (see MemVec.Sync). Open the file again: a new handle counts
 	// what is on the disk.
-	ErrSyncFailed = errors.New("sync failed, and what it covered may be lost")
+	ErrSyncFailed = errs.ErrSyncFailed
 
 	// ErrFollowed reports that a writer's Clip brought the capacity down
 	// but could not cut the file: followers (see Follow) may map the bytes
@@ -87,10 +87,10 @@ var (
 	// size and its disk blocks until a Clip or a Close finds no follower
 	// attached; on macOS, the BSDs and Solaris, where a writer cannot see
 	// followers, it always keeps them (see MemVec.Clip).
-	ErrFollowed = errors.New("followers may map the file, so it keeps its size")
+	ErrFollowed = errs.ErrFollowed
 
 	// ErrClosed reports a vector or memory used after Close.
-	ErrClosed = errors.New("closed")
+	ErrClosed = errs.ErrClosed
 
 	// ErrFileChanged reports that the file was truncated, removed or
 	// replaced by another program while this handle had it open: a file
@@ -103,10 +103,10 @@ var (
 	// changed, as in "memvec: sync /p/x.vec: the file was cut to 4096 bytes
 	// by another program, the vector had 8000064: file changed under this
 	// handle".
-	ErrFileChanged = errors.New("file changed under this handle")
+	ErrFileChanged = errs.ErrFileChanged
 
 	// ErrUnaligned reports a user-supplied Memory whose Bytes do not start at
 	// an 8-byte aligned address (the header's length is an atomic uint64) or
 	// at the alignment of the element type, whichever is larger.
-	ErrUnaligned = errors.New("region is not aligned")
+	ErrUnaligned = errs.ErrUnaligned
 )

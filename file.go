@@ -1,13 +1,11 @@
 package memvec
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"math"
-	"os"
-	"syscall"
+	"sync/atomic"
 	"time"
+
+	"github.com/memvec/memvec/internal/region"
 )
 
 // File is a file mapped shared into memory: a Memory whose bytes are the
@@ -65,34 +63,10 @@ import (
 // A File is not safe for concurrent use; it is meant to be used by one
 // vector.
 type File struct {
-	osFile      fileHandle // the open, locked file
-	path        string
-	b           []byte // the mapped file: len(b) is the file's size
-	base        *byte  // start of the mapping
-	mapped      int    // bytes mapped from base: on Unix a page multiple, past the end of the file when writable; on Windows the view's size, at most the file's
-	fileSize    int    // the file's size: len(b), or more after a shrink that followers kept from truncating
-	reserve     int    // the Reserve option
-	readOnly    bool   // ReadOnly or Follow
-	created     bool   // this handle's open created the file: see discard
-	follow      bool   // Follow: a follower
-	sizeChanged bool   // since the last Sync: fsync is needed too
-	trimTo      int    // the size Close cuts the file to if no follower maps it (see trimAtClose); 0: none
-	syncErr     error  // the first barrier that failed: every Sync after it returns it (see Sync)
-	closed      bool
-	touch       pretoucher    // faults pages in ahead of the pushes
-	syncEvery   time.Duration // the SyncEvery option: the vector's syncer's period
-
-	// changed is set once the file is found changed by another program
-	// (see checkFile), and wraps ErrFileChanged: nothing is written to the
-	// file through this handle after.
-	changed error
-	// pathReplaced is set by Migrate when it renames the new vector over
-	// the path: from then on the path names another file by design.
-	pathReplaced bool
-
-	// What only some systems keep: see file_unix.go, file_windows.go and
-	// file_other.go.
-	fileOS
+	r         *region.File      // the file, locked and mapped: the region layer's part
+	syncErr   error             // the first barrier that failed: every Sync after it returns it (see Sync)
+	touch     region.Pretoucher // faults pages in ahead of the pushes
+	syncEvery time.Duration     // the SyncEvery option: the vector's syncer's period
 }
 
 // OpenFile opens the file at path, creating it if missing (with the Mode
@@ -119,20 +93,24 @@ func OpenFile(path string, opts ...Option) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := openFile(path, o)
+	return openFile(path, o)
+}
+
+// openFile opens the file at path with the options o.
+func openFile(path string, o options) (*File, error) {
+	r, err := region.OpenFile(path, o.region())
 	if err != nil {
 		return nil, err
 	}
-	f.syncEvery = o.syncEvery
-	return f, nil
+	return &File{r: r, syncEvery: o.syncEvery}, nil
 }
 
 // Bytes returns the mapped file; len(Bytes()) is the file's size. It returns
 // nil after Close.
-func (f *File) Bytes() []byte { return f.b }
+func (f *File) Bytes() []byte { return f.r.Bytes() }
 
 // Name returns the path the file was opened with.
-func (f *File) Name() string { return f.path }
+func (f *File) Name() string { return f.r.Path() }
 
 // Reserved returns the bytes of address space the file's mapping holds:
 // the region grows in place up to this size without moving (see Reserve).
@@ -142,7 +120,7 @@ func (f *File) Name() string { return f.path }
 // size rounded up to pages. On Windows it is the size of the view, which
 // is the region's size or, after a shrink that kept the file's size, the
 // size the view had. It returns 0 after Close.
-func (f *File) Reserved() int { return f.mapped }
+func (f *File) Reserved() int { return f.r.Reserved() }
 
 // Mapped returns the bytes of the file that the mapping covers: on Unix the
 // file's size (FileSize) rounded up to pages, at most Reserved, since the
@@ -150,10 +128,10 @@ func (f *File) Reserved() int { return f.mapped }
 // out; on Windows the view's size, which is Reserved. It is at least
 // len(Bytes()). It returns 0 after Close.
 func (f *File) Mapped() int {
-	if f.closed {
+	if f.r.Closed() {
 		return 0
 	}
-	return min(f.mapped, roundUp(f.fileSize, pageSize))
+	return min(f.r.Reserved(), roundUp(f.r.Size(), pageSize))
 }
 
 // FileSize returns the file's size in bytes as this handle last set or saw
@@ -162,10 +140,10 @@ func (f *File) Mapped() int {
 // follower's is the size it found at its open or its last Refresh or Wait
 // that needed more of the file. It returns 0 after Close.
 func (f *File) FileSize() int64 {
-	if f.closed {
+	if f.r.Closed() {
 		return 0
 	}
-	return int64(f.fileSize)
+	return int64(f.r.Size())
 }
 
 // DiskSize returns the bytes of disk the file occupies, as the file system
@@ -177,12 +155,12 @@ func (f *File) FileSize() int64 {
 // returns an error wrapping ErrClosed after Close and the system's error
 // otherwise.
 func (f *File) DiskSize() (int64, error) {
-	if f.closed {
-		return 0, fmt.Errorf("memvec: stat %s: %w", f.path, ErrClosed)
+	if f.r.Closed() {
+		return 0, fmt.Errorf("memvec: stat %s: %w", f.r.Path(), ErrClosed)
 	}
-	n, err := f.diskSize()
+	n, err := f.r.DiskSize()
 	if err != nil {
-		return 0, fmt.Errorf("memvec: stat %s: %w", f.path, err)
+		return 0, fmt.Errorf("memvec: stat %s: %w", f.r.Path(), err)
 	}
 	return n, nil
 }
@@ -203,26 +181,21 @@ func (f *File) DiskSize() (int64, error) {
 // an error wrapping errors.ErrUnsupported. It returns an error wrapping
 // ErrClosed after Close.
 func (f *File) HasWriter() (bool, error) {
-	switch {
-	case f.closed:
-		return false, fmt.Errorf("memvec: lock %s: %w", f.path, ErrClosed)
-	case !f.readOnly:
-		return true, nil
-	case !f.follow:
-		return false, nil
+	if f.r.Closed() {
+		return false, fmt.Errorf("memvec: lock %s: %w", f.r.Path(), ErrClosed)
 	}
-	held, err := writerAttached(f.osFile)
+	held, err := f.r.HasWriter()
 	if err != nil {
-		return false, fmt.Errorf("memvec: lock %s: %w", f.path, err)
+		return false, fmt.Errorf("memvec: lock %s: %w", f.r.Path(), err)
 	}
 	return held, nil
 }
 
 // ReadOnly reports whether the file was opened with ReadOnly or Follow.
-func (f *File) ReadOnly() bool { return f.readOnly }
+func (f *File) ReadOnly() bool { return f.r.ReadOnly() }
 
 // following reports whether the file was opened with Follow.
-func (f *File) following() bool { return f.follow }
+func (f *File) following() bool { return f.r.Following() }
 
 // Resize sets the region's size to size bytes and maps all of it, keeping
 // the common prefix; new bytes are zero. Growing reserves the new disk
@@ -248,26 +221,25 @@ func (f *File) following() bool { return f.follow }
 // again.
 func (f *File) Resize(size int) error {
 	switch {
-	case f.closed:
-		return fmt.Errorf("memvec: resize %s: %w", f.path, ErrClosed)
-	case f.readOnly:
-		return fmt.Errorf("memvec: resize %s: %w", f.path, ErrReadOnly)
+	case f.r.Closed():
+		return fmt.Errorf("memvec: resize %s: %w", f.r.Path(), ErrClosed)
+	case f.r.ReadOnly():
+		return fmt.Errorf("memvec: resize %s: %w", f.r.Path(), ErrReadOnly)
 	case size < 0:
-		return fmt.Errorf("memvec: resize %s: negative size %d", f.path, size)
-	case size == len(f.b) && size == f.fileSize:
+		return fmt.Errorf("memvec: resize %s: negative size %d", f.r.Path(), size)
+	case size == len(f.r.Bytes()) && size == f.r.Size():
 		return nil
 	}
 	// Never extend, nor cut, a file that another program has changed:
 	// growth would extend it from the size this handle remembers, and the
 	// bytes that other program cut would come back as zeros.
-	if err := f.checkFile(); err != nil {
-		return fmt.Errorf("memvec: resize %s: %w", f.path, err)
+	if err := f.r.CheckChange(); err != nil {
+		return fmt.Errorf("memvec: resize %s: %w", f.r.Path(), err)
 	}
-	f.touch.stop()
-	if err := f.resize(size); err != nil {
-		return fmt.Errorf("memvec: resize %s: from %d to %d bytes: %w", f.path, len(f.b), size, err)
+	f.touch.Stop()
+	if err := f.r.Resize(size); err != nil {
+		return fmt.Errorf("memvec: resize %s: from %d to %d bytes: %w", f.r.Path(), len(f.r.Bytes()), size, err)
 	}
-	f.sizeChanged = true
 	return nil
 }
 
@@ -277,8 +249,8 @@ func (f *File) Resize(size int) error {
 // Resize), so faulting them in writes nothing to the disk and cannot fail
 // for want of space.
 func (f *File) prefault(off, n int) {
-	if f.base != nil {
-		f.touch.prefault(f.b, off, n)
+	if f.r.Base() != nil {
+		f.touch.Prefault(f.r.Bytes(), off, n)
 	}
 }
 
@@ -303,7 +275,7 @@ func (f *File) prefault(off, n int) {
 // msync or fsync returns nil without writing them again. So the failure is
 // for good: the error wraps ErrSyncFailed and the system's error, and every
 // later Sync returns it. Open the file again to go on.
-func (f *File) Sync() error { return f.syncUpTo(len(f.b)) }
+func (f *File) Sync() error { return f.syncUpTo(len(f.r.Bytes())) }
 
 // syncUpTo is Sync of the file's first n bytes, in whole pages: the
 // vector's barrier, which needs its header and its elements durable and
@@ -313,17 +285,17 @@ func (f *File) Sync() error { return f.syncUpTo(len(f.b)) }
 // reach them (BENCHMARKS.md, "Durable appends").
 func (f *File) syncUpTo(n int) error {
 	switch {
-	case f.closed:
-		return fmt.Errorf("memvec: sync %s: %w", f.path, ErrClosed)
-	case f.readOnly:
+	case f.r.Closed():
+		return fmt.Errorf("memvec: sync %s: %w", f.r.Path(), ErrClosed)
+	case f.r.ReadOnly():
 		return nil
 	case f.syncErr != nil:
 		return f.syncErr
 	}
-	if err := f.checkFile(); err != nil {
-		return fmt.Errorf("memvec: sync %s: %w", f.path, err)
+	if err := f.r.CheckChange(); err != nil {
+		return fmt.Errorf("memvec: sync %s: %w", f.r.Path(), err)
 	}
-	if err := f.sync(n); err != nil {
+	if err := f.r.Sync(n); err != nil {
 		return f.failSync(err)
 	}
 	return nil
@@ -337,12 +309,12 @@ func (f *File) syncUpTo(n int) error {
 // failed write-back may have been for any page of the file.
 func (f *File) syncHeader() error {
 	switch {
-	case f.closed || f.readOnly || len(f.b) == 0:
+	case f.r.Closed() || f.r.ReadOnly() || len(f.r.Bytes()) == 0:
 		return nil
-	case f.changed != nil:
-		return fmt.Errorf("memvec: sync %s: %w", f.path, f.changed)
+	case f.r.Changed() != nil:
+		return fmt.Errorf("memvec: sync %s: %w", f.r.Path(), f.r.Changed())
 	}
-	if err := f.syncFirstPage(); err != nil {
+	if err := f.r.SyncFirstPage(); err != nil {
 		return f.failSync(err)
 	}
 	return nil
@@ -352,7 +324,7 @@ func (f *File) syncHeader() error {
 // (wrapping ErrSyncFailed), and keeps the first such failure for every
 // later Sync.
 func (f *File) failSync(err error) error {
-	err = fmt.Errorf("memvec: sync %s: %w: %w", f.path, err, ErrSyncFailed)
+	err = fmt.Errorf("memvec: sync %s: %w: %w", f.r.Path(), err, ErrSyncFailed)
 	if f.syncErr == nil {
 		f.syncErr = err
 	}
@@ -367,164 +339,50 @@ func (f *File) failSync(err error) error {
 // Close returns an error wrapping ErrFileChanged: what was written to it
 // may be lost. A second Close returns nil.
 func (f *File) Close() error {
-	if f.closed {
+	if f.r.Closed() {
 		return nil
 	}
-	changed := f.checkFile()
-	f.closed = true
-	f.touch.stop()
-	err := errors.Join(changed, f.close())
-	// Nothing of the mapping, nor of what the system kept (fileOS),
-	// outlives Close.
-	f.b, f.base, f.mapped, f.fileOS = nil, nil, 0, fileOS{}
-	if err != nil {
-		return fmt.Errorf("memvec: close %s: %w", f.path, err)
+	f.touch.Stop()
+	if err := f.r.Close(); err != nil {
+		return fmt.Errorf("memvec: close %s: %w", f.r.Path(), err)
 	}
 	return nil
 }
 
 // trimAtClose makes Close cut the file to size bytes, after its mapping
-// is gone, if it is larger and no follower is attached then (see
-// followersAttached): the spare capacity a writer's growth reserved (up to
-// the data's size, or 1 GiB, past the data: see MemVec.Grow) is not kept
-// on the disk once the file is closed. The vector sets it, to what its
-// elements and its header need.
-func (f *File) trimAtClose(size int) { f.trimTo = size }
-
-// trim cuts the file to the size trimAtClose set, for close, once the
-// file's mapping is gone, before the lock is released: only if it is
-// larger, if this handle writes the file and found no change by another
-// program, and if no follower is attached, since a follower's mapping may
-// reach past the cut (its view of elements the writer dropped) and would
-// fault there. Where the writer cannot see followers (macOS, the BSDs,
-// Solaris) it never cuts. A cut that fails (Windows refuses one under
-// another program's view of the file) leaves the file as it was, which is
-// no error: the bytes past the data hold nothing that counts.
-func (f *File) trim() {
-	if f.trimTo <= 0 || f.trimTo >= f.fileSize || f.readOnly || f.changed != nil {
-		return
-	}
-	if followed, err := followersAttached(f.osFile); err != nil || followed {
-		return
-	}
-	if f.osFile.Truncate(int64(f.trimTo)) == nil {
-		f.fileSize = f.trimTo
-	}
-}
+// is gone, if it is larger and no follower is attached then: the spare
+// capacity a writer's growth reserved (up to the data's size, or 1 GiB,
+// past the data: see MemVec.Grow) is not kept on the disk once the file is
+// closed. The vector sets it, to what its elements and its header need
+// (see region.File.TrimAtClose).
+func (f *File) trimAtClose(size int) { f.r.TrimAtClose(size) }
 
 // checkFile returns an error wrapping ErrFileChanged if another program
-// has changed the file under this writable handle: cut it below the size
-// the handle gave it (FileSize), removed it, or put another file at its
-// path (see fileChange for each system). The first such error is kept:
-// from then on every check returns it, and nothing more is written to the
-// file through this handle. A reader or a follower writes nothing and is
-// not checked: its reads of a file cut under it fault, and memvec's own
-// reads turn the fault into this error (see catchFault).
-//
-// It costs a system call or two (fstat, and a stat of the path), so it runs
-// where the writer makes system calls anyway: growth, Sync and Close.
-func (f *File) checkFile() error {
-	if f.changed != nil || f.readOnly || f.closed {
-		return f.changed
-	}
-	what, err := f.fileChange()
-	if err != nil {
-		return err
-	}
-	if what != "" {
-		f.changed = fmt.Errorf("%s: %w", what, ErrFileChanged)
-	}
-	return f.changed
-}
-
-// cutError returns the error for a cut file, as checkFile words it: the
-// file has size bytes, fewer than the handle gave it.
-func (f *File) cutError(size int64) string {
-	return fmt.Sprintf("the file was cut to %d bytes by another program, the vector had %d", size, f.fileSize)
-}
+// has changed the file under this writable handle (see
+// region.File.CheckChange).
+func (f *File) checkFile() error { return f.r.CheckChange() }
 
 // readFault returns the error for a memory fault in an access of the
-// mapping of f. A file shorter than this handle's size was cut by another
-// program: an error wrapping ErrFileChanged. A file that has all its bytes
-// faulted because its filesystem could not give the page (a read that
-// failed, a write into a block that a full disk could not allocate: a hole
-// another program punched, or any block on a copy-on-write filesystem):
-// an error wrapping EIO. Either way a writer writes nothing more through
-// this handle.
-func (f *File) readFault() error {
-	var err error
-	switch size, serr := f.currentSize(); {
-	case serr != nil:
-		err = fmt.Errorf("the file was cut by another program: %w", ErrFileChanged)
-	case size < int64(f.fileSize):
-		err = fmt.Errorf("%s: %w", f.cutError(size), ErrFileChanged)
-	default:
-		err = fmt.Errorf("an access of the mapping faulted, though the file has all its %d bytes: "+
-			"its filesystem could not give the page (a failed read, or no room on the disk for a block "+
-			"that is not allocated or is copied on write): %w", size, syscall.EIO)
-	}
-	if !f.readOnly && f.changed == nil {
-		f.changed = err
-	}
-	return err
-}
+// mapping of f (see region.File.ReadFault).
+func (f *File) readFault() error { return f.r.ReadFault() }
 
-// followedSize returns the size of a follower's file, read again, or an
-// error wrapping ErrCorrupt if it is smaller than size: the writer grows the
-// file before its length counts the elements there, so a header that counts
-// past the end is damage.
-func followedSize(osf *os.File, size int) (int, error) {
-	fi, err := osf.Stat()
-	if err != nil {
-		return 0, err
-	}
-	have := fi.Size()
-	if have < int64(size) {
-		return 0, corrupt("the header counts elements up to byte %d, the file has %d bytes", size, have)
-	}
-	if have > math.MaxInt {
-		return 0, fmt.Errorf("%d bytes do not fit in this platform's address space", have)
-	}
-	return int(have), nil
-}
+// followTo makes Bytes cover at least size bytes of a follower's file, if
+// the file has them (see followedMemory).
+func (f *File) followTo(size int) error { return f.r.FollowTo(size) }
 
-// notRegular returns the error for a file of type typ (fs.FileMode's type
-// bits) at a path that should hold a vector, which lives in a regular file
-// only: EISDIR for a directory, as open(2) says to a writer, and for
-// anything else (a named pipe, a device, a socket) an error wrapping
-// ErrCorrupt, since it is no vector file. That is what errors.Is users
-// already match for "something is at the path, and it is not a vector";
-// the message says what it is instead.
-func notRegular(typ fs.FileMode) error {
-	what := "not a regular file (" + typ.String() + ")"
-	switch {
-	case typ.IsDir():
-		return syscall.EISDIR
-	case typ&fs.ModeNamedPipe != 0:
-		what = "a named pipe (FIFO), not a regular file"
-	case typ&fs.ModeCharDevice != 0:
-		what = "a character device, not a regular file"
-	case typ&fs.ModeDevice != 0:
-		what = "a block device, not a regular file"
-	case typ&fs.ModeSocket != 0:
-		what = "a socket, not a regular file"
-	}
-	return corrupt("%s", what)
-}
+// wakeWord returns a follower's writable wake word, or nil (see
+// followedMemory).
+func (f *File) wakeWord() *atomic.Uint32 { return f.r.WakeWord(offWake) }
 
-// removeIfSame removes path if it names the file that have, the Stat of an
-// open file, describes: the same device and inode (on Windows, volume and
-// file index). The path's own entry is compared (Lstat), since that is what
-// the removal removes. A path that names nothing, or another file, is left.
-func removeIfSame(path string, have os.FileInfo) error {
-	named, err := os.Lstat(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil
-	case err != nil:
-		return err
-	case !os.SameFile(have, named):
-		return nil
-	}
-	return os.Remove(path)
-}
+// What a vector asks of its Memory beyond the interface, a File has.
+var (
+	_ followedMemory = (*File)(nil)
+	_ fileChecker    = (*File)(nil)
+	_ headerSyncer   = (*File)(nil)
+	_ prefaulter     = (*File)(nil)
+	_ hinter         = (*File)(nil)
+	_ readOnlyMemory = (*File)(nil)
+	_ namedMemory    = (*File)(nil)
+	_ prefaulter     = (*Anon)(nil)
+	_ hinter         = (*Anon)(nil)
+)

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"github.com/memvec/memvec/internal/region"
 )
 
 // Followers: one writer, any number of live readers.
@@ -42,7 +44,7 @@ import (
 // still reads elements past the new end. The writer therefore does not
 // truncate the file while a follower is attached: each follower holds a
 // shared byte-range lock (an open-file-description lock on Linux, LockFileEx
-// on Windows) on one byte at followerLockOffset, which the writer tests
+// on Windows) on one byte at FollowerLockOffset (region layer), which the writer tests
 // before it truncates, and which the kernel drops when the follower closes
 // or dies. A shrink with followers attached shrinks the region and keeps
 // the file's bytes. Where the kernel has no such per-descriptor lock
@@ -428,7 +430,7 @@ func (v *MemVec[T]) await(ctx context.Context, n int) error {
 		}
 	}
 	fm, _ := following(v.mem)
-	if w := fm.wakeWord(); w != nil && canSleep {
+	if w := fm.wakeWord(); w != nil && region.CanSleep {
 		return sleepOnWake(ctx, w, published)
 	}
 	for wait := pollMin; ; wait = min(2*wait, pollMax) {
@@ -452,7 +454,7 @@ func sleepOnWake(ctx context.Context, w *atomic.Uint32, published func() bool) e
 		// loads report that (see catchFault).
 		defer ignoreFault(debug.SetPanicOnFault(true))
 		w.Add(2) // another count, so that a sleep about to start does not
-		wakeAll(w)
+		region.WakeAll(w)
 	})
 	defer func() {
 		// A wake-up that has started must end before Wait returns: the
@@ -473,7 +475,7 @@ func sleepOnWake(ctx context.Context, w *atomic.Uint32, published func() bool) e
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		sleepWhile(w, x, sleepMax)
+		region.SleepWhile(w, x, sleepMax)
 		if published() {
 			return nil
 		}
@@ -539,7 +541,7 @@ func (v *MemVec[T]) wakeFollowers() {
 		}
 	}
 	if runtime.GOMAXPROCS(0) < 2 {
-		wakeAll(w)
+		region.WakeAll(w)
 		return
 	}
 	v.waker.wake(w)
@@ -570,7 +572,7 @@ type followerWaker struct {
 	// the request.
 	started atomic.Bool
 	running sync.WaitGroup
-	// wakeAll, if set, is called instead of the package's wakeAll: tests
+	// wakeAll, if set, is called instead of region.WakeAll: tests
 	// hold the goroutine in its wake-up with it.
 	wakeAll func(w *atomic.Uint32) int
 }
@@ -586,7 +588,7 @@ func (fw *followerWaker) wake(w *atomic.Uint32) {
 		fw.wakeRest(w, 0)
 		return
 	}
-	if n := wakeUpTo(w, wakeDirect); n == wakeDirect {
+	if n := region.WakeUpTo(w, wakeDirect); n == wakeDirect {
 		fw.wakeRest(w, n)
 	}
 }
@@ -601,7 +603,7 @@ func (fw *followerWaker) wakeRest(w *atomic.Uint32, woken int) {
 	fw.running.Add(1)
 	wake := fw.wakeAll
 	if wake == nil {
-		wake = wakeAll
+		wake = region.WakeAll
 	}
 	go func() {
 		defer fw.running.Done()
@@ -626,7 +628,7 @@ func (v *MemVec[T]) wakeStranded() {
 	w := v.wake()
 	for x := w.Load(); x&1 != 0 && !w.CompareAndSwap(x, (x+2)&^1); x = w.Load() {
 	}
-	wakeAll(w)
+	region.WakeAll(w)
 }
 
 // beginRewrite and endRewrite bracket every change of elements a follower

@@ -17,6 +17,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/memvec/memvec/internal/region"
 	"github.com/stretchr/testify/require"
 )
 
@@ -375,7 +376,7 @@ func TestKilledFollowerCostsWriterNothing(t *testing.T) {
 	require.True(t, c.lines.Scan())
 	addr, err := strconv.ParseUint(strings.TrimPrefix(c.lines.Text(), "0x"), 16, 64)
 	require.NoError(t, err, c.lines.Text())
-	if canSleep {
+	if region.CanSleep {
 		awaitSleeper(t, c.cmd.Process.Pid, uintptr(addr))
 		require.Equal(t, uint32(1), w.wake().Load()&1, "the sleeping follower set the wake bit")
 	}
@@ -385,7 +386,7 @@ func TestKilledFollowerCostsWriterNothing(t *testing.T) {
 	require.NoError(t, w.Push(pt(1000)))
 	after := w.wake().Load()
 	require.Zero(t, after&1)
-	if canSleep {
+	if region.CanSleep {
 		require.Equal(t, before+1, after, "one wake-up, for the dead follower")
 	}
 	for i := 1001; i < 2000; i++ {

@@ -12,7 +12,7 @@ import (
 
 // makePoll makes a follower's Wait poll, as one whose descriptor is
 // read-only does (see TestFollowerThatCannotWritePolls).
-func makePoll(f *File) { f.writable = false }
+func makePoll(f *File) { f.r.PollOnly() }
 
 // TestFollowerThatCannotWritePolls: a follower whose descriptor is
 // read-only (a file it may not write) cannot set the wake word, so its
@@ -23,7 +23,7 @@ func TestFollowerThatCannotWritePolls(t *testing.T) {
 	require.NoError(t, w.Push(pt(1)))
 	f := follow[point](t, path)
 	// What opening a file of mode 0444 gives anyone but root.
-	f.mem.(*File).writable = false
+	f.mem.(*File).r.PollOnly()
 	require.Nil(t, f.mem.(*File).wakeWord())
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()

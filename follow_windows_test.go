@@ -5,6 +5,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/memvec/memvec/internal/region"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/windows"
 )
@@ -101,14 +102,14 @@ func TestFollowerKeepsClipFromTruncating(t *testing.T) {
 	require.NoError(t, err)
 	require.Greater(t, size, int64(need))
 
-	base, view := uintptr(unsafe.Pointer(&w.Slice()[0])), w.mem.(*File).mapped
+	base, view := uintptr(unsafe.Pointer(&w.Slice()[0])), w.mem.(*File).r.Reserved()
 	w.Truncate(10)
 	require.ErrorIs(t, w.Clip(), ErrFollowed)
 	require.Equal(t, 10, w.Cap())
 	require.Equal(t, size, statSize(t, path), "a Clip with a follower attached keeps the file's size")
 	// The address alone would not show a view unmapped and mapped again:
 	// Windows often hands the same address out again.
-	require.Equal(t, view, w.mem.(*File).mapped, "a Clip that keeps the file's size keeps the writer's view")
+	require.Equal(t, view, w.mem.(*File).r.Reserved(), "a Clip that keeps the file's size keeps the writer's view")
 	require.Equal(t, base, uintptr(unsafe.Pointer(&w.Slice()[0])), "a Clip that keeps the file's size keeps the writer's view")
 	require.Equal(t, pt(99), r.Index(99), "the follower still reads what it saw")
 	n, err := r.Refresh()
@@ -163,7 +164,7 @@ func TestClipUnderForeignView(t *testing.T) {
 			windows.UnmapViewOfFile(addr)
 		}
 	}()
-	seen := unsafe.Slice((*point)(unsafe.Add(unsafe.Pointer(addrToPtr(addr)), w.dataOffset)), 100)
+	seen := unsafe.Slice((*point)(unsafe.Add(unsafe.Pointer(region.AddrToPtr(addr)), w.dataOffset)), 100)
 
 	w.Truncate(10)
 	require.ErrorIs(t, w.Clip(), ErrFollowed)

@@ -16,6 +16,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/memvec/memvec/internal/region"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -163,7 +164,7 @@ func checkOpenOutcome(t testing.TB, data []byte) error {
 		require.NoError(t, err)
 		require.Equal(t, data[:offLength], after[:offLength], "opening an existing vector writes nothing but the mutable words")
 		require.Equal(t, data[headerSize:], after[headerSize:], "opening an existing vector writes no element")
-		require.Equal(t, bootID(), binary.NativeEndian.Uint64(after[offBootID:]), "the writer's boot identifier")
+		require.Equal(t, region.BootID(), binary.NativeEndian.Uint64(after[offBootID:]), "the writer's boot identifier")
 		require.Zero(t, binary.NativeEndian.Uint64(after[offGeneration:])&1, "an even generation")
 	}
 	n := v.Len()

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/memvec/memvec/internal/region"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
@@ -305,8 +306,8 @@ func cloneFile(t *testing.T, src, dst string) bool {
 	d, err := os.Create(dst)
 	require.NoError(t, err)
 	defer d.Close()
-	if flags, err := unix.IoctlGetUint32(int(s.Fd()), unix.FS_IOC_GETFLAGS); err == nil && flags&fsNoCOWFlag != 0 {
-		require.NoError(t, unix.IoctlSetPointerInt(int(d.Fd()), unix.FS_IOC_SETFLAGS, int(fsNoCOWFlag)))
+	if flags, err := unix.IoctlGetUint32(int(s.Fd()), unix.FS_IOC_GETFLAGS); err == nil && flags&region.FSNoCOWFlag != 0 {
+		require.NoError(t, unix.IoctlSetPointerInt(int(d.Fd()), unix.FS_IOC_SETFLAGS, int(region.FSNoCOWFlag)))
 	}
 	if err := unix.IoctlFileClone(int(d.Fd()), int(s.Fd())); err != nil {
 		require.NoError(t, os.Remove(dst))
@@ -451,8 +452,8 @@ func TestFullDiskOnFilesystems(t *testing.T) {
 						require.ErrorIs(t, err, unix.EFBIG)
 						size /= 2 // ext4 without extents: 16 GiB at most with 1 KiB blocks
 					}
-					defer func(was bool) { checkFreeSpace = was }(checkFreeSpace)
-					checkFreeSpace = check
+					defer func(was bool) { region.CheckFreeSpace = was }(region.CheckFreeSpace)
+					region.CheckFreeSpace = check
 					free := freeBlocks(t, dir)
 					_, err := Open[point](path)
 					require.ErrorIs(t, err, unix.ENOSPC)

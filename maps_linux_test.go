@@ -10,6 +10,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/memvec/memvec/internal/region"
 	"github.com/stretchr/testify/require"
 )
 
@@ -95,15 +96,15 @@ func TestGrowthKeepsOneMapping(t *testing.T) {
 	}
 	require.Len(t, ofFile, 1, "the file is mapped in one piece: %v", ofFile)
 	fm := f.mem.(*File)
-	require.Equal(t, uintptr(unsafe.Pointer(fm.base)), ofFile[0].lo)
+	require.Equal(t, uintptr(unsafe.Pointer(fm.r.Base())), ofFile[0].lo)
 
 	am := a.mem.(*Anon)
-	lo := uintptr(unsafe.Pointer(am.base))
-	pieces := within(maps, lo, lo+uintptr(am.reserved))
+	lo := uintptr(unsafe.Pointer(am.r.Base()))
+	pieces := within(maps, lo, lo+uintptr(am.r.Reserved()))
 	require.Len(t, pieces, 2, "anonymous memory is its accessible part and its reserved tail: %v", pieces)
 	require.Equal(t, "rw-p", pieces[0].perms)
 	require.Equal(t, "---p", pieces[1].perms)
-	require.Equal(t, lo+uintptr(am.mapped), pieces[0].hi)
+	require.Equal(t, lo+uintptr(am.r.Mapped()), pieces[0].hi)
 }
 
 // TestThousandOpenVectors measures what 1,000 open vectors (500 files, 500
@@ -201,7 +202,7 @@ func residentUnit(t *testing.T, p uintptr) int {
 // windows ahead of the pushes (madvise calls for 256 pages instead of a page
 // fault each): once the pushes cross a window, the next one is resident
 // before they write it, and never more than a window, and the helper's
-// pretouchAhead, runs ahead of them, whatever the capacity. The helper's
+// region.PrefaultWindow, runs ahead of them, whatever the capacity. The helper's
 // chunk in progress is waited for (stop) before the pages are counted.
 func TestPushPrefaultsAhead(t *testing.T) {
 	v, err := Make[point](1 << 20) // 24 MiB of capacity
@@ -210,20 +211,20 @@ func TestPushPrefaultsAhead(t *testing.T) {
 	base := uintptr(unsafe.Pointer(unsafe.SliceData(v.mem.Bytes())))
 	require.Less(t, rssOf(t, base), 1<<20, "Make reserves; it does not touch")
 	for _, windows := range []int{1, 2, 5} {
-		n := (windows*prefaultWindow + 2*pageSize) / 24 // just across the window
+		n := (windows*region.PrefaultWindow + 2*pageSize) / 24 // just across the window
 		for v.Len() < n {
 			require.NoError(t, v.Push(pt(v.Len())))
 		}
 		written := ptOff + n*24
-		v.mem.(*Anon).touch.stop()
+		v.mem.(*Anon).touch.Stop()
 		rss := rssOf(t, base)
-		require.GreaterOrEqual(t, rss, written+prefaultWindow/2, "after %d windows the next is resident", windows)
+		require.GreaterOrEqual(t, rss, written+region.PrefaultWindow/2, "after %d windows the next is resident", windows)
 		// What memvec touches ends a window and the helper's reach past
 		// the writes; with huge pages, the kernel makes the block it ends
 		// in resident (from the block's start, where the mapping starts
 		// before it).
 		unit := residentUnit(t, base)
-		touched := base + uintptr(written+prefaultWindow+pretouchAhead+pageSize)
+		touched := base + uintptr(written+region.PrefaultWindow+region.PrefaultWindow+pageSize)
 		limit := int((touched+uintptr(unit)-1)&^uintptr(unit-1) - base)
 		require.LessOrEqual(t, rss, limit, "no more than a window and the helper's reach ahead (resident in blocks of %d bytes)", unit)
 	}

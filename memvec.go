@@ -161,6 +161,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/memvec/memvec/internal/region"
 )
 
 // MemVec is a vector of elements of type T stored in a Memory. Create one
@@ -223,7 +225,7 @@ type MemVec[T any] struct {
 // writing in bulk, ahead of the writes, for less than a page fault each
 // costs (Anon and File, on Linux with MADV_POPULATE_WRITE). The vector then
 // lets Push run on its fast path only up to the pages faulted in, and
-// faults in the next prefaultWindow bytes from the slow path: two system
+// faults in the next PrefaultWindow bytes from the slow path: two system
 // calls per MiB instead of 256 page faults, shared with a helper goroutine
 // that goes on pretouchAhead bytes further (see pretoucher), and at most
 // 2 MiB of memory touched before it is written.
@@ -236,15 +238,11 @@ type prefaulter interface {
 // bulk (populateInBulk): then Push's fast path runs to the capacity.
 func (v *MemVec[T]) prefaulter() prefaulter {
 	pf, ok := v.mem.(prefaulter)
-	if !ok || v.layout.size == 0 || !populateInBulk {
+	if !ok || v.layout.size == 0 || !region.PopulateInBulk {
 		return nil
 	}
 	return pf
 }
-
-// prefaultWindow is how far ahead of the elements being written a
-// prefaulter's pages are faulted in.
-const prefaultWindow = 1 << 20
 
 // pageSize is the unit of growth: regions are sized in whole pages.
 var pageSize = os.Getpagesize()
@@ -433,7 +431,7 @@ func Open[T any](path string, opts ...Option) (*MemVec[T], error) {
 	}
 	v, err := New[T](f)
 	if err != nil {
-		if derr := f.discard(); derr != nil && f.created {
+		if derr := f.r.Discard(); derr != nil && f.r.Created() {
 			return nil, fmt.Errorf("%w (the file it created could not be removed: %v)", err, derr)
 		}
 		return nil, err
@@ -1070,7 +1068,7 @@ func (v *MemVec[T]) Close() error {
 	if err == nil && v.persistent && !v.readOnly && v.length != nil && v.checkFile() == nil {
 		err = v.recordCloseOrFault()
 	}
-	if f, ok := v.mem.(*File); errors.Is(err, ErrFileChanged) || ok && f.changed != nil && errors.Is(err, f.changed) {
+	if f, ok := v.mem.(*File); errors.Is(err, ErrFileChanged) || ok && f.r.Changed() != nil && errors.Is(err, f.r.Changed()) {
 		err = nil // the File's Close reports it, as it does a change checkFile found
 	}
 	if f, ok := v.mem.(*File); ok && err == nil && v.failed == nil && v.changed == nil && v.length != nil {
@@ -1162,7 +1160,7 @@ func (v *MemVec[T]) mustBeOpen(op string) {
 
 // makeRoom readies the vector for writing elements up to n: it reserves the
 // capacity and, for a prefaulter, faults in the pages up to element n and
-// prefaultWindow bytes beyond.
+// region.PrefaultWindow bytes beyond.
 func (v *MemVec[T]) makeRoom(n int) error {
 	if err := v.reserve(n); err != nil {
 		return err
@@ -1176,7 +1174,7 @@ func (v *MemVec[T]) makeRoom(n int) error {
 	// elements already (a file opened with its data), and faulting them in
 	// could mean reading them all from the disk.
 	from := max(v.faulted, v.dataOffset+len(v.s)*int(v.layout.size))
-	if end := min(len(b), v.dataOffset+n*int(v.layout.size)+prefaultWindow); end > from {
+	if end := min(len(b), v.dataOffset+n*int(v.layout.size)+region.PrefaultWindow); end > from {
 		pf.prefault(from, end-from)
 		v.faulted = end
 	}

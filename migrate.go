@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"unsafe"
+
+	"github.com/memvec/memvec/internal/region"
 )
 
 // Migrate rewrites the vector file at path, stored for element type From,
@@ -179,7 +181,7 @@ func Migrate[From, To any](path string, convert func(From) To, opts ...Option) (
 			os.Remove(tmp)
 		}
 	}()
-	if err := adoptOwnership(nv.mem.(*File), oldInfo, !o.modeGiven); err != nil {
+	if err := nv.mem.(*File).r.AdoptOwnership(oldInfo, !o.modeGiven); err != nil {
 		return fmt.Errorf("give %s the old file's permissions: %w", tmp, err)
 	}
 	migrateStep("created")
@@ -210,8 +212,8 @@ func Migrate[From, To any](path string, convert func(From) To, opts ...Option) (
 	// The path names the new vector from the rename on: the old one's
 	// Close must not take that for another program's doing (see
 	// File.checkFile).
-	old.mem.(*File).pathReplaced = true
-	renamed, err = replaceFile(tmp, target, release)
+	old.mem.(*File).r.SetPathReplaced()
+	renamed, err = region.ReplaceFile(tmp, target, release, migrateStep)
 	return err
 }
 

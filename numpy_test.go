@@ -18,6 +18,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/memvec/memvec/internal/region"
 	"github.com/stretchr/testify/require"
 )
 
@@ -224,7 +225,7 @@ func TestNumpyReadsFiles(t *testing.T) {
 	// After a reboot, numpy counts what memvec counts: as far as the
 	// power-loss checksums hold. Python reads the boot identifier as
 	// memvec does on Linux only.
-	if runtime.GOOS == "linux" && bootID() != 0 {
+	if runtime.GOOS == "linux" && region.BootID() != 0 {
 		path := vecPath(t)
 		v := openVec[npRecord](t, path)
 		require.NoError(t, v.Append(records[:60]...))
@@ -233,7 +234,7 @@ func TestNumpyReadsFiles(t *testing.T) {
 		require.NoError(t, v.Close())
 		b, err := os.ReadFile(path)
 		require.NoError(t, err)
-		binary.NativeEndian.PutUint64(b[offBootID:], bootID()^0xff) // another boot than this one
+		binary.NativeEndian.PutUint64(b[offBootID:], region.BootID()^0xff) // another boot than this one
 		rebooted := writeVecFile(t, b)
 		off := int(binary.NativeEndian.Uint32(b[offDataOffset:]))
 		b[off+70*int(unsafe.Sizeof(npRecord{}))+20] ^= 1 // element 70, past the Sync

@@ -59,18 +59,18 @@ func TestDiscardRemovesOnlyTheFileItCreated(t *testing.T) {
 
 	f, err := OpenFile(path, CreateNew())
 	require.NoError(t, err)
-	require.NoError(t, f.discard())
+	require.NoError(t, f.r.Discard())
 	require.NoFileExists(t, path)
 
 	f, err = OpenFile(path) // creates it
 	require.NoError(t, err)
-	require.NoError(t, f.discard())
+	require.NoError(t, f.r.Discard())
 	require.NoFileExists(t, path)
 
 	require.NoError(t, os.WriteFile(path, nil, 0o644))
 	f, err = OpenFile(path) // was there
 	require.NoError(t, err)
-	require.NoError(t, f.discard())
+	require.NoError(t, f.r.Discard())
 	require.FileExists(t, path)
 	require.ErrorIs(t, f.Sync(), ErrClosed, "discard closes the file")
 }

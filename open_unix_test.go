@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memvec/memvec/internal/region"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
@@ -144,7 +145,7 @@ func TestOpenFIFOFailsAtOnce(t *testing.T) {
 // error (<nil>).
 func createOutOfDescriptorsChild() {
 	dir := os.Getenv("MEMVEC_DIR")
-	bootID() // read now: it needs a descriptor, and keeps what it read
+	region.BootID() // read now: it needs a descriptor, and keeps what it read
 	var limit unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &limit); err != nil {
 		panic(err)
@@ -252,7 +253,7 @@ func TestDiscardLeavesAFileRenamedOverThePath(t *testing.T) {
 	other := filepath.Join(dir, "other")
 	require.NoError(t, os.WriteFile(other, []byte("another file"), 0o644))
 	require.NoError(t, os.Rename(other, path))
-	require.NoError(t, f.discard())
+	require.NoError(t, f.r.Discard())
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.Equal(t, "another file", string(b))

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io/fs"
 	"time"
+
+	"github.com/memvec/memvec/internal/region"
 )
 
 // An Option configures OpenFile and Open, and (Reserve and Advise only)
@@ -38,6 +40,22 @@ func (o options) checkReserve(op, name string) error {
 		return fmt.Errorf("memvec: %s %s: Reserve(%d): negative size", op, name, o.reserve)
 	}
 	return nil
+}
+
+// DefaultReserve is the address space, in bytes, that a region reserves to
+// grow in place, unless the Reserve option says otherwise: 64 GiB on 64-bit
+// platforms, where address space is plentiful: 1,000 open vectors take
+// 62.5 TiB of the 128 TiB a Linux process has on amd64. On 32-bit
+// platforms, where a process has 4 GiB at most, it is 256 MiB. Reserved
+// address space costs no memory and no disk.
+const DefaultReserve = region.DefaultReserve
+
+// region returns the options that concern the file, for the region
+// layer's OpenFile, with the format's sizes it needs.
+func (o options) region() region.Options {
+	return region.Options{ReadOnly: o.readOnly, Follow: o.follow, MustExist: o.mustExist, CreateNew: o.createNew,
+		LockTimeout: o.lockTimeout, Mode: o.mode, Reserve: o.reserve, Advice: region.Advice(o.advice),
+		HeadSize: headerSize, HeadOnly: o.headOnly, HeadOnlyBlocks: newRegionMax}
 }
 
 func buildOptions(opts []Option) options {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/memvec/memvec/internal/region"
 	"github.com/stretchr/testify/require"
 )
 
@@ -48,27 +49,20 @@ func (l *faultLog) faulted() [][2]int {
 	return c
 }
 
-// helperRuns reports whether p's helper goroutine runs.
-func helperRuns(p *pretoucher) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.running
-}
-
 // TestPretoucherSharesTheWindow: by the time stop returns, every page of
 // the windows prefault was asked for is faulted in, each chunk once, and
-// the helper went no further than pretouchAhead past the last window.
+// the helper went no further than region.PrefaultWindow past the last window.
 func TestPretoucherSharesTheWindow(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
-	region := make([]byte, 64<<20)
-	l := &faultLog{region: region, window: len(region)}
-	p := &pretoucher{populate: l.populate}
+	mapped := make([]byte, 64<<20)
+	l := &faultLog{region: mapped, window: len(mapped)}
+	p := &region.Pretoucher{Populate: l.populate}
 	const windows = 5
 	for w := range windows {
-		p.prefault(region, w*prefaultWindow, prefaultWindow)
+		p.Prefault(mapped, w*region.PrefaultWindow, region.PrefaultWindow)
 	}
-	p.stop()
-	require.False(t, helperRuns(p), "the helper returned before stop")
+	p.Stop()
+	require.False(t, p.HelperRuns(), "the helper returned before stop")
 	c := l.faulted()
 	require.NotEmpty(t, c)
 	require.Zero(t, c[0][0], "from the first page")
@@ -76,17 +70,17 @@ func TestPretoucherSharesTheWindow(t *testing.T) {
 		require.Equal(t, c[i-1][1], c[i][0], "chunks %v: one after the other, none twice", c)
 	}
 	last := c[len(c)-1][1]
-	require.GreaterOrEqual(t, last, windows*prefaultWindow, "every window faulted in")
-	require.LessOrEqual(t, last, windows*prefaultWindow+pretouchAhead, "no further than pretouchAhead past the last")
+	require.GreaterOrEqual(t, last, windows*region.PrefaultWindow, "every window faulted in")
+	require.LessOrEqual(t, last, windows*region.PrefaultWindow+region.PrefaultWindow, "no further than region.PrefaultWindow past the last")
 	for _, ch := range c {
-		require.LessOrEqual(t, ch[1]-ch[0], pretouchChunk)
+		require.LessOrEqual(t, ch[1]-ch[0], region.PretouchChunk)
 	}
 
 	// After stop, prefault starts a new cursor: the region may have been
 	// resized or moved, so nothing claimed before counts.
 	l.chunks = nil
-	p.prefault(region, 0, pageSize)
-	p.stop()
+	p.Prefault(mapped, 0, pageSize)
+	p.Stop()
 	require.Zero(t, l.faulted()[0][0], "a new cursor, from the window asked for")
 }
 
@@ -95,13 +89,13 @@ func TestPretoucherSharesTheWindow(t *testing.T) {
 // helper, which could only wait for the caller's CPU.
 func TestPretoucherAloneWithOneProc(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	region := make([]byte, 8<<20)
-	l := &faultLog{region: region, window: len(region)}
-	p := &pretoucher{populate: l.populate}
-	p.prefault(region, prefaultWindow, prefaultWindow)
-	require.False(t, helperRuns(p), "a helper was started")
-	p.stop()
-	require.Equal(t, [][2]int{{prefaultWindow, 2 * prefaultWindow}}, l.faulted())
+	mapped := make([]byte, 8<<20)
+	l := &faultLog{region: mapped, window: len(mapped)}
+	p := &region.Pretoucher{Populate: l.populate}
+	p.Prefault(mapped, region.PrefaultWindow, region.PrefaultWindow)
+	require.False(t, p.HelperRuns(), "a helper was started")
+	p.Stop()
+	require.Equal(t, [][2]int{{region.PrefaultWindow, 2 * region.PrefaultWindow}}, l.faulted())
 }
 
 // TestPretoucherIsStoppedBeforeTheRegionChanges: whatever changes a
@@ -113,7 +107,7 @@ func TestPretoucherAloneWithOneProc(t *testing.T) {
 func TestPretoucherIsStoppedBeforeTheRegionChanges(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	type subject struct {
-		touch  *pretoucher
+		touch  *region.Pretoucher
 		region []byte
 		change func() error
 	}
@@ -122,7 +116,7 @@ func TestPretoucherIsStoppedBeforeTheRegionChanges(t *testing.T) {
 			a, err := NewAnon(16 << 20)
 			require.NoError(t, err)
 			t.Cleanup(func() { a.Close() })
-			return subject{&a.touch, unsafe.Slice(a.base, a.mapped), func() error { return change(a) }}
+			return subject{&a.touch, unsafe.Slice(a.r.Base(), a.r.Mapped()), func() error { return change(a) }}
 		}
 	}
 	file := func(change func(f *File) error) func(t *testing.T) subject {
@@ -134,8 +128,8 @@ func TestPretoucherIsStoppedBeforeTheRegionChanges(t *testing.T) {
 			return subject{&f.touch, f.Bytes(), func() error { return change(f) }}
 		}
 	}
-	dontNeed := func(h interface{ hint(hint, []byte) error }, b []byte) error {
-		return h.hint(hintDontNeed, b[:pageSize])
+	dontNeed := func(h hinter, b []byte) error {
+		return h.hint(region.HintDontNeed, b[:pageSize])
 	}
 	for _, c := range []struct {
 		name string
@@ -150,11 +144,11 @@ func TestPretoucherIsStoppedBeforeTheRegionChanges(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := c.open(t)
-			l := &faultLog{region: s.region, window: prefaultWindow, hold: make(chan struct{}), held: make(chan struct{})}
-			s.touch.populate = l.populate
+			l := &faultLog{region: s.region, window: region.PrefaultWindow, hold: make(chan struct{}), held: make(chan struct{})}
+			s.touch.Populate = l.populate
 			release := sync.OnceFunc(func() { close(l.hold) })
 			defer release() // also if the test fails, so that the cleanup's Close returns
-			s.touch.prefault(s.region, 0, prefaultWindow)
+			s.touch.Prefault(s.region, 0, region.PrefaultWindow)
 			<-l.held // the helper is in its first chunk past the window
 
 			changed := make(chan error, 1)
@@ -171,19 +165,19 @@ func TestPretoucherIsStoppedBeforeTheRegionChanges(t *testing.T) {
 			before := len(l.faulted())
 			release()
 			require.NoError(t, <-changed)
-			require.False(t, helperRuns(s.touch), "the helper returned before the change")
+			require.False(t, s.touch.HelperRuns(), "the helper returned before the change")
 			require.Len(t, l.faulted(), before, "a chunk faulted in after the change")
 		})
 	}
 }
 
-// stopWaits reports whether a goroutine is blocked in pretoucher.stop,
+// stopWaits reports whether a goroutine is blocked in Pretoucher.Stop,
 // waiting for the helper to finish its chunk and return.
 func stopWaits() bool {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
 	for g := range bytes.SplitSeq(buf, []byte("\n\n")) {
-		if bytes.Contains(g, []byte("[sync.WaitGroup.Wait")) && bytes.Contains(g, []byte("(*pretoucher).stop(")) {
+		if bytes.Contains(g, []byte("[sync.WaitGroup.Wait")) && bytes.Contains(g, []byte("(*Pretoucher).Stop(")) {
 			return true
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memvec/memvec/internal/region"
 	"github.com/stretchr/testify/require"
 )
 
@@ -301,8 +302,8 @@ func TestLockDefaultFailsAtOnce(t *testing.T) {
 	path := vecPath(t)
 	openVec[point](t, path)
 	attempts := 0
-	lockPolled = func() { attempts++ }
-	defer func() { lockPolled = nil }()
+	region.LockPolled = func() { attempts++ }
+	defer func() { region.LockPolled = nil }()
 	_, err := Open[point](path)
 	require.ErrorIs(t, err, ErrLocked)
 	require.Equal(t, 1, attempts)
@@ -408,12 +409,12 @@ func TestLockWaiterGetsReplacedPath(t *testing.T) {
 // waits there at most), until the test ends.
 func lockPolls(t testing.TB) <-chan struct{} {
 	refused := make(chan struct{}, 1)
-	lockPolled = func() {
+	region.LockPolled = func() {
 		select {
 		case refused <- struct{}{}:
 		default:
 		}
 	}
-	t.Cleanup(func() { lockPolled = nil })
+	t.Cleanup(func() { region.LockPolled = nil })
 	return refused
 }

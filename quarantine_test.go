@@ -66,17 +66,3 @@ func TestStaleViewFaultsInsteadOfAliasing(t *testing.T) {
 		require.Equal(t, []int64{1, 2, 3}, v.Slice(), "vector %d was written through a stale view", i)
 	}
 }
-
-// TestQuarantineIsBounded: retired address space is released oldest first
-// beyond the bounds, so it costs at most quarantineSpans mappings.
-func TestQuarantineIsBounded(t *testing.T) {
-	for range quarantineSpans + 10 {
-		p, err := reserveAddressSpace(pageSize)
-		require.NoError(t, err)
-		require.NoError(t, retire(p, pageSize))
-	}
-	quarantine.Lock()
-	defer quarantine.Unlock()
-	require.LessOrEqual(t, len(quarantine.spans), quarantineSpans)
-	require.LessOrEqual(t, quarantine.bytes, quarantineBytes)
-}

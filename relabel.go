@@ -128,7 +128,7 @@ func Relabel[T any](path string, opts ...Option) (err error) {
 	next := w&1 ^ 1
 	writeSlot(b, h, next, l.section)
 	relabelStep("written")
-	if err := f.syncPrefix(int(h.slots + (next+1)*h.slotSize)); err != nil {
+	if err := f.r.SyncPrefix(int(h.slots + (next+1)*h.slotSize)); err != nil {
 		return fmt.Errorf("make the new layout durable (the old one stays): %w", err)
 	}
 	relabelStep("synced")
@@ -136,7 +136,7 @@ func Relabel[T any](path string, opts ...Option) (err error) {
 	// word before or after it, and the disk writes a 4-byte word whole.
 	word.Store(w + 1)
 	relabelStep("flipped")
-	if err := f.syncPrefix(offLayoutWord + 4); err != nil {
+	if err := f.r.SyncPrefix(offLayoutWord + 4); err != nil {
 		return fmt.Errorf("the new layout is in place, but making it durable failed, so a power loss may undo it: %w", err)
 	}
 	relabelStep("durable")

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/memvec/memvec/internal/region"
 	"github.com/stretchr/testify/require"
 )
 
@@ -656,7 +657,7 @@ func TestAppendSeqCountsInBatches(t *testing.T) {
 // values of an AppendSeq while it runs, without waiting for a batch to
 // fill: the next value after it went to sleep wakes it.
 func TestAppendSeqWakesWaitingFollower(t *testing.T) {
-	if !canSleep {
+	if !region.CanSleep {
 		t.Skip("followers poll here: they see AppendSeq's values batch by batch")
 	}
 	path := vecPath(t)

@@ -30,7 +30,7 @@ type failingFile struct {
 func (f *failingFile) Sync() error {
 	f.barriersTried++
 	if f.fail {
-		return fmt.Errorf("memvec: sync %s: %w", f.path, errDisk)
+		return fmt.Errorf("memvec: sync %s: %w", f.Name(), errDisk)
 	}
 	return f.File.Sync()
 }
@@ -38,7 +38,7 @@ func (f *failingFile) Sync() error {
 func (f *failingFile) syncHeader() error {
 	f.barriersTried++
 	if f.fail {
-		return fmt.Errorf("memvec: sync %s: %w", f.path, errDisk)
+		return fmt.Errorf("memvec: sync %s: %w", f.Name(), errDisk)
 	}
 	f.headerSyncs++
 	return f.File.syncHeader()
