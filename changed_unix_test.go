@@ -13,6 +13,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/memvec/memvec/internal/format"
 	"github.com/memvec/memvec/internal/region"
 	"github.com/stretchr/testify/require"
 )
@@ -41,7 +42,7 @@ func TestWriterFileCut(t *testing.T) {
 	// requireRefused requires that w, its file found changed, refuses to
 	// write, and that its Close releases the file all the same.
 	requireRefused := func(t *testing.T, w *MemVec[point], path string) {
-		head := fileHead(t, path, headerSize)
+		head := fileHead(t, path, format.HeaderSize)
 		cut := fileSize(t, path)
 		require.ErrorIs(t, w.Sync(), ErrFileChanged)
 		require.ErrorIs(t, w.Push(pt(-1)), ErrFileChanged)
@@ -49,7 +50,7 @@ func TestWriterFileCut(t *testing.T) {
 		require.ErrorIs(t, w.Close(), ErrFileChanged)
 		require.NoError(t, w.Close(), "a second Close")
 		require.Equal(t, cut, fileSize(t, path), "the file as the cut left it")
-		require.Equal(t, head, fileHead(t, path, headerSize), "the header as the cut left it")
+		require.Equal(t, head, fileHead(t, path, format.HeaderSize), "the header as the cut left it")
 	}
 
 	t.Run("growth", func(t *testing.T) {
@@ -109,9 +110,9 @@ func TestWriterFileCut(t *testing.T) {
 		require.NoError(t, w.Append(pts(seq(1_000)...)...))
 		end := roundUp(ptOff+w.Len()*int(size), pageSize)
 		require.NoError(t, alterFile(t, path, "truncate", strconv.Itoa(end)))
-		head := fileHead(t, path, headerSize)
+		head := fileHead(t, path, format.HeaderSize)
 		require.ErrorIs(t, w.Close(), ErrFileChanged)
-		require.Equal(t, head, fileHead(t, path, headerSize), "the header as the cut left it")
+		require.Equal(t, head, fileHead(t, path, format.HeaderSize), "the header as the cut left it")
 		require.Equal(t, int64(end), fileSize(t, path))
 	})
 

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memvec/memvec/internal/format"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
@@ -307,7 +308,7 @@ func TestCreateNewIsDurableAtOpen(t *testing.T) {
 		c.expect(t, want)
 		im := imageAt(cfs.events(), len(cfs.events()), name)
 		require.True(t, im.named, "%s: the new file's name is not durable", name)
-		require.GreaterOrEqual(t, len(im.durable), headerSize, "%s: the header is not durable", name)
+		require.GreaterOrEqual(t, len(im.durable), format.HeaderSize, "%s: the header is not durable", name)
 		check := filepath.Join(tempDir(t), "state.vec")
 		require.NoError(t, os.WriteFile(check, im.durable, 0o644))
 		r, err := Open[point](check, ReadOnly())
@@ -352,11 +353,11 @@ func writeBackAtRandom(path string, seed uint64, done <-chan struct{}) {
 // b, and its size, for a failure's message: what a reader after a reboot
 // went by.
 func headerWords(b []byte) string {
-	if len(b) < headerSize {
+	if len(b) < format.HeaderSize {
 		return fmt.Sprintf("a %d-byte file", len(b))
 	}
 	w := func(off int) uint64 { return binary.NativeEndian.Uint64(b[off:]) }
 	return fmt.Sprintf("file of %d bytes; header: length %d, base %d, checked %d and %d, sums %#x and %#x, boot %#x",
-		len(b), w(offLength), w(offBase), w(offChecked1), w(offChecked2),
-		binary.NativeEndian.Uint32(b[offSum1:]), binary.NativeEndian.Uint32(b[offSum2:]), w(offBootID))
+		len(b), w(format.OffLength), w(format.OffBase), w(format.OffChecked1), w(format.OffChecked2),
+		binary.NativeEndian.Uint32(b[format.OffSum1:]), binary.NativeEndian.Uint32(b[format.OffSum2:]), w(format.OffBootID))
 }

@@ -4,55 +4,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"runtime/debug"
 	"strings"
-	"sync/atomic"
-	"unsafe"
 
+	"github.com/memvec/memvec/internal/format"
 	"github.com/memvec/memvec/internal/region"
 )
-
-// Power loss.
-//
-// A process crash leaves the page cache as it was: every element the length
-// counts is there, because the writer stores the length after the elements.
-// A power loss (or an operating-system crash) does not: the kernel writes
-// dirty pages back in any order, so the disk may hold a header whose length
-// counts elements whose pages never got there, or a length past the end of
-// a file whose growth never got there. Some words of the header make every
-// state a power loss can leave open as a consistent vector (FORMAT.md,
-// "Power loss", has the whole argument):
-//
-//   - The base length counts elements that were on the disk before the
-//     header holding it was written: the writer never stores a base above
-//     what a finished barrier (a Sync) made durable.
-//   - Two checked lengths extend it, each with the CRC-32C of the elements
-//     from the length before it: after a reboot, the vector counts as far as
-//     the checksums hold, in order. Sync stores the base, as first checked
-//     length the furthest a header on the disk may already count, and as
-//     second the length; then it makes the elements and the header durable
-//     in one barrier. A power loss in the middle leaves each stretch whole or
-//     not, and its checksum says which; the first link keeps what an earlier
-//     Sync, whose writer died before anyone knew it had finished, made
-//     durable. Close stores the same without the barrier: a machine that
-//     shuts down cleanly writes its page cache out, so after its reboot the
-//     checksums hold and nothing is lost.
-//   - Before anything at an index below what a header on the disk may count
-//     is written again (a Set, an Insert, a Push after a Truncate, a Clip
-//     that cuts the file), all of them go down to that index, and the header
-//     is made durable first (overwrite): a rewrite never reaches the disk
-//     under a header that counts it.
-//   - The writer stores its machine's boot identifier when it opens the
-//     region. A reader on a machine with the same boot identifier knows the
-//     page cache the writer wrote into is still there (at most the writer's
-//     process died) and trusts the length; one that finds another knows the
-//     machine went down since, and trusts the checked lengths.
-//
-// Push's fast path does none of this: it only writes past the length. A
-// drop below what a header may count (Pop, Truncate, Clear) lowers the
-// capacity the fast path sees to the length, so that the next Push takes
-// the slow path, which lowers the header first.
 
 // A failed barrier.
 //
@@ -166,7 +123,7 @@ func (v *MemVec[T]) lowerHeader(n int) {
 		v.record(k, k, k)
 		// Also the boot: the page may have been read back from the disk,
 		// from before this writer's open stored its boot there.
-		binary.NativeEndian.PutUint64(v.mem.Bytes()[offBootID:], region.BootID())
+		binary.NativeEndian.PutUint64(v.mem.Bytes()[format.OffBootID:], region.BootID())
 		v.length.Store(uint64(n))
 	}
 	store()
@@ -175,59 +132,6 @@ func (v *MemVec[T]) lowerHeader(n int) {
 		return
 	}
 	store()
-}
-
-// trustedLength returns how many elements region b holds, by the rule
-// above: the length, or after a reboot as far as the checked lengths hold.
-// It returns an error wrapping ErrCorrupt if that is more than the region
-// holds.
-func trustedLength(b []byte, dataOffset int, size uintptr) (int, error) {
-	c := uint64(capacityOf(len(b), dataOffset, size))
-	// No writer leaves the base past the end of the file: Clip lowers it,
-	// durably, before it cuts the file.
-	n := word64At(b, offBase).Load()
-	if n > c {
-		return 0, corrupt("base length %d, the %d-byte region holds at most %d", n, len(b), c)
-	}
-	if !rebooted(b) {
-		l := word64At(b, offLength).Load()
-		if l > c {
-			return 0, corrupt("header counts %d elements, the %d-byte region holds at most %d", l, len(b), c)
-		}
-		return int(l), nil
-	}
-	ne := binary.NativeEndian
-	for _, link := range [...]struct{ off, sum int }{{offChecked1, offSum1}, {offChecked2, offSum2}} {
-		next := word64At(b, link.off).Load()
-		if next < n || next > c || checkSum(b, dataOffset, size, int(n), int(next)) != ne.Uint32(b[link.sum:]) {
-			break
-		}
-		n = next
-	}
-	return int(n), nil
-}
-
-// rebooted reports whether the machine has booted since the writer of
-// region b opened it: whether the page cache the writer wrote into may be
-// gone. A region whose boot identifier is zero (written by a tool that does
-// not keep one), or a machine that gives none, counts as not rebooted.
-func rebooted(b []byte) bool {
-	stored, now := binary.NativeEndian.Uint64(b[offBootID:]), region.BootID()
-	return stored != 0 && now != 0 && stored != now
-}
-
-// checkSum returns the CRC-32C of the bytes of elements [from, to) of
-// region b, whose elements of size bytes start at dataOffset.
-func checkSum(b []byte, dataOffset int, size uintptr, from, to int) uint32 {
-	if size == 0 || to <= from {
-		return 0
-	}
-	return crc32.Checksum(b[dataOffset+from*int(size):dataOffset+to*int(size)], castagnoli)
-}
-
-// word64At returns the atomic 8-byte header word at off in region b.
-func word64At(b []byte, off int) *atomic.Uint64 {
-	return (*atomic.Uint64)(unsafe.Pointer(&b[off]))
 }
 
 // headerSyncer is implemented by a Memory that can make its header durable
@@ -266,15 +170,15 @@ func (v *MemVec[T]) syncHeader() error {
 // it knows of.
 func (v *MemVec[T]) claim(b []byte, n int) {
 	if v.persistent {
-		if rebooted(b) {
+		if format.Rebooted(b, region.BootID()) {
 			v.length.Store(uint64(n))
 			v.record(n, n, n)
 		}
-		binary.NativeEndian.PutUint64(b[offBootID:], region.BootID())
-		v.base = int(v.word64(offBase).Load())
-		v.durable = max(v.base, int(v.word64(offChecked1).Load()), int(v.word64(offChecked2).Load()))
+		binary.NativeEndian.PutUint64(b[format.OffBootID:], region.BootID())
+		v.base = int(v.word64(format.OffBase).Load())
+		v.durable = max(v.base, int(v.word64(format.OffChecked1).Load()), int(v.word64(format.OffChecked2).Load()))
 	}
-	if g := v.word64(offGeneration); g.Load()&1 != 0 {
+	if g := v.word64(format.OffGeneration); g.Load()&1 != 0 {
 		g.Add(1)
 	}
 }
@@ -284,11 +188,11 @@ func (v *MemVec[T]) claim(b []byte, n int) {
 func (v *MemVec[T]) record(base, first, second int) {
 	b := v.mem.Bytes()
 	ne := binary.NativeEndian
-	ne.PutUint32(b[offSum1:], checkSum(b, v.dataOffset, v.layout.size, base, first))
-	ne.PutUint32(b[offSum2:], checkSum(b, v.dataOffset, v.layout.size, first, second))
-	v.word64(offBase).Store(uint64(base))
-	v.word64(offChecked1).Store(uint64(first))
-	v.word64(offChecked2).Store(uint64(second))
+	ne.PutUint32(b[format.OffSum1:], format.CheckSum(b, v.dataOffset, v.layout.size, base, first))
+	ne.PutUint32(b[format.OffSum2:], format.CheckSum(b, v.dataOffset, v.layout.size, first, second))
+	v.word64(format.OffBase).Store(uint64(base))
+	v.word64(format.OffChecked1).Store(uint64(first))
+	v.word64(format.OffChecked2).Store(uint64(second))
 }
 
 // recordLength records the length as what to make durable: over the base
@@ -394,7 +298,7 @@ func (v *MemVec[T]) keepTail(n int) error {
 
 // recordClose records the length at Close, as Sync does but with no
 // barrier: what a reboot after a clean shutdown verifies (see
-// trustedLength). It costs a checksum of what was written since the last
+// format.TrustedLength). It costs a checksum of what was written since the last
 // Sync. If the vector dropped elements a header on the disk may count, the
 // lower record is made durable (the header alone): the next writer knows
 // only this header, and must not write where an older one on the disk

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/memvec/memvec/internal/format"
 	"github.com/memvec/memvec/internal/region"
 	"github.com/stretchr/testify/require"
 )
@@ -58,7 +59,7 @@ func TestRebootTrustsDurableLength(t *testing.T) {
 	w := openVec[point](t, path)
 	require.NoError(t, w.Append(pts(seq(100)...)...))
 	require.NoError(t, w.Sync())
-	require.Equal(t, uint64(100), headerWord(t, path, offChecked2))
+	require.Equal(t, uint64(100), headerWord(t, path, format.OffChecked2))
 	require.NoError(t, w.Append(pts(seq(50)...)...))
 	abandon(w)
 
@@ -70,7 +71,7 @@ func TestRebootTrustsDurableLength(t *testing.T) {
 	require.Equal(t, 100, f.Len(), "a follower after the reboot")
 	v := openVec[point](t, path)
 	require.Equal(t, pts(seq(100)...), v.Slice())
-	require.Equal(t, uint64(100), headerWord(t, path, offLength), "the writer stores the length that survived")
+	require.Equal(t, uint64(100), headerWord(t, path, format.OffLength), "the writer stores the length that survived")
 	require.NoError(t, v.Push(pt(7)))
 	refreshed(t, f, false)
 	require.Equal(t, append(pts(seq(100)...), pt(7)), f.Slice())
@@ -164,10 +165,10 @@ func TestRewriteBelowDurableLowersItFirst(t *testing.T) {
 			// After the Sync, the header counted 100, known durable. An op
 			// that writes below 100 lowers it to where it writes, durably,
 			// first.
-			require.Equal(t, []uint64{tt.want, tt.want}, []uint64{headerWord(t, path, offBase), headerWord(t, path, offChecked2)})
+			require.Equal(t, []uint64{tt.want, tt.want}, []uint64{headerWord(t, path, format.OffBase), headerWord(t, path, format.OffChecked2)})
 			require.NoError(t, w.Sync())
 			n := uint64(w.Len())
-			require.Equal(t, []uint64{n, n}, []uint64{headerWord(t, path, offBase), headerWord(t, path, offChecked2)}, "after a Sync, all of it is durable")
+			require.Equal(t, []uint64{n, n}, []uint64{headerWord(t, path, format.OffBase), headerWord(t, path, format.OffChecked2)}, "after a Sync, all of it is durable")
 		})
 	}
 }
@@ -176,7 +177,7 @@ func TestRewriteBelowDurableLowersItFirst(t *testing.T) {
 // the end of the file; a durable length past it only fails its checksum.
 func TestBaseLengthPastEndIsCorrupt(t *testing.T) {
 	data := validFile(t, 10)
-	binary.NativeEndian.PutUint64(data[offBase:], 1<<40)
+	binary.NativeEndian.PutUint64(data[format.OffBase:], 1<<40)
 	path := writeVecFile(t, data)
 	_, err := Open[point](path)
 	require.ErrorIs(t, err, ErrCorrupt)
@@ -184,7 +185,7 @@ func TestBaseLengthPastEndIsCorrupt(t *testing.T) {
 	requireFileBytes(t, path, data, "a failed open changes nothing")
 
 	data = validFile(t, 10)
-	binary.NativeEndian.PutUint64(data[offChecked2:], 1<<40)
+	binary.NativeEndian.PutUint64(data[format.OffChecked2:], 1<<40)
 	path = writeVecFile(t, data)
 	reboot(t)
 	v := openVec[point](t, path, ReadOnly())
@@ -201,14 +202,14 @@ func TestRewriteAfterKilledWriterKeepsSynced(t *testing.T) {
 	w := openVec[point](t, path)
 	require.NoError(t, w.Append(pts(seq(100)...)...))
 	require.NoError(t, w.Sync())
-	require.Equal(t, []uint64{100, 100}, []uint64{headerWord(t, path, offBase), headerWord(t, path, offChecked2)}, "a finished Sync says so at once")
+	require.Equal(t, []uint64{100, 100}, []uint64{headerWord(t, path, format.OffBase), headerWord(t, path, format.OffChecked2)}, "a finished Sync says so at once")
 	w.Truncate(80)
 	require.NoError(t, w.Append(pts(seq(30)...)...)) // lowers the header to 80, durably
-	w.word64(offBase).Store(0)                       // what a writer killed before it knew its Sync finished leaves
+	w.word64(format.OffBase).Store(0)                // what a writer killed before it knew its Sync finished leaves
 	abandon(w)
 	w = openVec[point](t, path)
 	w.Set(50, pt(7)) // below what a header on the disk may count, above the base
-	require.Equal(t, []uint64{50, 50}, []uint64{headerWord(t, path, offBase), headerWord(t, path, offChecked2)})
+	require.Equal(t, []uint64{50, 50}, []uint64{headerWord(t, path, format.OffBase), headerWord(t, path, format.OffChecked2)})
 	require.NoError(t, w.Close())
 	reboot(t)
 	v := openVec[point](t, path, ReadOnly())

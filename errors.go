@@ -110,3 +110,6 @@ var (
 	// at the alignment of the element type, whichever is larger.
 	ErrUnaligned = errs.ErrUnaligned
 )
+
+// corrupt returns an error wrapping ErrCorrupt with the detail.
+func corrupt(format string, args ...any) error { return errs.Corruptf(format, args...) }

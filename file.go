@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/memvec/memvec/internal/format"
 	"github.com/memvec/memvec/internal/region"
 )
 
@@ -372,7 +373,7 @@ func (f *File) followTo(size int) error { return f.r.FollowTo(size) }
 
 // wakeWord returns a follower's writable wake word, or nil (see
 // followedMemory).
-func (f *File) wakeWord() *atomic.Uint32 { return f.r.WakeWord(offWake) }
+func (f *File) wakeWord() *atomic.Uint32 { return f.r.WakeWord(format.OffWake) }
 
 // What a vector asks of its Memory beyond the interface, a File has.
 var (

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/memvec/memvec/internal/format"
 	"github.com/memvec/memvec/internal/region"
 )
 
@@ -264,13 +265,13 @@ func (v *MemVec[T]) refresh() (int, error) {
 // rewrote it always shows as a changed generation here.
 func (v *MemVec[T]) snapshot() (gen uint64, n int, steady bool) {
 	v.follow.fence.Add(1)
-	g := v.word64(offGeneration)
+	g := v.word64(format.OffGeneration)
 	for try := 0; ; try++ {
 		g1 := g.Load()
 		l := v.length.Load()
-		if b := v.mem.Bytes(); rebooted(b) {
+		if b := v.mem.Bytes(); format.Rebooted(b, region.BootID()) {
 			// No writer since the machine went down: what survived.
-			n, _ := trustedLength(b, v.dataOffset, v.layout.size)
+			n, _ := format.TrustedLength(b, v.dataOffset, v.layout.size, region.BootID())
 			l = uint64(n)
 		}
 		g2 := g.Load()
@@ -309,13 +310,13 @@ func (v *MemVec[T]) adopt() error {
 
 // headerPending reports whether a follower's region b has no header yet
 // because its writer is still creating it: the file is empty, or at most
-// newRegionMax bytes whose magic (written last) is still zero. Anything else is a header
+// format.NewRegionMax bytes whose magic (written last) is still zero. Anything else is a header
 // to validate.
 func headerPending(b []byte) bool {
 	if len(b) == 0 {
 		return true
 	}
-	return len(b) <= newRegionMax && len(b) >= 8 && (*atomic.Uint64)(unsafe.Pointer(&b[offMagic])).Load() == 0
+	return len(b) <= format.NewRegionMax && len(b) >= 8 && (*atomic.Uint64)(unsafe.Pointer(&b[format.OffMagic])).Load() == 0
 }
 
 // Wait blocks until the writer has published more than n elements, then
@@ -499,12 +500,12 @@ func pollSleep(ctx context.Context, d time.Duration) error {
 // word64 returns the header word at off, one of the atomic 8-byte words.
 // The vector must have a header.
 func (v *MemVec[T]) word64(off int) *atomic.Uint64 {
-	return (*atomic.Uint64)(unsafe.Add(unsafe.Pointer(v.length), off-offLength))
+	return (*atomic.Uint64)(unsafe.Add(unsafe.Pointer(v.length), off-format.OffLength))
 }
 
 // wake returns the header's wake word.
 func (v *MemVec[T]) wake() *atomic.Uint32 {
-	return (*atomic.Uint32)(unsafe.Add(unsafe.Pointer(v.length), offWake-offLength))
+	return (*atomic.Uint32)(unsafe.Add(unsafe.Pointer(v.length), format.OffWake-format.OffLength))
 }
 
 // wakeFollowers clears the wake word's bit 0, counting one more wake-up,
@@ -637,12 +638,12 @@ func (v *MemVec[T]) wakeStranded() {
 // memory cannot be followed, and skips both.
 func (v *MemVec[T]) beginRewrite() {
 	if v.persistent {
-		v.word64(offGeneration).Add(1)
+		v.word64(format.OffGeneration).Add(1)
 	}
 }
 
 func (v *MemVec[T]) endRewrite() {
 	if v.persistent {
-		v.word64(offGeneration).Add(1)
+		v.word64(format.OffGeneration).Add(1)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/memvec/memvec/internal/format"
 	"github.com/stretchr/testify/require"
 )
 
@@ -385,7 +386,7 @@ func TestGenerationLeftOddByDeadWriter(t *testing.T) {
 	refreshed(t, f, true)
 	refreshed(t, f, true)
 	w = openVec[point](t, path)
-	require.Zero(t, w.word64(offGeneration).Load()&1)
+	require.Zero(t, w.word64(format.OffGeneration).Load()&1)
 	refreshed(t, f, true)
 	refreshed(t, f, false)
 	require.Equal(t, pts(1, 2), f.Slice())

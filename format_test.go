@@ -16,6 +16,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/memvec/memvec/internal/format"
 	"github.com/memvec/memvec/internal/region"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -67,14 +68,14 @@ func requireFileBytes(t testing.TB, path string, want []byte, why string) {
 // header checksum recomputed, so that only the edited field is wrong.
 func withHeader(b []byte, edit func(h []byte)) []byte {
 	c := bytes.Clone(b)
-	edit(c[:headerSize])
-	binary.NativeEndian.PutUint32(c[offChecksum:], headerChecksum(c))
+	edit(c[:format.HeaderSize])
+	binary.NativeEndian.PutUint32(c[format.OffChecksum:], format.HeaderChecksum(c))
 	return c
 }
 
 // otherEndian is the byte order this machine does not use.
 func otherEndian() binary.ByteOrder {
-	if endianName() == "little-endian" {
+	if format.EndianName() == "little-endian" {
 		return binary.BigEndian
 	}
 	return binary.LittleEndian
@@ -135,7 +136,7 @@ func requireReadable(t testing.TB, v *MemVec[point]) {
 func checkOpenOutcome(t testing.TB, data []byte) error {
 	t.Helper()
 	path := writeVecFile(t, data)
-	blank := len(data) == 0 || len(data) >= headerSize && isBlank(data)
+	blank := len(data) == 0 || len(data) >= format.HeaderSize && format.IsBlank(data)
 
 	ro, roErr := Open[point](path, ReadOnly())
 	if roErr == nil {
@@ -162,10 +163,10 @@ func checkOpenOutcome(t testing.TB, data []byte) error {
 		// ... but for the words a writer claims at open (see claim).
 		after, err := os.ReadFile(path)
 		require.NoError(t, err)
-		require.Equal(t, data[:offLength], after[:offLength], "opening an existing vector writes nothing but the mutable words")
-		require.Equal(t, data[headerSize:], after[headerSize:], "opening an existing vector writes no element")
-		require.Equal(t, region.BootID(), binary.NativeEndian.Uint64(after[offBootID:]), "the writer's boot identifier")
-		require.Zero(t, binary.NativeEndian.Uint64(after[offGeneration:])&1, "an even generation")
+		require.Equal(t, data[:format.OffLength], after[:format.OffLength], "opening an existing vector writes nothing but the mutable words")
+		require.Equal(t, data[format.HeaderSize:], after[format.HeaderSize:], "opening an existing vector writes no element")
+		require.Equal(t, region.BootID(), binary.NativeEndian.Uint64(after[format.OffBootID:]), "the writer's boot identifier")
+		require.Zero(t, binary.NativeEndian.Uint64(after[format.OffGeneration:])&1, "an even generation")
 	}
 	n := v.Len()
 	requireReadable(t, v)
@@ -195,8 +196,8 @@ func TestOpenEmptyFileIsNewVector(t *testing.T) {
 
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(b), headerSize)
-	assert.Equal(t, magic[:], b[:8], "a header was written")
+	require.GreaterOrEqual(t, len(b), format.HeaderSize)
+	assert.Equal(t, format.Magic[:], b[:8], "a header was written")
 	v = openVec[point](t, path)
 	assert.Equal(t, []point{samplePoint(1)}, v.Slice())
 }
@@ -204,7 +205,7 @@ func TestOpenEmptyFileIsNewVector(t *testing.T) {
 // TestOpenZeroFileLargerThanANewOneIsCorrupt: a file of zeros past 64 KiB
 // is not what an interrupted create leaves; it is refused, unchanged.
 func TestOpenZeroFileLargerThanANewOneIsCorrupt(t *testing.T) {
-	data := make([]byte, newRegionMax+pageSize)
+	data := make([]byte, format.NewRegionMax+pageSize)
 	path := writeVecFile(t, data)
 	_, err := Open[point](path)
 	require.ErrorIs(t, err, ErrCorrupt)
@@ -227,7 +228,7 @@ func TestOneRuleForANewRegion(t *testing.T) {
 		l, err := layoutFor[point]()
 		require.NoError(t, err)
 		b := make([]byte, pageSize)
-		writeHeader(b, l)
+		format.WriteHeader(b, l.body())
 		clear(b[:8])
 		return b
 	}
@@ -237,15 +238,15 @@ func TestOneRuleForANewRegion(t *testing.T) {
 		msg  string // "" for a new vector, else the ErrCorrupt detail
 	}{
 		{"0 bytes", zeros(0), ""},
-		{"127 zero bytes", zeros(headerSize - 1), "shorter than the 128-byte header"},
-		{"128 zero bytes", zeros(headerSize), ""},
+		{"127 zero bytes", zeros(format.HeaderSize - 1), "shorter than the 128-byte header"},
+		{"128 zero bytes", zeros(format.HeaderSize), ""},
 		{"a page of zeros", zeros(pageSize), ""},
 		{"a page and a byte of zeros", zeros(pageSize + 1), ""},
 		{"8 KiB of zeros", zeros(8192), ""},
 		{"64 KiB of zeros", zeros(64 << 10), ""},
 		{"64 KiB and a byte of zeros", zeros(64<<10 + 1), "more than a new one"},
 		{"128 KiB of zeros", zeros(128 << 10), "more than a new one"},
-		{"a zero header, then a length", zeroHeaderThen(offLength), "header is all zero, but the region is not"},
+		{"a zero header, then a length", zeroHeaderThen(format.OffLength), "header is all zero, but the region is not"},
 		{"a zero header, then an element", zeroHeaderThen(pageSize - 1), "header is all zero, but the region is not"},
 		{"the fields without the magic", noMagic, "not a memvec region"},
 	}
@@ -288,12 +289,12 @@ func TestOneRuleForANewRegion(t *testing.T) {
 }
 
 func TestOpenBlankFileIsNewVector(t *testing.T) {
-	for _, size := range []int{headerSize, 200, pageSize - 1, pageSize} {
+	for _, size := range []int{format.HeaderSize, 200, pageSize - 1, pageSize} {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
 			path := writeVecFile(t, make([]byte, size))
 			v := openVec[point](t, path)
 			assert.Equal(t, 0, v.Len())
-			assert.GreaterOrEqual(t, v.Cap(), capacityOf(size, ptOff, 24))
+			assert.GreaterOrEqual(t, v.Cap(), format.CapacityOf(size, ptOff, 24))
 			require.NoError(t, v.Append(samplePoint(1), samplePoint(2)))
 			require.NoError(t, v.Close())
 
@@ -304,7 +305,7 @@ func TestOpenBlankFileIsNewVector(t *testing.T) {
 }
 
 func TestOpenReadOnlyBlankFileWritesNothing(t *testing.T) {
-	for _, size := range []int{0, headerSize, pageSize} {
+	for _, size := range []int{0, format.HeaderSize, pageSize} {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
 			data := make([]byte, size)
 			path := writeVecFile(t, data)
@@ -336,7 +337,7 @@ func TestOpenRejectsGarbage(t *testing.T) {
 	require.NoError(t, err)
 
 	oneHeaderByte := make([]byte, pageSize)
-	oneHeaderByte[staticSize-1] = 1
+	oneHeaderByte[format.StaticSize-1] = 1
 
 	type garbage struct {
 		name string
@@ -344,7 +345,7 @@ func TestOpenRejectsGarbage(t *testing.T) {
 		msg  string
 	}
 	var tests []garbage
-	short := fmt.Sprintf("shorter than the %d-byte header", headerSize)
+	short := fmt.Sprintf("shorter than the %d-byte header", format.HeaderSize)
 	for _, n := range []int{1, 7, 8, 63, 64, 127} {
 		tests = append(tests, garbage{fmt.Sprintf("%d random bytes", n), random(n), short})
 	}
@@ -357,9 +358,9 @@ func TestOpenRejectsGarbage(t *testing.T) {
 		garbage{"a PNG signature", append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 120)...), "not a memvec region"},
 		garbage{"this test binary", exe[:min(len(exe), 1<<20)], "not a memvec region"},
 		garbage{"zeros but one header byte", oneHeaderByte, "not a memvec region"},
-		garbage{"magic only", append(magic[:], make([]byte, headerSize-8)...), "byte-order mark"},
-		garbage{"magic then random bytes", append(magic[:], random(4088)...), "byte-order mark"},
-		garbage{"127 zero bytes", make([]byte, headerSize-1), short},
+		garbage{"magic only", append(format.Magic[:], make([]byte, format.HeaderSize-8)...), "byte-order mark"},
+		garbage{"magic then random bytes", append(format.Magic[:], random(4088)...), "byte-order mark"},
+		garbage{"127 zero bytes", make([]byte, format.HeaderSize-1), short},
 		garbage{"one zero byte", []byte{0}, short},
 	)
 	for _, tt := range tests {
@@ -389,8 +390,8 @@ func TestOpenRejectsTruncatedFile(t *testing.T) {
 			_, err := Open[point](path, opts...)
 			require.ErrorIs(t, err, ErrCorrupt, "file cut to %d bytes", size)
 			switch {
-			case size < headerSize:
-				require.ErrorContains(t, err, fmt.Sprintf("region is %d bytes, shorter than the %d-byte header", size, headerSize))
+			case size < format.HeaderSize:
+				require.ErrorContains(t, err, fmt.Sprintf("region is %d bytes, shorter than the %d-byte header", size, format.HeaderSize))
 			case size < ptOff:
 				require.ErrorContains(t, err, fmt.Sprintf("data offset %d is past the end of the %d-byte region", ptOff, size))
 			default:
@@ -406,7 +407,7 @@ func TestOpenRejectsTruncatedFile(t *testing.T) {
 		v := openVec[point](t, path)
 		require.Equal(t, n, v.Len(), "file cut to %d bytes", size)
 		assert.Equal(t, samplePoint(n-1), v.Index(n-1))
-		assert.Equal(t, capacityOf(size, ptOff, 24), v.Cap())
+		assert.Equal(t, format.CapacityOf(size, ptOff, 24), v.Cap())
 		require.NoError(t, v.Push(samplePoint(n)))
 		require.NoError(t, v.Close())
 	}
@@ -418,18 +419,18 @@ func TestOpenRejectsOtherByteOrder(t *testing.T) {
 
 	// The BOM field alone swapped.
 	swappedMark := bytes.Clone(data)
-	oe.PutUint32(swappedMark[offBOM:], byteOrderMark)
+	oe.PutUint32(swappedMark[format.OffBOM:], format.ByteOrderMark)
 
 	// A whole file as a machine of the other byte order writes it.
 	foreign := bytes.Clone(data)
-	oe.PutUint32(foreign[offBOM:], byteOrderMark)
-	oe.PutUint32(foreign[offVersion:], ne.Uint32(data[offVersion:]))
-	oe.PutUint64(foreign[offElemSize:], ne.Uint64(data[offElemSize:]))
-	oe.PutUint32(foreign[offElemAlign:], ne.Uint32(data[offElemAlign:]))
-	oe.PutUint32(foreign[offDataOffset:], ne.Uint32(data[offDataOffset:]))
-	oe.PutUint64(foreign[offFingerprint:], ne.Uint64(data[offFingerprint:]))
-	oe.PutUint64(foreign[offLength:], ne.Uint64(data[offLength:]))
-	oe.PutUint32(foreign[offChecksum:], headerChecksum(foreign))
+	oe.PutUint32(foreign[format.OffBOM:], format.ByteOrderMark)
+	oe.PutUint32(foreign[format.OffVersion:], ne.Uint32(data[format.OffVersion:]))
+	oe.PutUint64(foreign[format.OffElemSize:], ne.Uint64(data[format.OffElemSize:]))
+	oe.PutUint32(foreign[format.OffElemAlign:], ne.Uint32(data[format.OffElemAlign:]))
+	oe.PutUint32(foreign[format.OffDataOffset:], ne.Uint32(data[format.OffDataOffset:]))
+	oe.PutUint64(foreign[format.OffFingerprint:], ne.Uint64(data[format.OffFingerprint:]))
+	oe.PutUint64(foreign[format.OffLength:], ne.Uint64(data[format.OffLength:]))
+	oe.PutUint32(foreign[format.OffChecksum:], format.HeaderChecksum(foreign))
 	for i := ptOff; i+8 <= ptOff+3*24; i += 8 {
 		oe.PutUint64(foreign[i:], ne.Uint64(data[i:]))
 	}
@@ -440,7 +441,7 @@ func TestOpenRejectsOtherByteOrder(t *testing.T) {
 			_, err := Open[point](path)
 			require.ErrorIs(t, err, ErrCorrupt)
 			assert.Contains(t, err.Error(), "other byte order")
-			assert.Contains(t, err.Error(), endianName())
+			assert.Contains(t, err.Error(), format.EndianName())
 			requireFileBytes(t, path, b, "a failed open changes nothing")
 		})
 	}
@@ -448,13 +449,13 @@ func TestOpenRejectsOtherByteOrder(t *testing.T) {
 
 func TestOpenRejectsOtherVersion(t *testing.T) {
 	data := validFile(t, 3)
-	for _, version := range []uint32{0, 1, 2, 3, 5, 255, math.MaxUint32} {
+	for _, version := range []uint32{0, 1, 2, 3, 4, 6, 255, math.MaxUint32} {
 		t.Run(fmt.Sprint(version), func(t *testing.T) {
-			b := withHeader(data, func(h []byte) { binary.NativeEndian.PutUint32(h[offVersion:], version) })
+			b := withHeader(data, func(h []byte) { binary.NativeEndian.PutUint32(h[format.OffVersion:], version) })
 			path := writeVecFile(t, b)
 			_, err := Open[point](path)
 			require.ErrorIs(t, err, ErrCorrupt)
-			assert.Contains(t, err.Error(), fmt.Sprintf("format version %d, this library reads version %d", version, formatVersion))
+			assert.Contains(t, err.Error(), fmt.Sprintf("format version %d, this library reads version %d", version, format.Version))
 			requireFileBytes(t, path, b, "a failed open changes nothing")
 		})
 	}
@@ -470,7 +471,7 @@ func TestOpenRejectsInconsistentHeaders(t *testing.T) {
 	ne := binary.NativeEndian
 	u32 := func(off int, x uint32) func([]byte) { return func(h []byte) { ne.PutUint32(h[off:], x) } }
 	u64 := func(off int, x uint64) func([]byte) { return func(h []byte) { ne.PutUint64(h[off:], x) } }
-	fileCap := uint64(capacityOf(len(data), ptOff, 24))
+	fileCap := uint64(format.CapacityOf(len(data), ptOff, 24))
 
 	tests := []struct {
 		name string
@@ -479,30 +480,34 @@ func TestOpenRejectsInconsistentHeaders(t *testing.T) {
 		msg  string
 	}{
 		{"magic", func(h []byte) { h[1] = 'm' }, ErrCorrupt, "not a memvec region"},
-		{"bad byte-order mark", u32(offBOM, 0x01020305), ErrCorrupt, "bad byte-order mark"},
-		{"alignment 0", u32(offElemAlign, 0), ErrCorrupt, "element alignment 0 is not a power of two"},
-		{"alignment 3", u32(offElemAlign, 3), ErrCorrupt, "element alignment 3 is not a power of two"},
-		{"alignment 8192", u32(offElemAlign, 8192), ErrCorrupt, "element alignment 8192"},
-		{"size not a multiple of alignment", u64(offElemSize, 25), ErrCorrupt, "element size 25 is not a multiple of its alignment 8"},
-		{"huge size", u64(offElemSize, math.MaxUint64-7), ErrCorrupt, "stored layout describes 24-byte elements, align 8"},
-		{"data offset inside the header", u32(offDataOffset, 32), ErrCorrupt, "data offset 32 is inside the header"},
-		{"data offset 0", u32(offDataOffset, 0), ErrCorrupt, "data offset 0 is inside the header"},
-		{"unaligned data offset", u32(offDataOffset, 68), ErrCorrupt, "not aligned to 8"},
-		{"data offset past the end", u32(offDataOffset, uint32(len(data)+8)), ErrCorrupt, "past the end"},
-		{"huge data offset", u32(offDataOffset, math.MaxUint32-7), ErrCorrupt, "past the end"},
-		{"reserved bytes", func(h []byte) { h[offReserved+5] = 1 }, ErrCorrupt, "reserved header bytes are not zero"},
-		{"other element size", u64(offElemSize, 16), ErrCorrupt, "the header says 16 bytes, align 8"},
-		{"other alignment", u32(offElemAlign, 4), ErrCorrupt, "the header says 24 bytes, align 4"},
-		{"other fingerprint", u64(offFingerprint, 12345), ErrCorrupt, "fingerprint 0x0000000000003039"},
-		{"layout slots inside the header", u32(offSlots, 64), ErrCorrupt, "layout slots [64, "},
-		{"layout slots past the data offset", u32(offSlotSize, uint32(ptOff)), ErrCorrupt, fmt.Sprintf("are not between the header and the data offset %d", ptOff)},
-		{"layout slots not at a multiple of 8", u32(offSlots, headerSize+4), ErrCorrupt, "want multiples of 8"},
-		{"layout slots of no room", u32(offSlotSize, 0), ErrCorrupt, "layout slots of 0 bytes"},
-		{"layout slots too large", u32(offSlotSize, maxSlotSize+64), ErrCorrupt, fmt.Sprintf("slots of 8 to %d bytes", maxSlotSize)},
-		{"layout word: the other slot, never written", u32(offLayoutWord, 1), ErrCorrupt, "layout slot 1's checksum is 0x00000000"},
-		{"length one past capacity", u64(offLength, fileCap+1), ErrCorrupt, fmt.Sprintf("header counts %d elements", fileCap+1)},
-		{"length 2^63", u64(offLength, 1<<63), ErrCorrupt, "header counts 9223372036854775808 elements"},
-		{"length 2^64-1", u64(offLength, math.MaxUint64), ErrCorrupt, "header counts 18446744073709551615 elements"},
+		{"a Bytes file's kind", u32(format.OffKind, uint32(format.KindBytes)), ErrTypeMismatch, "the file holds a bytes, not a vector"},
+		{"a Map file's kind", u32(format.OffKind, uint32(format.KindMap)), ErrTypeMismatch, "the file holds a map, not a vector"},
+		{"kind 0", u32(format.OffKind, 0), ErrCorrupt, "kind 0 is none this library knows"},
+		{"kind 9", u32(format.OffKind, 9), ErrCorrupt, "kind 9 is none this library knows"},
+		{"bad byte-order mark", u32(format.OffBOM, 0x01020305), ErrCorrupt, "bad byte-order mark"},
+		{"alignment 0", u32(format.OffElemAlign, 0), ErrCorrupt, "element alignment 0 is not a power of two"},
+		{"alignment 3", u32(format.OffElemAlign, 3), ErrCorrupt, "element alignment 3 is not a power of two"},
+		{"alignment 8192", u32(format.OffElemAlign, 8192), ErrCorrupt, "element alignment 8192"},
+		{"size not a multiple of alignment", u64(format.OffElemSize, 25), ErrCorrupt, "element size 25 is not a multiple of its alignment 8"},
+		{"huge size", u64(format.OffElemSize, math.MaxUint64-7), ErrCorrupt, "stored layout describes 24-byte elements, align 8"},
+		{"data offset inside the header", u32(format.OffDataOffset, 32), ErrCorrupt, "data offset 32 is inside the header"},
+		{"data offset 0", u32(format.OffDataOffset, 0), ErrCorrupt, "data offset 0 is inside the header"},
+		{"unaligned data offset", u32(format.OffDataOffset, 68), ErrCorrupt, "not aligned to 8"},
+		{"data offset past the end", u32(format.OffDataOffset, uint32(len(data)+8)), ErrCorrupt, "past the end"},
+		{"huge data offset", u32(format.OffDataOffset, math.MaxUint32-7), ErrCorrupt, "past the end"},
+		{"reserved bytes", func(h []byte) { h[format.OffReserved+5] = 1 }, ErrCorrupt, "reserved header bytes are not zero"},
+		{"other element size", u64(format.OffElemSize, 16), ErrCorrupt, "the header says 16 bytes, align 8"},
+		{"other alignment", u32(format.OffElemAlign, 4), ErrCorrupt, "the header says 24 bytes, align 4"},
+		{"other fingerprint", u64(format.OffFingerprint, 12345), ErrCorrupt, "fingerprint 0x0000000000003039"},
+		{"layout slots inside the header", u32(format.OffSlots, 64), ErrCorrupt, "layout slots [64, "},
+		{"layout slots past the data offset", u32(format.OffSlotSize, uint32(ptOff)), ErrCorrupt, fmt.Sprintf("are not between the header and the data offset %d", ptOff)},
+		{"layout slots not at a multiple of 8", u32(format.OffSlots, format.HeaderSize+4), ErrCorrupt, "want multiples of 8"},
+		{"layout slots of no room", u32(format.OffSlotSize, 0), ErrCorrupt, "layout slots of 0 bytes"},
+		{"layout slots too large", u32(format.OffSlotSize, format.MaxSlotSize+64), ErrCorrupt, fmt.Sprintf("slots of 8 to %d bytes", format.MaxSlotSize)},
+		{"layout word: the other slot, never written", u32(format.OffLayoutWord, 1), ErrCorrupt, "layout slot 1's checksum is 0x00000000"},
+		{"length one past capacity", u64(format.OffLength, fileCap+1), ErrCorrupt, fmt.Sprintf("header counts %d elements", fileCap+1)},
+		{"length 2^63", u64(format.OffLength, 1<<63), ErrCorrupt, "header counts 9223372036854775808 elements"},
+		{"length 2^64-1", u64(format.OffLength, math.MaxUint64), ErrCorrupt, "header counts 18446744073709551615 elements"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -519,7 +524,7 @@ func TestOpenRejectsInconsistentHeaders(t *testing.T) {
 
 	t.Run("checksum", func(t *testing.T) {
 		b := bytes.Clone(data)
-		b[offFingerprint] ^= 1 // without fixing the checksum
+		b[format.OffFingerprint] ^= 1 // without fixing the checksum
 		path := writeVecFile(t, b)
 		_, err := Open[point](path)
 		require.ErrorIs(t, err, ErrCorrupt)
@@ -531,12 +536,12 @@ func TestOpenRejectsInconsistentHeaders(t *testing.T) {
 func TestOpenAcceptsAnyLengthUpToCapacity(t *testing.T) {
 	const n = 10
 	data := validFile(t, n)
-	fileCap := capacityOf(len(data), ptOff, 24)
+	fileCap := format.CapacityOf(len(data), ptOff, 24)
 	for _, length := range []int{0, 3, n, fileCap - 1, fileCap} {
 		t.Run(fmt.Sprint(length), func(t *testing.T) {
 			// The length is not under the checksum: it changes on every push.
 			b := bytes.Clone(data)
-			binary.NativeEndian.PutUint64(b[offLength:], uint64(length))
+			binary.NativeEndian.PutUint64(b[format.OffLength:], uint64(length))
 			require.NoError(t, checkOpenOutcome(t, b))
 			path := writeVecFile(t, b)
 			v := openVec[point](t, path)
@@ -555,7 +560,7 @@ func TestHeaderFlipsAreErrorsOrConsistent(t *testing.T) {
 	data := validFile(t, 10)
 	patterns := []byte{0x01, 0x80, 0xFF}
 	var errs, consistent int
-	for off := range headerSize {
+	for off := range format.HeaderSize {
 		for _, x := range patterns {
 			b := bytes.Clone(data)
 			b[off] ^= x
@@ -570,12 +575,12 @@ func TestHeaderFlipsAreErrorsOrConsistent(t *testing.T) {
 				errs++
 			} else {
 				consistent++
-				assert.True(t, off >= offLength,
+				assert.True(t, off >= format.OffLength,
 					"only the mutable words are outside the checksum, but flipping byte %d opened", off)
 			}
 		}
 	}
-	t.Logf("%d header flips: %d refused (ErrCorrupt/ErrTypeMismatch), %d opened as consistent vectors", headerSize*len(patterns), errs, consistent)
+	t.Logf("%d header flips: %d refused (ErrCorrupt/ErrTypeMismatch), %d opened as consistent vectors", format.HeaderSize*len(patterns), errs, consistent)
 }
 
 // TestHeaderFlipsWithValidChecksumAreErrorsOrConsistent is the flip test for
@@ -586,7 +591,7 @@ func TestHeaderFlipsWithValidChecksumAreErrorsOrConsistent(t *testing.T) {
 	patterns := []byte{0x01, 0x02, 0x10, 0x80, 0xFF}
 	var errs, consistent int
 	var opened []string
-	for off := range offChecksum {
+	for off := range format.OffChecksum {
 		for _, x := range patterns {
 			b := withHeader(data, func(h []byte) { h[off] ^= x })
 			var err error
@@ -603,7 +608,7 @@ func TestHeaderFlipsWithValidChecksumAreErrorsOrConsistent(t *testing.T) {
 		}
 	}
 	t.Logf("%d checksummed header flips: %d refused, %d opened as consistent vectors: %v",
-		offChecksum*len(patterns), errs, consistent, opened)
+		format.OffChecksum*len(patterns), errs, consistent, opened)
 }
 
 // A zero-size element takes no room, so the header may count up to
@@ -627,7 +632,7 @@ func TestZeroSizeVectorAtMaxLengthRefusesToGrow(t *testing.T) {
 		require.NoError(t, v.Close())
 		b, err := os.ReadFile(path)
 		require.NoError(t, err)
-		binary.NativeEndian.PutUint64(b[offLength:], math.MaxInt)
+		binary.NativeEndian.PutUint64(b[format.OffLength:], math.MaxInt)
 		require.NoError(t, os.WriteFile(path, b, 0o644))
 		v = openVec[struct{}](t, path)
 		require.Equal(t, math.MaxInt, v.Len())
@@ -716,7 +721,7 @@ func TestNewOnUserMemory(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 0, v.Len())
 	assert.Equal(t, pageSize, len(mem.b), "an empty region is resized to one page")
-	assert.Equal(t, magic[:], mem.b[:8])
+	assert.Equal(t, format.Magic[:], mem.b[:8])
 	require.NoError(t, v.Append(samplePoint(0), samplePoint(1), samplePoint(2)))
 
 	t.Run("persists across New", func(t *testing.T) {
@@ -771,7 +776,7 @@ func TestNewOnLargeZeroMemoryIsCorrupt(t *testing.T) {
 }
 
 func TestNewOnBlankUserMemory(t *testing.T) {
-	for _, size := range []int{headerSize, 1000, pageSize} {
+	for _, size := range []int{format.HeaderSize, 1000, pageSize} {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
 			mem := newHeapRegion(size)
 			v, err := New[point](mem)
@@ -938,11 +943,11 @@ func FuzzOpen(f *testing.F) {
 	f.Add(valid)
 	f.Add(validFile(f, 0))
 	f.Add([]byte{})
-	f.Add(make([]byte, headerSize))
+	f.Add(make([]byte, format.HeaderSize))
 	f.Add(make([]byte, pageSize))
 	f.Add([]byte("hello, world\n"))
 	f.Add(bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef}, 100))
-	f.Add(valid[:headerSize])
+	f.Add(valid[:format.HeaderSize])
 	f.Add(valid[:ptOff+5*24+7])
 	f.Add(valid[:ptOff+10*24])
 	f.Add(relabelledFile(f, 10))
@@ -961,7 +966,7 @@ func relabelledFile(t testing.TB, n int) []byte {
 	require.NoError(t, Relabel[point](path))
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
-	require.Equal(t, uint32(2), binary.NativeEndian.Uint32(b[offLayoutWord:]))
+	require.Equal(t, uint32(2), binary.NativeEndian.Uint32(b[format.OffLayoutWord:]))
 	return b
 }
 
@@ -972,12 +977,12 @@ func FuzzChecksummedOpen(f *testing.F) {
 	valid := validFile(f, 10)
 	f.Add(valid)
 	f.Add(validFile(f, 0)[:pageSize])
-	f.Add(valid[:headerSize])
+	f.Add(valid[:format.HeaderSize])
 	f.Add(valid[:ptOff+10*24])
-	f.Add(withHeader(valid, func(h []byte) { binary.NativeEndian.PutUint32(h[offDataOffset:], 128) }))
+	f.Add(withHeader(valid, func(h []byte) { binary.NativeEndian.PutUint32(h[format.OffDataOffset:], 128) }))
 	f.Add(relabelledFile(f, 10))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) >= headerSize && !isBlank(data) {
+		if len(data) >= format.HeaderSize && !format.IsBlank(data) {
 			data = withHeader(data, func([]byte) {})
 		}
 		checkOpenOutcome(t, data)

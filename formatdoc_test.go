@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/memvec/memvec/internal/format"
 	"github.com/stretchr/testify/require"
 )
 
@@ -142,8 +143,8 @@ func TestFormatStoredLayouts(t *testing.T) {
 	require.Equal(t, want, shown)
 
 	n := len(must(layoutFor[Point]()).section) - len("memvec") + len("main") // main.Point's
-	slot := int(slotSizeFor(n))
-	data := roundUp(headerSize+2*slot, 64)
+	slot := int(format.SlotSizeFor(n))
+	data := roundUp(format.HeaderSize+2*slot, 64)
 	// The sentence may be wrapped anywhere: any run of white space matches.
 	sentence := strings.Join(strings.Fields("`struct\\{ X, Y, Z float64 \\}` named `main.Point` has a (\\d+)-byte layout in slots of (\\d+) bytes, data at (\\d+), and room for (\\d+) elements in its first page"), `\s+`)
 	doc := formatDoc(t, sentence, "main.Point's sizes")

@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/memvec/memvec/internal/format"
+	"github.com/memvec/memvec/internal/region"
 )
 
 // layout describes an element type as the file format sees it: the flat
@@ -20,6 +23,12 @@ type layout struct {
 	desc        string  // human-readable, for error messages
 	exported    *Layout // the layout as LayoutOf returns it and the file stores it
 	section     []byte  // the stored layout: exported's canonical JSON (FORMAT.md)
+}
+
+// body returns what the header of a new vector of l's elements records
+// (see format.WriteHeader).
+func (l *layout) body() format.Body {
+	return format.Body{Kind: format.KindVector, ElemSize: uint64(l.size), ElemAlign: uint32(l.align), Fingerprint: l.fingerprint, Layout: l.section}
 }
 
 // run is a stretch of count primitives of one kind laid end to end from off.
@@ -167,4 +176,78 @@ var refused = map[reflect.Kind]string{
 	reflect.Chan:          "a channel",
 	reflect.Func:          "a func",
 	reflect.Interface:     "an interface",
+}
+
+// readHeader validates the header at the start of b against l and returns
+// the length it records. Every inconsistency is an error wrapping ErrCorrupt
+// (or ErrTypeMismatch for another element layout) that says which field is
+// wrong; nothing in b is written.
+func readHeader(b []byte, l *layout) (length int, err error) {
+	h, section, err := format.ReadStatic(b)
+	if err != nil {
+		return 0, err
+	}
+	if err := isVector(h); err != nil {
+		return 0, err
+	}
+	if !samePhysical(h, l) || string(section) != string(l.section) {
+		// Another layout, or the same one described otherwise (other
+		// names of Go types, spaces, keys in another order): the
+		// section must describe what the header says, and its paths
+		// be the type's.
+		stored, err := storedLayout(h, section)
+		if err != nil {
+			return 0, err
+		}
+		if err := compareLayouts(h, stored, l); err != nil {
+			return 0, err
+		}
+	}
+	return format.TrustedLength(b, int(h.DataOffset), l.size, region.BootID())
+}
+
+// compareLayouts returns an error wrapping ErrTypeMismatch, saying where
+// they first differ, unless the layout stored in a region (its header h
+// and its parsed section) is l's: the same size, alignment and fingerprint,
+// and the same paths (samePaths).
+func compareLayouts(h format.Header, stored *Layout, l *layout) error {
+	if !samePhysical(h, l) {
+		return fmt.Errorf("%w: %s", ErrTypeMismatch, describeMismatch(stored, l.exported))
+	}
+	if !samePaths(stored.Type, l.exported.Type) {
+		return fmt.Errorf("%w: %s (the kinds and offsets agree: if fields were renamed, not moved, Relabel stores the new names in the file)", ErrTypeMismatch, describeMismatch(stored, l.exported))
+	}
+	return nil
+}
+
+// samePhysical reports whether the header h records l's element size,
+// alignment and fingerprint: whether the bytes of the elements are laid out
+// alike, whatever their paths.
+func samePhysical(h format.Header, l *layout) bool {
+	return h.ElemSize == uint64(l.size) && h.ElemAlign == uint32(l.align) && h.Fingerprint == l.fingerprint
+}
+
+// storedLayout parses a region's stored layout and checks it against the
+// header: the size, alignment and fingerprint it gives must be the
+// header's.
+func storedLayout(h format.Header, section []byte) (*Layout, error) {
+	stored, err := parseLayout(section)
+	if err != nil {
+		return nil, corrupt("%v", err)
+	}
+	if uint64(stored.Size) != h.ElemSize || uint32(stored.Align) != h.ElemAlign || stored.Fingerprint != h.Fingerprint {
+		return nil, corrupt("stored layout describes %d-byte elements, align %d, fingerprint %#016x; the header says %d bytes, align %d, fingerprint %#016x",
+			stored.Size, stored.Align, stored.Fingerprint, h.ElemSize, h.ElemAlign, h.Fingerprint)
+	}
+	return stored, nil
+}
+
+// isVector returns an error wrapping ErrTypeMismatch unless the header h is
+// a vector's: a file of another container (Bytes, Map) does not open as a
+// vector, whatever its element layout.
+func isVector(h format.Header) error {
+	if h.Kind != format.KindVector {
+		return fmt.Errorf("%w: the file holds a %v, not a vector", ErrTypeMismatch, h.Kind)
+	}
+	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"testing"
+
+	"github.com/memvec/memvec/internal/format"
 )
 
 // childEnv names the environment variable that makes the test binary run a
@@ -30,7 +32,7 @@ func TestMain(m *testing.M) {
 
 // ptOff is where element 0 of a vector of points starts: after the header
 // and the layout slots.
-var ptOff = int(dataOffsetFor(must(layoutFor[point]())))
+var ptOff = int(format.DataOffsetFor(must(layoutFor[point]()).body()))
 
 func must[T any](x T, err error) T {
 	if err != nil {

@@ -162,6 +162,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/memvec/memvec/internal/format"
 	"github.com/memvec/memvec/internal/region"
 )
 
@@ -279,7 +280,7 @@ func New[T any](mem Memory) (_ *MemVec[T], err error) {
 		return nil, wrapError("open", mem, err)
 	}
 	_, anon := mem.(*Anon)
-	v := &MemVec[T]{mem: mem, layout: l, readOnly: isReadOnly(mem), persistent: !anon, dataOffset: int(dataOffsetFor(l))}
+	v := &MemVec[T]{mem: mem, layout: l, readOnly: isReadOnly(mem), persistent: !anon, dataOffset: int(format.DataOffsetFor(l.body()))}
 	b := mem.Bytes()
 	if err := checkAligned(b, l); err != nil {
 		return nil, v.wrap("open", err)
@@ -295,11 +296,11 @@ func New[T any](mem Memory) (_ *MemVec[T], err error) {
 		return v, nil
 	}
 	switch {
-	case v.readOnly && (len(b) == 0 || isBlank(b)):
+	case v.readOnly && (len(b) == 0 || format.IsBlank(b)):
 		// A new vector that nobody may write: empty, without a header.
 		return v, nil
-	case len(b) == 0 || isBlank(b):
-		if size := newRegionSize(l); len(b) < size {
+	case len(b) == 0 || format.IsBlank(b):
+		if size := format.NewRegionSize(l.body(), pageSize); len(b) < size {
 			if err := mem.Resize(size); err != nil {
 				return nil, v.wrap("create", err)
 			}
@@ -308,7 +309,7 @@ func New[T any](mem Memory) (_ *MemVec[T], err error) {
 				return nil, v.wrap("create", err)
 			}
 		}
-		writeHeader(b, l)
+		format.WriteHeader(b, l.body())
 		v.attach(b, 0)
 		v.claim(b, 0)
 		// The header reaches the disk before any element can: a power
@@ -329,7 +330,7 @@ func New[T any](mem Memory) (_ *MemVec[T], err error) {
 }
 
 // open validates the header of region b and attaches the vector to the
-// elements it counts, by the rule of trustedLength. A writer then claims
+// elements it counts, by the rule of format.TrustedLength. A writer then claims
 // the region (see claim).
 func (v *MemVec[T]) open(b []byte) error {
 	var n int
@@ -338,7 +339,7 @@ func (v *MemVec[T]) open(b []byte) error {
 		// The layout is the one the region stores, read once: a
 		// follower's may change under it (Relabel).
 		if v.layout, err = rawLayout(b); err == nil {
-			n, err = trustedLength(b, int(binaryDataOffset(b)), v.layout.size)
+			n, err = format.TrustedLength(b, int(binaryDataOffset(b)), v.layout.size, region.BootID())
 		}
 	} else {
 		n, err = readHeader(b, v.layout)
@@ -444,10 +445,10 @@ func Open[T any](path string, opts ...Option) (*MemVec[T], error) {
 // the hot path.
 func (v *MemVec[T]) attach(b []byte, n int) {
 	base := unsafe.Pointer(unsafe.SliceData(b))
-	v.length = (*atomic.Uint64)(unsafe.Add(base, offLength))
-	c := capacityOf(len(b), v.dataOffset, v.layout.size)
+	v.length = (*atomic.Uint64)(unsafe.Add(base, format.OffLength))
+	c := format.CapacityOf(len(b), v.dataOffset, v.layout.size)
 	if v.prefaulter() != nil {
-		c = min(c, max(n, capacityOf(v.faulted, v.dataOffset, v.layout.size)))
+		c = min(c, max(n, format.CapacityOf(v.faulted, v.dataOffset, v.layout.size)))
 	}
 	if v.readOnly || n < v.durable || v.changed != nil || v.failed != nil {
 		// Nothing may be pushed; or not before the durable length goes
@@ -503,7 +504,7 @@ func checkAligned(b []byte, l *layout) error {
 
 // binaryDataOffset reads the data offset of a validated header.
 func binaryDataOffset(b []byte) uint32 {
-	return *(*uint32)(unsafe.Pointer(&b[offDataOffset]))
+	return *(*uint32)(unsafe.Pointer(&b[format.OffDataOffset]))
 }
 
 // regionSize returns the bytes a region needs for n elements of size bytes
@@ -529,7 +530,7 @@ func (v *MemVec[T]) Cap() int {
 	if v.closed {
 		return 0
 	}
-	return max(len(v.s), capacityOf(len(v.mem.Bytes()), v.dataOffset, v.layout.size))
+	return max(len(v.s), format.CapacityOf(len(v.mem.Bytes()), v.dataOffset, v.layout.size))
 }
 
 // Push appends x. The element is written before the length, so a crash
@@ -564,7 +565,7 @@ func (v *MemVec[T]) Push(x T) error {
 		// Written out here rather than called, to keep the fast path one
 		// function.
 		v.length.Store(uint64(n + 1))
-		if (*atomic.Uint32)(unsafe.Add(unsafe.Pointer(v.length), offWake-offLength)).Load()&1 != 0 {
+		if (*atomic.Uint32)(unsafe.Add(unsafe.Pointer(v.length), format.OffWake-format.OffLength)).Load()&1 != 0 {
 			return v.woken()
 		}
 		return nil
@@ -1229,7 +1230,7 @@ func (v *MemVec[T]) resize(size int) error {
 		// A Memory must leave the region as it was; attach again all the
 		// same, so that the view never outlives a mapping that did change.
 		if b := v.mem.Bytes(); checkAligned(b, v.layout) == nil && len(b) >= v.dataOffset {
-			v.attach(b, min(len(v.s), capacityOf(len(b), v.dataOffset, v.layout.size)))
+			v.attach(b, min(len(v.s), format.CapacityOf(len(b), v.dataOffset, v.layout.size)))
 		}
 		if errors.Is(err, ErrFileChanged) {
 			v.checkFile() // the vector stops writing too

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/memvec/memvec/internal/format"
 	"github.com/stretchr/testify/require"
 )
 
@@ -388,10 +389,10 @@ func TestCloseCutsCapacity(t *testing.T) {
 	v := openVec[point](t, path)
 	require.NoError(t, v.Grow(1000))
 	require.NoError(t, v.Push(pt(1)))
-	require.Greater(t, v.Cap(), capacityOf(pageSize, ptOff, 24))
+	require.Greater(t, v.Cap(), format.CapacityOf(pageSize, ptOff, 24))
 	require.NoError(t, v.Close())
 	v = openVec[point](t, path)
-	require.Equal(t, capacityOf(pageSize, ptOff, 24), v.Cap())
+	require.Equal(t, format.CapacityOf(pageSize, ptOff, 24), v.Cap())
 	require.NoError(t, v.Clip())
 	require.NoError(t, v.Close())
 	fi, err := os.Stat(path)

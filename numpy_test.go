@@ -18,6 +18,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/memvec/memvec/internal/format"
 	"github.com/memvec/memvec/internal/region"
 	"github.com/stretchr/testify/require"
 )
@@ -234,9 +235,9 @@ func TestNumpyReadsFiles(t *testing.T) {
 		require.NoError(t, v.Close())
 		b, err := os.ReadFile(path)
 		require.NoError(t, err)
-		binary.NativeEndian.PutUint64(b[offBootID:], region.BootID()^0xff) // another boot than this one
+		binary.NativeEndian.PutUint64(b[format.OffBootID:], region.BootID()^0xff) // another boot than this one
 		rebooted := writeVecFile(t, b)
-		off := int(binary.NativeEndian.Uint32(b[offDataOffset:]))
+		off := int(binary.NativeEndian.Uint32(b[format.OffDataOffset:]))
 		b[off+70*int(unsafe.Sizeof(npRecord{}))+20] ^= 1 // element 70, past the Sync
 		torn := writeVecFile(t, b)
 		for _, c := range []struct {

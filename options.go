@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/memvec/memvec/internal/format"
 	"github.com/memvec/memvec/internal/region"
 )
 
@@ -25,7 +26,7 @@ type options struct {
 	reserve     int
 	advice      Advice
 	// headOnly is set by Relabel, which writes nothing past the header and
-	// the layout slots (within newRegionMax bytes): a writable open backs
+	// the layout slots (within format.NewRegionMax bytes): a writable open backs
 	// its blocks there only, not the whole file's (see ownBlocks).
 	headOnly  bool
 	syncEvery time.Duration // SyncEvery's period
@@ -55,7 +56,7 @@ const DefaultReserve = region.DefaultReserve
 func (o options) region() region.Options {
 	return region.Options{ReadOnly: o.readOnly, Follow: o.follow, MustExist: o.mustExist, CreateNew: o.createNew,
 		LockTimeout: o.lockTimeout, Mode: o.mode, Reserve: o.reserve, Advice: region.Advice(o.advice),
-		HeadSize: headerSize, HeadOnly: o.headOnly, HeadOnlyBlocks: newRegionMax}
+		HeadSize: format.HeaderSize, HeadOnly: o.headOnly, HeadOnlyBlocks: format.NewRegionMax}
 }
 
 func buildOptions(opts []Option) options {

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"iter"
 	"runtime/debug"
+
+	"github.com/memvec/memvec/internal/format"
+	"github.com/memvec/memvec/internal/region"
 )
 
 // A Raw is a vector file opened without its element type, as a tool opens
@@ -73,7 +76,7 @@ func newRaw(f *File) (_ *MemVec[rawElem], err error) {
 		if v.follow.pending {
 			return v, nil
 		}
-	} else if len(b) == 0 || isBlank(b) {
+	} else if len(b) == 0 || format.IsBlank(b) {
 		return v, nil // a new vector: no header, no layout
 	}
 	if err := v.open(b); err != nil {
@@ -85,8 +88,11 @@ func newRaw(f *File) (_ *MemVec[rawElem], err error) {
 // rawLayout reads the layout a region stores, for a Raw: the header and
 // the stored layout are validated as for any element type.
 func rawLayout(b []byte) (*layout, error) {
-	h, section, err := readStatic(b)
+	h, section, err := format.ReadStatic(b)
 	if err != nil {
+		return nil, err
+	}
+	if err := isVector(h); err != nil {
 		return nil, err
 	}
 	l, err := storedLayout(h, section)
@@ -238,10 +244,10 @@ func (r *Raw) capture(op string) (err error) {
 	b := v.mem.Bytes()
 	ne := binary.NativeEndian
 	r.info, r.has = Info{
-		Version:     int(ne.Uint32(b[offVersion:])),
+		Version:     int(ne.Uint32(b[format.OffVersion:])),
 		LayoutSize:  len(v.layout.section),
-		SlotSize:    int(ne.Uint32(b[offSlotSize:])),
-		Relabels:    layoutWord(b).Load(),
+		SlotSize:    int(ne.Uint32(b[format.OffSlotSize:])),
+		Relabels:    format.LayoutWord(b).Load(),
 		ByteOrder:   nativeOrder(),
 		ElemSize:    int(v.layout.size),
 		ElemAlign:   int(v.layout.align),
@@ -249,17 +255,17 @@ func (r *Raw) capture(op string) (err error) {
 		Fingerprint: v.layout.fingerprint,
 		Layout:      v.layout.exported,
 		Len:         v.Len(),
-		Cap:         capacityOf(len(b), v.dataOffset, v.layout.size),
+		Cap:         format.CapacityOf(len(b), v.dataOffset, v.layout.size),
 		FileSize:    f.FileSize(),
 		StoredLen:   v.length.Load(),
-		Generation:  word64At(b, offGeneration).Load(),
-		BaseLen:     word64At(b, offBase).Load(),
-		Checked1:    word64At(b, offChecked1).Load(),
-		Checked2:    word64At(b, offChecked2).Load(),
-		Sum1:        ne.Uint32(b[offSum1:]),
-		Sum2:        ne.Uint32(b[offSum2:]),
-		BootID:      ne.Uint64(b[offBootID:]),
-		Rebooted:    rebooted(b),
+		Generation:  format.Word64At(b, format.OffGeneration).Load(),
+		BaseLen:     format.Word64At(b, format.OffBase).Load(),
+		Checked1:    format.Word64At(b, format.OffChecked1).Load(),
+		Checked2:    format.Word64At(b, format.OffChecked2).Load(),
+		Sum1:        ne.Uint32(b[format.OffSum1:]),
+		Sum2:        ne.Uint32(b[format.OffSum2:]),
+		BootID:      ne.Uint64(b[format.OffBootID:]),
+		Rebooted:    format.Rebooted(b, region.BootID()),
 	}, true
 	return nil
 }
@@ -267,7 +273,7 @@ func (r *Raw) capture(op string) (err error) {
 // nativeOrder returns this machine's byte order as binary.LittleEndian or
 // binary.BigEndian, which print as such.
 func nativeOrder() binary.ByteOrder {
-	if endianName() == "little-endian" {
+	if format.EndianName() == "little-endian" {
 		return binary.LittleEndian
 	}
 	return binary.BigEndian

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/memvec/memvec/internal/format"
 	"github.com/stretchr/testify/require"
 )
 
@@ -48,7 +49,7 @@ func TestOpenRawReadsAnyVector(t *testing.T) {
 	require.True(t, ok)
 	fi, err := os.Stat(path)
 	require.NoError(t, err)
-	require.Equal(t, formatVersion, info.Version)
+	require.Equal(t, format.Version, info.Version)
 	require.Equal(t, 24, info.ElemSize)
 	require.Equal(t, int(unsafe.Alignof(point{})), info.ElemAlign) // 8, or 4 on 32-bit platforms
 	require.Equal(t, ptOff, info.DataOffset)
@@ -130,7 +131,7 @@ func TestOpenRawFollows(t *testing.T) {
 func TestOpenRawRefusesDamageAndCreate(t *testing.T) {
 	data := validFile(t, 3)
 	b := bytes.Clone(data)
-	binary.NativeEndian.PutUint32(b[headerSize+offSlotSum:], 1)
+	binary.NativeEndian.PutUint32(b[format.HeaderSize+format.OffSlotSum:], 1)
 	path := writeVecFile(t, b)
 	_, err := OpenRaw(path)
 	require.ErrorIs(t, err, ErrCorrupt)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"reflect"
 	"runtime/debug"
+
+	"github.com/memvec/memvec/internal/format"
 )
 
 // Relabel rewrites the element layout stored in the vector file at path as
@@ -98,11 +100,14 @@ func Relabel[T any](path string, opts ...Option) (err error) {
 		}
 	}(debug.SetPanicOnFault(true))
 	b := f.Bytes()
-	if len(b) == 0 || isBlank(b) {
+	if len(b) == 0 || format.IsBlank(b) {
 		return nil // a new vector: no layout to relabel
 	}
-	h, section, err := readStatic(b)
+	h, section, err := format.ReadStatic(b)
 	if err != nil {
+		return err
+	}
+	if err := isVector(h); err != nil {
 		return err
 	}
 	stored, err := storedLayout(h, section)
@@ -115,7 +120,7 @@ func Relabel[T any](path string, opts ...Option) (err error) {
 	if string(section) == string(l.section) {
 		return nil
 	}
-	if room := int(h.slotSize) - slotHeaderSize; len(l.section) > room {
+	if room := int(h.SlotSize) - format.SlotHeaderSize; len(l.section) > room {
 		return fmt.Errorf("the layout of %v takes %d bytes, more than the %d bytes of room a layout slot of this file has (the file's own takes %d): %w",
 			reflect.TypeFor[T](), len(l.section), room, len(section), errors.ErrUnsupported)
 	}
@@ -123,20 +128,20 @@ func Relabel[T any](path string, opts ...Option) (err error) {
 	// The new layout goes into the slot that is not current, and is
 	// durable before any header word leads to it: a power loss then
 	// finds the old slot current, or the new one whole.
-	word := layoutWord(b)
+	word := format.LayoutWord(b)
 	w := word.Load()
 	next := w&1 ^ 1
-	writeSlot(b, h, next, l.section)
+	format.WriteSlot(b, h, next, l.section)
 	relabelStep("written")
-	if err := f.r.SyncPrefix(int(h.slots + (next+1)*h.slotSize)); err != nil {
+	if err := f.r.SyncPrefix(int(h.Slots + (next+1)*h.SlotSize)); err != nil {
 		return fmt.Errorf("make the new layout durable (the old one stays): %w", err)
 	}
 	relabelStep("synced")
-	// One atomic store changes the layout: a follower's readSlot sees the
+	// One atomic store changes the layout: a follower's format.ReadSlot sees the
 	// word before or after it, and the disk writes a 4-byte word whole.
 	word.Store(w + 1)
 	relabelStep("flipped")
-	if err := f.r.SyncPrefix(offLayoutWord + 4); err != nil {
+	if err := f.r.SyncPrefix(format.OffLayoutWord + 4); err != nil {
 		return fmt.Errorf("the new layout is in place, but making it durable failed, so a power loss may undo it: %w", err)
 	}
 	relabelStep("durable")

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/memvec/memvec/internal/format"
 	"github.com/stretchr/testify/require"
 )
 
@@ -98,7 +99,7 @@ func TestRelabelPowerLossStates(t *testing.T) {
 	const n, random = 300, 20
 	l, err := layoutFor[bigRecord]()
 	require.NoError(t, err)
-	require.Greater(t, int(dataOffsetFor(l)), 2*pageSize, "premise: the layout slots span pages beyond the header's")
+	require.Greater(t, int(format.DataOffsetFor(l.body())), 2*pageSize, "premise: the layout slots span pages beyond the header's")
 	name := "r.vec"
 	c := startChild(t, "relabelwork", "MEMVEC_PATH="+filepath.Join(dir, name), "MEMVEC_N="+strconv.Itoa(n))
 	c.expect(t, "done")
@@ -111,7 +112,7 @@ func TestRelabelPowerLossStates(t *testing.T) {
 		}
 	}
 	require.Len(t, marks, relabelPowerLossTimes+1)
-	end := roundUp(int(dataOffsetFor(l)), pageSize) // the page the slots end in, written back whole
+	end := roundUp(int(format.DataOffsetFor(l.body())), pageSize) // the page the slots end in, written back whole
 	for k, e := range log[marks[0]:] {
 		if e.kind == evWrite && e.name == name {
 			require.LessOrEqual(t, e.off+int64(len(e.data)), int64(end), "event %d: a Relabel wrote past the layout slots' pages, at %d", marks[0]+k, e.off)

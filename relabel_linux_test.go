@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/memvec/memvec/internal/format"
 	"github.com/stretchr/testify/require"
 )
 
@@ -25,12 +26,12 @@ func TestRelabelCostDoesNotGrowWithTheFile(t *testing.T) {
 	require.NoError(t, os.Truncate(path, size))
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	require.NoError(t, err)
-	head := make([]byte, headerSize)
+	head := make([]byte, format.HeaderSize)
 	_, err = f.ReadAt(head, 0)
 	require.NoError(t, err)
-	n := capacityOf(int(size), int(binary.NativeEndian.Uint32(head[offDataOffset:])), 32)
-	binary.NativeEndian.PutUint64(head[offLength:], uint64(n))
-	binary.NativeEndian.PutUint64(head[offBootID:], 0) // trust the length
+	n := format.CapacityOf(int(size), int(binary.NativeEndian.Uint32(head[format.OffDataOffset:])), 32)
+	binary.NativeEndian.PutUint64(head[format.OffLength:], uint64(n))
+	binary.NativeEndian.PutUint64(head[format.OffBootID:], 0) // trust the length
 	_, err = f.WriteAt(head, 0)
 	require.NoError(t, err)
 	require.NoError(t, f.Close())
@@ -54,7 +55,7 @@ func TestRelabelCostDoesNotGrowWithTheFile(t *testing.T) {
 	f1 := faults()
 	t.Logf("Relabel of %d elements: %d page faults, %d blocks before, %d after", n, f1-f0, before, blocks())
 	require.Less(t, f1-f0, int64(1000), "page faults of a Relabel of %d elements", n)
-	require.LessOrEqual(t, blocks(), before+newRegionMax/512, "Relabel allocated no more than the header's and the layout slots' 64 KiB")
+	require.LessOrEqual(t, blocks(), before+format.NewRegionMax/512, "Relabel allocated no more than the header's and the layout slots' 64 KiB")
 	r := openVec[readingCelsius](t, path, ReadOnly())
 	require.Equal(t, n, r.Len())
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/memvec/memvec/internal/format"
 	"github.com/stretchr/testify/require"
 )
 
@@ -149,7 +150,7 @@ func relabelOf[To, From any](from []From) []To {
 // elementBytes returns the bytes of the elements of the vector file data,
 // past the layout slots.
 func elementBytes(data []byte) []byte {
-	return data[binary.NativeEndian.Uint32(data[offDataOffset:]):]
+	return data[binary.NativeEndian.Uint32(data[format.OffDataOffset:]):]
 }
 
 // TestRelabelRenames: Relabel stores T's layout, so that the file opens as
@@ -168,9 +169,9 @@ func TestRelabelRenames(t *testing.T) {
 	after, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.Equal(t, elementBytes(before), elementBytes(after), "the elements are not touched")
-	require.Equal(t, before[:offLayoutWord], after[:offLayoutWord], "the header but the layout word is the same")
-	require.Equal(t, before[offLayoutWord+4:headerSize], after[offLayoutWord+4:headerSize])
-	require.Equal(t, uint32(1), binary.NativeEndian.Uint32(after[offLayoutWord:]))
+	require.Equal(t, before[:format.OffLayoutWord], after[:format.OffLayoutWord], "the header but the layout word is the same")
+	require.Equal(t, before[format.OffLayoutWord+4:format.HeaderSize], after[format.OffLayoutWord+4:format.HeaderSize])
+	require.Equal(t, uint32(1), binary.NativeEndian.Uint32(after[format.OffLayoutWord:]))
 	require.Equal(t, relabelOf[readingCelsius](old), readAll[readingCelsius](t, path))
 	_, err = Open[readingTemp](path)
 	require.ErrorIs(t, err, ErrTypeMismatch)
@@ -188,14 +189,14 @@ func TestRelabelRenames(t *testing.T) {
 	}
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
-	require.Equal(t, uint32(11), binary.NativeEndian.Uint32(data[offLayoutWord:]), "eleven relabels")
+	require.Equal(t, uint32(11), binary.NativeEndian.Uint32(data[format.OffLayoutWord:]), "eleven relabels")
 	r, err := OpenRaw(path)
 	require.NoError(t, err)
 	info, ok := r.Info()
 	require.True(t, ok)
 	require.Equal(t, uint32(11), info.Relabels)
 	require.Equal(t, len(must(layoutFor[readingCelsius]()).section), info.LayoutSize)
-	require.Equal(t, int(binary.NativeEndian.Uint32(data[offSlotSize:])), info.SlotSize)
+	require.Equal(t, int(binary.NativeEndian.Uint32(data[format.OffSlotSize:])), info.SlotSize)
 	require.NoError(t, r.Close())
 
 	require.NoError(t, Relabel[readingCelsius](path), "the layout the file has")
@@ -245,7 +246,7 @@ func TestRelabelRefusesOtherBytes(t *testing.T) {
 	requireFileBytes(t, path, before, "a refused Relabel changes nothing")
 
 	damaged := bytes.Clone(before)
-	damaged[headerSize+slotHeaderSize+3] ^= 1 // in the current slot's layout
+	damaged[format.HeaderSize+format.SlotHeaderSize+3] ^= 1 // in the current slot's layout
 	dpath := writeVecFile(t, damaged)
 	require.ErrorIs(t, Relabel[readingCelsius](dpath), ErrCorrupt)
 	requireFileBytes(t, dpath, damaged, "a refused Relabel changes nothing")
@@ -295,7 +296,7 @@ func TestRelabelRoom(t *testing.T) {
 	// The same file with slots just large enough for point's layout.
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
-	tight := withSlotSize(t, data, roundUp(slotHeaderSize+len(pl.section), 8))
+	tight := withSlotSize(t, data, roundUp(format.SlotHeaderSize+len(pl.section), 8))
 	tpath := writeVecFile(t, tight)
 	require.Equal(t, []point{{1, 2, 3}}, readAll[point](t, tpath))
 	err = Relabel[long](tpath)
@@ -309,15 +310,15 @@ func TestRelabelRoom(t *testing.T) {
 // first, the data offset where it was.
 func withSlotSize(t *testing.T, data []byte, size int) []byte {
 	t.Helper()
-	h, section, err := readStatic(data)
+	h, section, err := format.ReadStatic(data)
 	require.NoError(t, err)
-	require.LessOrEqual(t, headerSize+2*size, int(h.dataOffset))
+	require.LessOrEqual(t, format.HeaderSize+2*size, int(h.DataOffset))
 	b := bytes.Clone(data)
-	clear(b[headerSize:h.dataOffset])
-	binary.NativeEndian.PutUint32(b[offSlotSize:], uint32(size))
-	binary.NativeEndian.PutUint32(b[offLayoutWord:], 0)
-	writeSlot(b, header{slots: headerSize, slotSize: uint32(size)}, 0, section)
-	binary.NativeEndian.PutUint32(b[offChecksum:], headerChecksum(b))
+	clear(b[format.HeaderSize:h.DataOffset])
+	binary.NativeEndian.PutUint32(b[format.OffSlotSize:], uint32(size))
+	binary.NativeEndian.PutUint32(b[format.OffLayoutWord:], 0)
+	format.WriteSlot(b, format.Header{Slots: format.HeaderSize, SlotSize: uint32(size)}, 0, section)
+	binary.NativeEndian.PutUint32(b[format.OffChecksum:], format.HeaderChecksum(b))
 	return b
 }
 
@@ -344,7 +345,7 @@ func TestRelabelUnderTheLock(t *testing.T) {
 // TestRelabelBesideFollowers: a follower keeps reading across a Relabel
 // (the elements do not change), and followers that open while Relabel
 // runs, again and again, always find a whole layout, the old or the new
-// one, never ErrCorrupt (readSlot's seqlock).
+// one, never ErrCorrupt (format.ReadSlot's seqlock).
 func TestRelabelBesideFollowers(t *testing.T) {
 	path := vecPath(t)
 	old := generate(100, readingAt)
@@ -393,7 +394,7 @@ func TestRelabelBesideFollowers(t *testing.T) {
 	require.Positive(t, seen["Celsius"])
 }
 
-// TestReadSlotIsASeqlock: readSlot, which followers use, returns a whole
+// TestReadSlotIsASeqlock: format.ReadSlot, which followers use, returns a whole
 // layout, the one before or the one after, while relabels (in memory, as
 // fast as a relabel can go without its syncs) write the other slot and
 // flip the layout word again and again: it retries a copy that a flip
@@ -411,13 +412,13 @@ func TestReadSlotIsASeqlock(t *testing.T) {
 		must(layoutFor[readingCelsius]()).section,
 		must(layoutFor[readingNoted]()).section,
 	}
-	h := header{slots: headerSize, slotSize: uint32(roundUp(slotHeaderSize+2*len(layouts[2]), 64))}
-	writeSlot(b, h, 0, layouts[0])
+	h := format.Header{Slots: format.HeaderSize, SlotSize: uint32(roundUp(format.SlotHeaderSize+2*len(layouts[2]), 64))}
+	format.WriteSlot(b, h, 0, layouts[0])
 
 	stop := make(chan struct{})
 	flips := make(chan uint32)
 	go func() {
-		word := layoutWord(b)
+		word := format.LayoutWord(b)
 		for {
 			select {
 			case <-stop:
@@ -428,14 +429,14 @@ func TestReadSlotIsASeqlock(t *testing.T) {
 			// Right after a flip, the next relabel writes the slot that
 			// was current a moment ago, which a read may be copying.
 			w := word.Load()
-			writeSlot(b, h, w&1^1, layouts[(w+1)%3])
+			format.WriteSlot(b, h, w&1^1, layouts[(w+1)%3])
 			time.Sleep(20 * time.Microsecond) // a relabel's syncs take longer
 			word.Store(w + 1)
 		}
 	}()
 	reads := 0
-	for ; reads < 10000 || layoutWord(b).Load() < 300; reads++ {
-		section, err := readSlot(b, h)
+	for ; reads < 10000 || format.LayoutWord(b).Load() < 300; reads++ {
+		section, err := format.ReadSlot(b, h)
 		require.NoError(t, err, "read %d", reads)
 		if !bytes.Equal(section, layouts[0]) && !bytes.Equal(section, layouts[1]) {
 			require.Equal(t, string(layouts[2]), string(section), "read %d", reads)

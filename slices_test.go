@@ -13,6 +13,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/memvec/memvec/internal/format"
 	"github.com/memvec/memvec/internal/region"
 	"github.com/stretchr/testify/require"
 )
@@ -198,11 +199,11 @@ func TestSlicesMethodsPanic(t *testing.T) {
 					require.Panics(t, func() { tt.slice(pts(seq(n)...)) }, "the slices function panics too")
 				}
 				v := filled(t, be.open, n)
-				gen := v.word64(offGeneration).Load()
+				gen := v.word64(format.OffGeneration).Load()
 				require.Panics(t, func() { tt.vec(v) })
 				require.Equal(t, pts(seq(n)...), v.Slice(), "a panicking call leaves the vector unchanged")
 				require.Equal(t, uint64(n), v.length.Load())
-				require.Equal(t, gen, v.word64(offGeneration).Load(), "a panicking call is no rewrite")
+				require.Equal(t, gen, v.word64(format.OffGeneration).Load(), "a panicking call is no rewrite")
 				require.NoError(t, v.Push(pt(n)), "the vector goes on working")
 				require.Equal(t, pts(seq(n+1)...), v.Slice())
 			})
@@ -242,7 +243,7 @@ func TestCallbackPanicsLeaveVectorConsistent(t *testing.T) {
 				t.Helper()
 				require.Equal(t, want, v.Slice())
 				require.Equal(t, uint64(len(want)), v.length.Load())
-				require.Zero(t, v.word64(offGeneration).Load()&1, "the generation is even")
+				require.Zero(t, v.word64(format.OffGeneration).Load()&1, "the generation is even")
 			}
 			t.Run("DeleteFunc", func(t *testing.T) {
 				v := filled(t, be.open, 10)
@@ -451,7 +452,7 @@ func TestSlicesMethodsGrowthFailureLeavesVectorUnchanged(t *testing.T) {
 		v, mem := full(t)
 		n := v.Len()
 		v.Truncate(n - 5)
-		gen := v.word64(offGeneration).Load()
+		gen := v.word64(format.OffGeneration).Load()
 		stopped := false
 		err := v.AppendSeq(func(yield func(point) bool) {
 			for i := range 10 {
@@ -464,7 +465,7 @@ func TestSlicesMethodsGrowthFailureLeavesVectorUnchanged(t *testing.T) {
 		require.Regexp(t, `^memvec: resize \*memvec\.heapRegion: heap memory: \d+ bytes is over the limit of \d+ \(AppendSeq stopped after appending 5 values, which stay\)$`, err.Error())
 		require.True(t, stopped, "seq was stopped")
 		require.Equal(t, append(pts(seq(n-5)...), pts(1000, 1001, 1002, 1003, 1004)...), v.Slice())
-		require.Equal(t, gen, v.word64(offGeneration).Load())
+		require.Equal(t, gen, v.word64(format.OffGeneration).Load())
 		w, err := New[point](mem)
 		require.NoError(t, err)
 		require.Equal(t, v.Slice(), w.Slice(), "the appended values are counted in the header")
@@ -512,10 +513,10 @@ func TestSlicesMethodsGeneration(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			v := filled(t, backends[1].open, n)
 			require.True(t, v.persistent)
-			before := v.word64(offGeneration).Load()
+			before := v.word64(format.OffGeneration).Load()
 			require.Zero(t, before&1)
 			require.NoError(t, tt.op(v))
-			after := v.word64(offGeneration).Load()
+			after := v.word64(format.OffGeneration).Load()
 			if tt.rewrite {
 				require.Equal(t, before+2, after, "a rewrite bumps the generation by two")
 			} else {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memvec/memvec/internal/format"
 	"github.com/stretchr/testify/require"
 )
 
@@ -50,7 +51,7 @@ func TestSyncEveryWithoutCalls(t *testing.T) {
 		require.NoError(t, v.Push(pt(i)))
 	}
 	deadline := time.Now().Add(20 * time.Second)
-	for headerWord(t, path, offBase) != 100 {
+	for headerWord(t, path, format.OffBase) != 100 {
 		require.True(t, time.Now().Before(deadline), "the syncer did not make the 100 elements durable within 20 s")
 		time.Sleep(time.Millisecond)
 	}

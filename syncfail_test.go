@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/memvec/memvec/internal/format"
 	"github.com/stretchr/testify/require"
 )
 
@@ -123,8 +124,8 @@ func TestFailedBarrierIsSticky(t *testing.T) {
 				require.Equal(t, want, f.Slice(), "so does a follower")
 				requireFailed(t, v.Sync(), "a Sync while the disk fails")
 			}
-			require.Equal(t, tt.kept, int(headerWord(t, path, offLength)), "the header counts what the vector kept")
-			for _, off := range []int{offBase, offChecked1, offChecked2} {
+			require.Equal(t, tt.kept, int(headerWord(t, path, format.OffLength)), "the header counts what the vector kept")
+			for _, off := range []int{format.OffBase, format.OffChecked1, format.OffChecked2} {
 				require.Equal(t, tt.kept, int(headerWord(t, path, off)), "the durable record counts what the vector kept, at %d", off)
 			}
 
@@ -204,7 +205,7 @@ func TestFailedVectorWritesNothing(t *testing.T) {
 	require.Equal(t, pt(99), x)
 	v.Truncate(90)
 	require.Equal(t, want[:90], v.Slice())
-	require.Equal(t, 90, int(headerWord(t, path, offLength)), "a drop lowers the header's length")
+	require.Equal(t, 90, int(headerWord(t, path, format.OffLength)), "a drop lowers the header's length")
 	requireFailed(t, v.Push(pt(-1)), "a Push after a drop")
 	v.Clear()
 	require.Zero(t, v.Len())

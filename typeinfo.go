@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/memvec/memvec/internal/format"
 )
 
 // A Kind is the kind of a Type: one of the primitives a vector may store,
@@ -439,10 +441,10 @@ func appendJSONString(b []byte, s string) []byte {
 }
 
 // maxLayoutSection bounds the stored layout, so that it fits in a layout
-// slot (maxSlotSize), and a new vector with its header and both slots in
-// newRegionMax bytes (see isBlank): 32,696 bytes. A type whose layout takes
+// slot (format.MaxSlotSize), and a new vector with its header and both slots in
+// format.NewRegionMax bytes (see format.IsBlank): 32,696 bytes. A type whose layout takes
 // more is refused.
-const maxLayoutSection = maxSlotSize - slotHeaderSize
+const maxLayoutSection = format.MaxSlotSize - format.SlotHeaderSize
 
 // maxTypeDepth bounds the nesting of a stored layout that parseLayout
 // accepts (Go types nest far less), so that a damaged file cannot exhaust

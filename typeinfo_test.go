@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/memvec/memvec/internal/format"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -280,7 +281,7 @@ func TestLargeLayoutSection(t *testing.T) {
 	v := openVec[bigRecord](t, path)
 	fi, err := os.Stat(path)
 	require.NoError(t, err)
-	require.Equal(t, int64(newRegionSize(l)), fi.Size())
+	require.Equal(t, int64(format.NewRegionSize(l.body(), pageSize)), fi.Size())
 	require.Greater(t, fi.Size(), int64(pageSize))
 	x := bigRecord{}
 	x.T.Kappa = 42
@@ -289,7 +290,7 @@ func TestLargeLayoutSection(t *testing.T) {
 	r := openVec[bigRecord](t, path, ReadOnly())
 	require.Equal(t, int32(42), r.Index(0).T.Kappa)
 
-	blank := writeVecFile(t, make([]byte, newRegionSize(l)))
+	blank := writeVecFile(t, make([]byte, format.NewRegionSize(l.body(), pageSize)))
 	b := openVec[bigRecord](t, blank)
 	require.Zero(t, b.Len())
 	require.NoError(t, b.Push(x))
@@ -300,16 +301,16 @@ func TestLargeLayoutSection(t *testing.T) {
 // they must), for the layout checks.
 func withSection(t *testing.T, data []byte, section string) []byte {
 	ne := binary.NativeEndian
-	off := int(ne.Uint32(data[offDataOffset:]))
-	size := max(int(ne.Uint32(data[offSlotSize:])), roundUp(slotHeaderSize+len(section), 64))
-	newOff := max(off, roundUp(headerSize+2*size, 64))
-	b := append([]byte(nil), data[:headerSize]...)
-	b = append(b, make([]byte, newOff-headerSize)...)
+	off := int(ne.Uint32(data[format.OffDataOffset:]))
+	size := max(int(ne.Uint32(data[format.OffSlotSize:])), roundUp(format.SlotHeaderSize+len(section), 64))
+	newOff := max(off, roundUp(format.HeaderSize+2*size, 64))
+	b := append([]byte(nil), data[:format.HeaderSize]...)
+	b = append(b, make([]byte, newOff-format.HeaderSize)...)
 	b = append(b, data[off:]...)
-	ne.PutUint32(b[offSlotSize:], uint32(size))
-	ne.PutUint32(b[offDataOffset:], uint32(newOff))
-	writeSlot(b, header{slots: headerSize, slotSize: uint32(size)}, 0, []byte(section))
-	ne.PutUint32(b[offChecksum:], headerChecksum(b))
+	ne.PutUint32(b[format.OffSlotSize:], uint32(size))
+	ne.PutUint32(b[format.OffDataOffset:], uint32(newOff))
+	format.WriteSlot(b, format.Header{Slots: format.HeaderSize, SlotSize: uint32(size)}, 0, []byte(section))
+	ne.PutUint32(b[format.OffChecksum:], format.HeaderChecksum(b))
 	return b
 }
 
