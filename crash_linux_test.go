@@ -3,7 +3,6 @@
 package memvec
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -347,17 +346,4 @@ func writeBackAtRandom(path string, seed uint64, done <-chan struct{}) {
 		}
 		time.Sleep(50 * time.Microsecond)
 	}
-}
-
-// headerWords describes the power-loss words of the header in file image
-// b, and its size, for a failure's message: what a reader after a reboot
-// went by.
-func headerWords(b []byte) string {
-	if len(b) < format.HeaderSize {
-		return fmt.Sprintf("a %d-byte file", len(b))
-	}
-	w := func(off int) uint64 { return binary.NativeEndian.Uint64(b[off:]) }
-	return fmt.Sprintf("file of %d bytes; header: length %d, base %d, checked %d and %d, sums %#x and %#x, boot %#x",
-		len(b), w(format.OffLength), w(format.OffBase), w(format.OffChecked1), w(format.OffChecked2),
-		binary.NativeEndian.Uint32(b[format.OffSum1:]), binary.NativeEndian.Uint32(b[format.OffSum2:]), w(format.OffBootID))
 }

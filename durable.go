@@ -185,15 +185,41 @@ func (v *MemVec[T]) claim(b []byte, n int) {
 
 // record stores the base and the two checked lengths, with the checksums of
 // the elements between them.
+//
+// The kernel may write the header back between any two of the stores, and
+// a reader after a reboot counts the base whatever the rest says: so the
+// base goes first. Stored last, it left a moment, after a barrier, when the
+// header held the new checksums (of nothing) over the old base and checked
+// lengths: a reader after a reboot stopped at the old base, below what the
+// barrier had just made durable. Stored first, a raised base is one a
+// finished barrier covers, and the words after it, until all are stored,
+// can only stop the chain at it. Each store is atomic, and atomic stores
+// reach memory in program order, so the kernel sees them so too.
 func (v *MemVec[T]) record(base, first, second int) {
 	b := v.mem.Bytes()
+	var sums [8]byte // the two checksums, at format.OffSum1 and offSum2: one word
 	ne := binary.NativeEndian
-	ne.PutUint32(b[format.OffSum1:], format.CheckSum(b, v.dataOffset, v.layout.size, base, first))
-	ne.PutUint32(b[format.OffSum2:], format.CheckSum(b, v.dataOffset, v.layout.size, first, second))
-	v.word64(format.OffBase).Store(uint64(base))
-	v.word64(format.OffChecked1).Store(uint64(first))
-	v.word64(format.OffChecked2).Store(uint64(second))
+	ne.PutUint32(sums[:4], format.CheckSum(b, v.dataOffset, v.layout.size, base, first))
+	ne.PutUint32(sums[4:], format.CheckSum(b, v.dataOffset, v.layout.size, first, second))
+	if recordStep != nil {
+		recordStep(b)
+	}
+	store := func(off int, x uint64) {
+		v.word64(off).Store(x)
+		if recordStep != nil {
+			recordStep(b)
+		}
+	}
+	store(format.OffBase, uint64(base))
+	store(format.OffChecked1, uint64(first))
+	store(format.OffChecked2, uint64(second))
+	store(format.OffSum1, ne.Uint64(sums[:]))
 }
+
+// recordStep, when a test sets it, is called with the region before record
+// stores its words and after each store: with every header the kernel may
+// write back while record runs.
+var recordStep func(b []byte)
 
 // recordLength records the length as what to make durable: over the base
 // the writer knows durable, through what a header on the disk may count

@@ -67,6 +67,10 @@ func memvecRun(t *testing.T, file string, args ...string) (stdout, stderr string
 	if err != nil && !errors.As(err, &exit) {
 		t.Fatalf("run memvec %s: %v", strings.Join(args, " "), err)
 	}
+	if !cmd.ProcessState.Exited() {
+		// Its exit status is -1: the log says which signal ended it.
+		t.Logf("memvec %s: %v", strings.Join(args, " "), cmd.ProcessState)
+	}
 	hide := func(s string) string {
 		if file == "" {
 			return s
@@ -380,23 +384,29 @@ func writeFile(t *testing.T, b []byte) string {
 // TestCheck: a valid file and an empty one pass; every damaged one fails
 // with the library's reason, for every command, with exit status 1.
 func TestCheck(t *testing.T) {
+	// ran says what a run printed, for every failure's message: a status
+	// alone would not tell why it is not the one wanted.
+	ran := func(what string, out, errOut string, status int) string {
+		return fmt.Sprintf("%s: exit status %d, standard output %q, standard error %q", what, status, out, errOut)
+	}
 	good := writeVec(t, readings...)
 	out, errOut, status := memvecRun(t, good, "check", good)
-	require.Equal(t, 0, status)
-	require.Empty(t, errOut)
-	require.Equal(t, "FILE: valid, 2 elements of main.Reading\n", out)
+	require.Equal(t, 0, status, ran("check of two Readings", out, errOut, status))
+	require.Empty(t, errOut, ran("check of two Readings", out, errOut, status))
+	require.Equal(t, "FILE: valid, 2 elements of main.Reading\n", out, ran("check of two Readings", out, errOut, status))
 
 	one := writeVec(t, Vec3{1, 2, 3})
-	out, _, status = memvecRun(t, one, "check", one)
-	require.Equal(t, 0, status)
-	require.Equal(t, "FILE: valid, 1 element of main.Vec3\n", out)
+	out, errOut, status = memvecRun(t, one, "check", one)
+	require.Equal(t, 0, status, ran("check of one Vec3", out, errOut, status))
+	require.Equal(t, "FILE: valid, 1 element of main.Vec3\n", out, ran("check of one Vec3", out, errOut, status))
 
 	for _, b := range [][]byte{nil, make([]byte, 4096)} {
 		empty := writeFile(t, b)
+		what := fmt.Sprintf("check of a new file of %d zero bytes", len(b))
 		out, errOut, status = memvecRun(t, empty, "check", empty)
-		require.Equal(t, 0, status)
-		require.Empty(t, errOut)
-		require.Equal(t, "FILE: valid, a new vector file with no header yet: no elements\n", out)
+		require.Equal(t, 0, status, ran(what, out, errOut, status))
+		require.Empty(t, errOut, ran(what, out, errOut, status))
+		require.Equal(t, "FILE: valid, a new vector file with no header yet: no elements\n", out, ran(what, out, errOut, status))
 	}
 
 	data, err := os.ReadFile(good)
@@ -433,9 +443,10 @@ func TestCheck(t *testing.T) {
 		}
 		for _, cmd := range []string{"check", "info", "dump"} {
 			out, errOut, status := memvecRun(t, path, cmd, path)
-			require.Equal(t, 1, status, "%s: %s", c.name, cmd)
-			require.Empty(t, out, "%s: %s", c.name, cmd)
-			require.Equal(t, c.want, errOut, "%s: %s", c.name, cmd)
+			what := ran(c.name+": "+cmd, out, errOut, status)
+			require.Equal(t, 1, status, what)
+			require.Empty(t, out, what)
+			require.Equal(t, c.want, errOut, what)
 		}
 	}
 }
