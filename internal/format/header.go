@@ -8,7 +8,7 @@
 // slots and the body start, and a checksum of all that (Header, ReadStatic,
 // WriteHeader); then the words that change while the region is in use: the
 // length, the wake word, the layout word, the generation, and the
-// power-loss words (durable.go: TrustedLength). Two layout slots follow,
+// power-loss words (see durable.go here: TrustedLength). Two layout slots follow,
 // holding the stored layout (ReadSlot, WriteSlot), then the body, whose
 // shape is the container's own.
 //

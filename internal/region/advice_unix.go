@@ -4,17 +4,6 @@ package region
 
 import "golang.org/x/sys/unix"
 
-// adviseRegion gives the advice a to the mapping b, reservation and all,
-// with madvise. A refusal is ignored: the advice is a hint.
-func adviseRegion(b []byte, a Advice) {
-	if len(b) > 0 {
-		unix.Madvise(b, madvice[a])
-	}
-}
-
-// madvice maps an Advice to madvise's.
-var madvice = [...]int{AdviseNormal: unix.MADV_NORMAL, AdviseSequential: unix.MADV_SEQUENTIAL, AdviseRandom: unix.MADV_RANDOM}
-
 // hintPages gives the hint h on b, page-aligned, of a file's shared mapping
 // (file) or of anonymous memory. Outside Linux, MADV_DONTNEED is given only
 // to a file's mapping, where the BSDs, macOS and Solaris take it as a lower

@@ -5,12 +5,13 @@ package region
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"sync/atomic"
 )
 
-// fileHandle is the open file behind a File; there is none here.
-type fileHandle = struct{}
+// fileHandle is the open file behind a File; none is ever opened here.
+type fileHandle = *os.File
 
 // fileOS is empty: there are no files here.
 type fileOS struct{}
