@@ -22,4 +22,3 @@ func adviseRegion(b []byte, a Advice) {
 
 // madvice maps an Advice to madvise's.
 var madvice = [...]int{AdviseNormal: unix.MADV_NORMAL, AdviseSequential: unix.MADV_SEQUENTIAL, AdviseRandom: unix.MADV_RANDOM}
-
