@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
@@ -215,12 +214,13 @@ func rebooted(b []byte) bool {
 }
 
 // checkSum returns the CRC-32C of the bytes of elements [from, to) of
-// region b, whose elements of size bytes start at dataOffset.
+// region b, whose elements of size bytes start at dataOffset: on several
+// CPUs if they are many (see checksum).
 func checkSum(b []byte, dataOffset int, size uintptr, from, to int) uint32 {
 	if size == 0 || to <= from {
 		return 0
 	}
-	return crc32.Checksum(b[dataOffset+from*int(size):dataOffset+to*int(size)], castagnoli)
+	return checksum(b[dataOffset+from*int(size) : dataOffset+to*int(size)])
 }
 
 // word64At returns the atomic 8-byte header word at off in region b.
