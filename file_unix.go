@@ -400,9 +400,6 @@ func (f *File) cover(size int) error {
 		// is kept across growth; a mapping made anew needs it again.
 		adviseRegion(unsafe.Slice(p, r), f.advice)
 	}
-	if !f.readOnly && f.advice != AdviseRandom {
-		adviseHugePages(unsafe.Slice(p, r)) // a writer's, as the advice above
-	}
 	retire(f.base, f.mapped)
 	f.base, f.mapped = p, r
 	return nil
