@@ -340,6 +340,38 @@ func TestCatchFault(t *testing.T) {
 	require.ErrorIs(t, w.Close(), ErrFileChanged)
 }
 
+// TestChecksumFaultInAPart: the checksum of a large range, computed in
+// parts on other goroutines (checksum), meets a file that another process
+// cut: a fault in a part's goroutine, or in the caller's own part, is an
+// error wrapping ErrFileChanged from the caller's catchFault, not the end
+// of the program, and no part's goroutine reads the mapping after.
+func TestChecksumFaultInAPart(t *testing.T) {
+	for _, cut := range []struct {
+		name string
+		at   func(size int) int
+	}{
+		{"in the second part only", func(size int) int { return (size/2 + 1<<20) &^ (pageSize - 1) }},
+		{"in every part", func(int) int { return 0 }},
+	} {
+		t.Run(cut.name, func(t *testing.T) {
+			path := vecPath(t)
+			w := openVec[point](t, path)
+			require.NoError(t, w.Append(pts(seq(200_000)...)...))
+			f := w.mem.(*File)
+			b := f.Bytes()
+			require.Greater(t, len(b), 2<<20, "a cut past the first part")
+			require.NoError(t, alterFile(t, path, "truncate", strconv.Itoa(cut.at(len(b)))))
+			err := func() (err error) {
+				defer catchFault(f, "close", debug.SetPanicOnFault(true), &err)
+				region.TouchSink.Store(format.ChecksumParts(b, 2))
+				return nil
+			}()
+			require.ErrorIs(t, err, ErrFileChanged)
+			require.ErrorIs(t, w.Close(), ErrFileChanged)
+		})
+	}
+}
+
 // withSleepMax sets sleepMax to d until the test ends.
 func withSleepMax(t *testing.T, d time.Duration) {
 	old := sleepMax

@@ -6,7 +6,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"os"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -103,6 +105,30 @@ func TestRebootAfterCloseTrustsClosedLength(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, lost, 0o644))
 	v = openVec[point](t, path)
 	require.Equal(t, pts(seq(1000)...), v.Slice(), "the tail's checksum fails: the durable length counts")
+}
+
+// TestCloseRecordOfALargeTail: the close record of a tail large enough
+// that its checksum is computed in parts on several CPUs (checksum) holds
+// the CRC-32C of those bytes as FORMAT.md defines it, so that a reboot
+// after a clean shutdown keeps them all.
+func TestCloseRecordOfALargeTail(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0))))
+	n := 2*format.ChecksumSplitMin/24 + 1001 // past the Sync, more than two parts' worth
+	path := vecPath(t)
+	w := openVec[point](t, path)
+	require.NoError(t, w.Append(pts(seq(1000)...)...))
+	require.NoError(t, w.Sync())
+	require.NoError(t, w.Append(pts(seq(n-1000)...)...))
+	require.NoError(t, w.Close())
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, uint64(n), headerWord(t, path, format.OffChecked2))
+	require.Equal(t, crc32.Checksum(b[ptOff+1000*24:ptOff+n*24], format.Castagnoli), binary.NativeEndian.Uint32(b[format.OffSum2:]),
+		"the close record's checksum of elements 1000 to %d", n)
+
+	reboot(t)
+	v := openVec[point](t, path, ReadOnly())
+	require.Equal(t, n, v.Len(), "a clean shutdown after Close loses nothing")
 }
 
 // TestTruncatedCloseRecord: a vector truncated below its durable length

@@ -2,7 +2,6 @@ package format
 
 import (
 	"encoding/binary"
-	"hash/crc32"
 	"sync/atomic"
 	"unsafe"
 
@@ -90,12 +89,13 @@ func Rebooted(b []byte, now uint64) bool {
 }
 
 // CheckSum returns the CRC-32C of the bytes of elements [from, to) of
-// region b, whose elements of size bytes start at dataOffset.
+// region b, whose elements of size bytes start at dataOffset: on several
+// CPUs if they are many (see checksum).
 func CheckSum(b []byte, dataOffset int, size uintptr, from, to int) uint32 {
 	if size == 0 || to <= from {
 		return 0
 	}
-	return crc32.Checksum(b[dataOffset+from*int(size):dataOffset+to*int(size)], Castagnoli)
+	return checksum(b[dataOffset+from*int(size) : dataOffset+to*int(size)])
 }
 
 // Word64At returns the atomic 8-byte header word at off in region b.

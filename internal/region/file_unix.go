@@ -29,6 +29,7 @@ type fileOS struct {
 	dirSync  bool   // the file may be new: Sync fsyncs its directory once
 	advice   Advice // the Advise option, given to every mapping of the file
 	headSize int    // Options.HeadSize: a follower maps its wake word once the file has that much
+	synced   bool   // a Sync has run: no more 2 MiB pages (see adviseHugePages)
 	// absPath is a writer's path made absolute at the open, or "" if the
 	// working directory could not be had: where fileChange looks for the
 	// file, wherever the program's working directory is by then.
@@ -402,6 +403,9 @@ func (f *File) cover(size int) error {
 		// is kept across growth; a mapping made anew needs it again.
 		adviseRegion(unsafe.Slice(p, r), f.advice)
 	}
+	if f.hugePages() {
+		adviseHugePages(unsafe.Slice(p, r), true)
+	}
 	retire(f.base, f.mapped)
 	f.base, f.mapped = p, r
 	return nil
@@ -419,6 +423,10 @@ func (f *File) setSize(size int) {
 // size change or where msync alone is not durable (macOS: see
 // msyncReachesDisk), fsyncs the file.
 func (f *File) sync(n int) error {
+	if f.hugePages() {
+		adviseHugePages(unsafe.Slice(f.base, f.mapped), false)
+	}
+	f.synced = true
 	if n = min(n, len(f.b)); n > 0 {
 		if err := unix.Msync(unsafe.Slice(f.base, roundUp(n, pageSize)), unix.MS_SYNC); err != nil {
 			return err
@@ -431,6 +439,13 @@ func (f *File) sync(n int) error {
 		f.sizeChanged = false
 	}
 	return f.syncDir()
+}
+
+// hugePages reports whether the file's mapping has the 2 MiB pages advice:
+// a writer's, until its first Sync, unless it has AdviseRandom (see
+// adviseHugePages).
+func (f *File) hugePages() bool {
+	return !f.readOnly && !f.synced && f.advice != AdviseRandom
 }
 
 // syncDir fsyncs the directory of a file that may be new, once: a new file
