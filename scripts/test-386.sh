@@ -34,12 +34,18 @@ trap 'rm -rf "$work"' EXIT
 
 GOARCH=386 go test -c -o "$work/memvec.test" .
 GOARCH=386 go test -c -o "$work/memvec-cmd.test" ./cmd/memvec
+# The layers' own tests: internal/region's and internal/format's.
+layers="internal/region internal/format"
+for p in $layers; do GOARCH=386 go test -c -o "$work/memvec-${p##*/}.test" "./$p"; done
 
 if "$work/memvec.test" -test.run='^$' >/dev/null 2>&1; then
 	echo "the kernel runs 386 programs: running the tests here"
 	status=0
 	"$work/memvec.test" -test.count=1 -test.timeout=60m "$@" || status=$?
 	(cd cmd/memvec && "$work/memvec-cmd.test" -test.count=1 -test.timeout=60m "$@") || status=$((status | $?))
+	for p in $layers; do
+		(cd "$p" && "$work/memvec-${p##*/}.test" -test.count=1 -test.timeout=60m "$@") || status=$((status | $?))
+	done
 	exit "$status"
 fi
 echo "the kernel does not run 386 programs: running the tests in a virtual machine"
@@ -95,6 +101,7 @@ done
 git ls-files -z | xargs -0 cp --parents -t "$root/src"
 mv "$work/memvec.test" "$root/src/memvec.test"
 mv "$work/memvec-cmd.test" "$root/src/cmd/memvec/memvec.test"
+for p in $layers; do mv "$work/memvec-${p##*/}.test" "$root/src/$p/memvec.test"; done
 cat > "$root/etc/passwd" <<'EOF'
 root:x:0:0:root:/root:/bin/sh
 nobody:x:65534:65534:nobody:/nonexistent:/bin/false
@@ -161,14 +168,14 @@ run() {
 }
 case " $* " in
 *" -test.run"*)
-	{ run 0 /src "" "$@"; s=$?; run 0 /src/cmd/memvec "" "$@"; echo $((s | $?)) > /tmp/0.status; } > /tmp/0.log 2>&1
+	{ run 0 /src "" "$@"; s=$?; run 0 /src/cmd/memvec "" "$@"; s=$((s | $?)); run 0 /src/internal/region "" "$@"; s=$((s | $?)); run 0 /src/internal/format "" "$@"; echo $((s | $?)) > /tmp/0.status; } > /tmp/0.log 2>&1
 	echo 0 > /tmp/1.status
 	: > /tmp/1.log
 	;;
 *)
 	cd /src && ./memvec.test -test.list '.*' | grep -E '^(Test|Fuzz|Example)' > /tmp/tests
 	list() { awk -v k="$1" '(NR-1)%2 == k { printf "%s%s", sep, $0; sep = "|" }' /tmp/tests; }
-	{ run 0 /src "^($(list 0))\$" "$@"; echo $? > /tmp/0.status; } > /tmp/0.log 2>&1 &
+	{ run 0 /src "^($(list 0))\$" "$@"; s=$?; run 0 /src/internal/region "" "$@"; s=$((s | $?)); run 0 /src/internal/format "" "$@"; echo $((s | $?)) > /tmp/0.status; } > /tmp/0.log 2>&1 &
 	{ run 1 /src "^($(list 1))\$" "$@"; s=$?; run 1 /src/cmd/memvec "" "$@"; echo $((s | $?)) > /tmp/1.status; } > /tmp/1.log 2>&1 &
 	wait
 	;;
