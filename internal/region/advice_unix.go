@@ -1,26 +1,24 @@
-//go:build unix && !linux
+//go:build unix
 
 package region
 
 import "golang.org/x/sys/unix"
 
-// hintPages gives the hint h on b, page-aligned, of a file's shared mapping
-// (file) or of anonymous memory. Outside Linux, MADV_DONTNEED is given only
-// to a file's mapping, where the BSDs, macOS and Solaris take it as a lower
-// priority for pages whose data the file keeps; anonymous memory gets
-// nothing, since no system there offers a hint that surely keeps it.
-// Populate reads each page: there is no MADV_POPULATE here.
-func hintPages(h Hint, b []byte, file bool) error {
-	switch h {
-	case HintWillNeed:
-		return unix.Madvise(b, unix.MADV_WILLNEED)
-	case HintDontNeed, HintRelease:
-		if !file {
-			return nil
-		}
-		return unix.Madvise(b, unix.MADV_DONTNEED)
-	default:
-		TouchPages(b)
-		return nil
+// adviseRegion gives the advice a to the mapping b, reservation and all.
+// madvise(MADV_SEQUENTIAL/RANDOM) sets a flag on each mapping (VMA) in the
+// range, whether its pages are accessible, past the end of the file, or
+// PROT_NONE; mprotect carries the flag to the pieces it splits off, so the
+// pages the region grows into have it. Only a mapping made anew (a region
+// moved, or Anon's pages decommitted, which maps fresh reserved pages)
+// needs the advice again, which is why the File and Anon give it after
+// every such change. A refusal is ignored: the advice is a hint. The
+// paging hints on a range (hintPages) differ between Linux and the other
+// systems: hint_linux.go, hint_unix.go.
+func adviseRegion(b []byte, a Advice) {
+	if len(b) > 0 {
+		unix.Madvise(b, madvice[a])
 	}
 }
+
+// madvice maps an Advice to madvise's.
+var madvice = [...]int{AdviseNormal: unix.MADV_NORMAL, AdviseSequential: unix.MADV_SEQUENTIAL, AdviseRandom: unix.MADV_RANDOM}
