@@ -35,7 +35,7 @@ const checksumSplitMin = 8 << 20
 // b may be a mapped file that another program cuts under it: a part's
 // goroutine runs with the caller's SetPanicOnFault setting, and a fault in
 // it is panicked again in the caller's goroutine once every part is done,
-// where the caller's catchFault (root package) turns it into an error; without
+// where the caller's recovery turns it into an error; without
 // the setting, the fault ends the program as one in the caller would.
 func checksum(b []byte) uint32 {
 	return checksumParts(b, min(runtime.GOMAXPROCS(0), len(b)/(checksumSplitMin/2)))
