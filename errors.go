@@ -40,7 +40,9 @@ var (
 	// message says where the layouts first differ and gives both, from the
 	// layout the file stores: "first difference: the region has Min f64@0,
 	// the type Max f64@0; the region holds ...". Relabel and Migrate return
-	// it too, for a file that is not a vector of the type they expect.
+	// it too, for a file that is not a vector of the type they expect, and
+	// so does Open for a file of another container (its header's kind):
+	// "the file holds a bytes, not a vector".
 	ErrTypeMismatch = errs.ErrTypeMismatch
 
 	// ErrCorrupt reports an existing region that is not a memvec region, or
