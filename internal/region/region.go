@@ -20,23 +20,13 @@ package region
 import (
 	"os"
 	"sync/atomic"
-	"unsafe"
 )
 
-// PageSize is the unit of mapping: regions are sized in whole pages.
-var PageSize = os.Getpagesize()
+// pageSize is the unit of mapping: regions are sized in whole pages.
+var pageSize = os.Getpagesize()
 
-// pageSize is PageSize, under the name the code of this package uses.
-var pageSize = PageSize
-
-// RoundUp rounds n up to a multiple of unit, a power of two.
-func RoundUp(n, unit int) int { return (n + unit - 1) &^ (unit - 1) }
-
-// roundUp is RoundUp, under the name the code of this package uses.
-func roundUp(n, unit int) int { return RoundUp(n, unit) }
-
-// AddPtr returns p advanced by n bytes.
-func AddPtr(p *byte, n int) *byte { return (*byte)(unsafe.Add(unsafe.Pointer(p), n)) }
+// roundUp rounds n up to a multiple of unit, a power of two.
+func roundUp(n, unit int) int { return (n + unit - 1) &^ (unit - 1) }
 
 // Advice says how a region's pages will be read: the advice of
 // madvise(2). The root package's Advice has the same values.
