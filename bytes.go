@@ -34,6 +34,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"unsafe"
 
@@ -149,7 +150,7 @@ func OpenBytes(path string, opts ...Option) (_ *Bytes, err error) {
 		b.dat = dat
 	}
 	if err := b.open(made); err != nil {
-		b.closeMemories()
+		b.discardMemories()
 		return nil, err
 	}
 	return b, nil
@@ -357,6 +358,9 @@ func (b *Bytes) Push(p []byte) error {
 	start := b.offs[n]
 	end := start + int64(len(p))
 	if n+2 > len(b.offs) || end > int64(len(b.data)) || n < b.durable {
+		// A record of this Bytes's own (At's view) is copied first: a
+		// region that cannot grow in place (a File on Windows) moves.
+		p = b.detach(p)
 		if err := b.makeRoom("push", n+1, end); err != nil {
 			return err
 		}
@@ -390,6 +394,10 @@ func (b *Bytes) Append(ps ...[]byte) error {
 		if end += int64(len(p)); end < 0 {
 			return b.wrap("append", errors.New("the records' bytes overflow int64"))
 		}
+	}
+	ps = slices.Clone(ps) // the caller's slice stays as it was
+	for i, p := range ps {
+		ps[i] = b.detach(p)
 	}
 	if err := b.makeRoom("append", n+len(ps), end); err != nil {
 		return err
@@ -433,6 +441,19 @@ func (b *Bytes) makeRoom(op string, count int, end int64) error {
 	}
 	b.attach()
 	return nil
+}
+
+// detach returns p, or a copy of it if it lies in the data region, which
+// a growth may move (see Push).
+func (b *Bytes) detach(p []byte) []byte {
+	if len(p) == 0 || len(b.data) == 0 {
+		return p
+	}
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(b.data)))
+	if at := uintptr(unsafe.Pointer(unsafe.SliceData(p))); at >= start && at < start+uintptr(len(b.data)) {
+		return slices.Clone(p)
+	}
+	return p
 }
 
 // grownSize returns the size a region of size bytes grows to so as to hold
@@ -589,6 +610,18 @@ func (b *Bytes) closeMemories() error {
 		err = b.dat.Close()
 	}
 	return errors.Join(err, b.idx.Close())
+}
+
+// discardMemories closes the regions of a Bytes that could not be opened,
+// removing the files that this open created.
+func (b *Bytes) discardMemories() {
+	for _, m := range []Memory{b.dat, b.idx} {
+		if f, ok := m.(*File); ok {
+			f.r.Discard()
+		} else if m != nil {
+			m.Close()
+		}
+	}
 }
 
 // writable returns the error of a mutator that may not write: ErrClosed,
