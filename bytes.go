@@ -368,9 +368,18 @@ func (b *Bytes) Push(p []byte) error {
 	// The bytes, then the offset that ends them, then the length that
 	// counts them: a kill -9 between any two leaves the record uncounted.
 	copy(b.data[start:end], p)
+	if pushStep != nil {
+		pushStep()
+	}
 	b.offs[n+1] = end
+	if pushStep != nil {
+		pushStep()
+	}
 	b.n = n + 1
 	b.length.Store(uint64(n + 1))
+	if pushStep != nil {
+		pushStep()
+	}
 	return nil
 }
 
@@ -403,15 +412,33 @@ func (b *Bytes) Append(ps ...[]byte) error {
 		return err
 	}
 	at := b.offs[n]
-	for i, p := range ps {
+	for _, p := range ps {
 		copy(b.data[at:], p)
+		at += int64(len(p))
+	}
+	if pushStep != nil {
+		pushStep()
+	}
+	at = b.offs[n]
+	for i, p := range ps {
 		at += int64(len(p))
 		b.offs[n+1+i] = at
 	}
+	if pushStep != nil {
+		pushStep()
+	}
 	b.n = n + len(ps)
 	b.length.Store(uint64(b.n))
+	if pushStep != nil {
+		pushStep()
+	}
 	return nil
 }
+
+// pushStep, when a test sets it, is called by Push and Append after each
+// of their three steps: the bytes, the offsets, the length. A child
+// process kills itself there (TestBytesKilledAtEveryStep).
+var pushStep func()
 
 // makeRoom readies the Bytes for writing records up to count whose bytes
 // end at end: it lowers the durable header below the first record to be
