@@ -404,9 +404,16 @@ func (b *Bytes) Append(ps ...[]byte) error {
 			return b.wrap("append", errors.New("the records' bytes overflow int64"))
 		}
 	}
-	ps = slices.Clone(ps) // the caller's slice stays as it was
+	cloned := false
 	for i, p := range ps {
-		ps[i] = b.detach(p)
+		q := b.detach(p)
+		if len(q) == 0 || &q[0] == &p[0] {
+			continue
+		}
+		if !cloned {
+			ps, cloned = slices.Clone(ps), true // the caller's slice stays as it was
+		}
+		ps[i] = q
 	}
 	if err := b.makeRoom("append", n+len(ps), end); err != nil {
 		return err
