@@ -1,7 +1,9 @@
 package memvec
 
 import (
+	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -491,4 +493,82 @@ func TestBytesPowerLossRule(t *testing.T) {
 			require.NoError(t, b.Close())
 		})
 	}
+}
+
+// validBytesFiles returns the two files of a Bytes of n records.
+func validBytesFiles(t testing.TB, n int) (offsets, data []byte) {
+	t.Helper()
+	path := bytesPath(t)
+	b, err := OpenBytes(path)
+	require.NoError(t, err)
+	for i := range n {
+		require.NoError(t, b.Push(record(i)))
+	}
+	require.NoError(t, b.Close())
+	offsets, err = os.ReadFile(filepath.Join(path, bytesOffsetsName))
+	require.NoError(t, err)
+	data, err = os.ReadFile(filepath.Join(path, bytesDataName))
+	require.NoError(t, err)
+	return offsets, data
+}
+
+// FuzzOpenBytes opens arbitrary files as a Bytes (the header checksum
+// fixed up, so that the fuzzer explores the checks behind it), as after a
+// reboot or not, read-only and as a writer. It must never panic or fault:
+// either an error wrapping ErrCorrupt or ErrTypeMismatch that leaves both
+// files as they were, or a Bytes whose every record reads within the data
+// and which Check either passes, its records then adding up to Size, or
+// reports as ErrCorrupt.
+func FuzzOpenBytes(f *testing.F) {
+	offsets, data := validBytesFiles(f, 20)
+	f.Add(offsets, data, false)
+	f.Add(offsets, data, true)
+	f.Add(offsets, data[:len(data)/3], true)
+	f.Add(offsets[:896+8*10], data, false)
+	f.Add([]byte{}, data, false)
+	f.Add(make([]byte, pageSize), []byte{}, false)
+	e0, d0 := validBytesFiles(f, 0)
+	f.Add(e0, d0, false)
+	for _, at := range []uint64{0, 1 << 40, 1 << 63} { // an offset in the middle runs backwards or past the data
+		damaged := bytes.Clone(offsets)
+		binary.NativeEndian.PutUint64(damaged[896+8*7:], at)
+		f.Add(damaged, data, false)
+	}
+	f.Fuzz(func(t *testing.T, offsets, data []byte, rebooted bool) {
+		if len(offsets) >= format.HeaderSize && !format.IsBlank(offsets) {
+			offsets = withHeader(offsets, func(h []byte) {
+				if rebooted {
+					h[format.OffBootID] ^= 0x10
+				}
+			})
+		}
+		path := filepath.Join(t.TempDir(), "fuzz.bytes")
+		require.NoError(t, os.Mkdir(path, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(path, bytesOffsetsName), offsets, 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(path, bytesDataName), data, 0o644))
+		for _, opts := range [][]Option{{ReadOnly()}, nil} {
+			b, err := OpenBytes(path, opts...)
+			if err != nil {
+				if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrTypeMismatch) {
+					t.Fatalf("open: %v, neither ErrCorrupt nor ErrTypeMismatch", err)
+				}
+				for name, want := range map[string][]byte{bytesOffsetsName: offsets, bytesDataName: data} {
+					got, rerr := os.ReadFile(filepath.Join(path, name))
+					require.NoError(t, rerr)
+					require.True(t, bytes.Equal(want, got), "a failed open changed %s", name)
+				}
+				continue
+			}
+			var size int64
+			for i := range b.Len() {
+				size += int64(len(b.At(i)))
+			}
+			if err := b.Check(); err == nil {
+				require.Equal(t, b.Size(), size)
+			} else {
+				require.ErrorIs(t, err, ErrCorrupt)
+			}
+			require.NoError(t, b.Close())
+		}
+	})
 }
