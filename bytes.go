@@ -73,6 +73,13 @@ type Bytes struct {
 	length *atomic.Uint64
 	// dataOffset is where offs[0] is in the index region.
 	dataOffset int
+	// room and entryRoom bound what Push's fast path writes: the data
+	// bytes, and the offsets entries; the regions' ends, or less for a
+	// memory that prefaults (see MemVec's prefaulter): then the bytes
+	// faulted in, dataFaulted and idxFaulted, which the slow path extends.
+	room                    int64
+	entryRoom               int
+	dataFaulted, idxFaulted int
 	readOnly   bool
 	persistent bool // a file: followers and power loss concern it (see MemVec.persistent)
 	closed     bool
@@ -316,6 +323,13 @@ func (b *Bytes) attach() {
 	if b.dat != nil {
 		b.data = b.dat.Bytes()
 	}
+	b.room, b.entryRoom = int64(len(b.data)), len(b.offs)
+	if bytesPrefaulter(b.dat) != nil {
+		b.room = int64(min(len(b.data), b.dataFaulted))
+	}
+	if bytesPrefaulter(b.idx) != nil {
+		b.entryRoom = min(len(b.offs), max(0, (b.idxFaulted-b.dataOffset)/8))
+	}
 }
 
 // sum is the checksum of records [from, to) that the power-loss words
@@ -357,7 +371,7 @@ func (b *Bytes) Push(p []byte) error {
 	}
 	start := b.offs[n]
 	end := start + int64(len(p))
-	if n+2 > len(b.offs) || end > int64(len(b.data)) || n < b.durable {
+	if n+2 > b.entryRoom || end > b.room || n < b.durable {
 		// A record of this Bytes's own (At's view) is copied first: a
 		// region that cannot grow in place (a File on Windows) moves.
 		p = b.detach(p)
@@ -473,7 +487,32 @@ func (b *Bytes) makeRoom(op string, count int, end int64) error {
 			return b.wrap(op, err)
 		}
 	}
+	// Fault the pages to be written in, in bulk, from the first byte not
+	// yet written (the pages below hold records already).
+	if pf := bytesPrefaulter(b.dat); pf != nil {
+		from := max(b.dataFaulted, int(start))
+		if to := min(len(b.dat.Bytes()), int(end)+region.PrefaultWindow); to > from {
+			pf.prefault(from, to-from)
+			b.dataFaulted = to
+		}
+	}
+	if pf := bytesPrefaulter(b.idx); pf != nil {
+		from := max(b.idxFaulted, b.dataOffset+8*(b.n+1))
+		if to := min(len(b.idx.Bytes()), b.dataOffset+8*(count+1)+region.PrefaultWindow); to > from {
+			pf.prefault(from, to-from)
+			b.idxFaulted = to
+		}
+	}
 	b.attach()
+	return nil
+}
+
+// bytesPrefaulter returns m as a prefaulter, or nil if it is none or the
+// system cannot fault pages in in bulk.
+func bytesPrefaulter(m Memory) prefaulter {
+	if pf, ok := m.(prefaulter); ok && region.PopulateInBulk {
+		return pf
+	}
 	return nil
 }
 
