@@ -80,9 +80,9 @@ type Bytes struct {
 	room                    int64
 	entryRoom               int
 	dataFaulted, idxFaulted int
-	readOnly   bool
-	persistent bool // a file: followers and power loss concern it (see MemVec.persistent)
-	closed     bool
+	readOnly                bool
+	persistent              bool // a file: followers and power loss concern it (see MemVec.persistent)
+	closed                  bool
 	// base and durable are MemVec's (see durable.go): what this writer
 	// knows durable, and what a header on the disk may count.
 	base, durable int
