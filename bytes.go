@@ -477,12 +477,12 @@ func (b *Bytes) makeRoom(op string, count int, end int64) error {
 		return b.wrap(op, fmt.Errorf("%d records of %d bytes do not fit in this platform's address space", count, end))
 	}
 	if int(end) > len(b.data) {
-		if err := b.dat.Resize(grownSize(len(b.data), int(end))); err != nil {
+		if err := growRegion(b.dat, int(end)); err != nil {
 			return b.wrap(op, err)
 		}
 	}
 	if need := b.dataOffset + 8*(count+1); need > len(b.idx.Bytes()) {
-		if err := b.idx.Resize(grownSize(len(b.idx.Bytes()), need)); err != nil {
+		if err := growRegion(b.idx, need); err != nil {
 			b.attach()
 			return b.wrap(op, err)
 		}
@@ -527,6 +527,19 @@ func (b *Bytes) detach(p []byte) []byte {
 		return slices.Clone(p)
 	}
 	return p
+}
+
+// growRegion grows m to hold need bytes: by the growth policy
+// (grownSize), or, if that does not fit (a full disk, no memory), to need
+// alone in pages, so that the disk fills up to its last page before Push
+// fails. It returns the first error: the policy's step's.
+func growRegion(m Memory, need int) error {
+	next := grownSize(len(m.Bytes()), need)
+	err := m.Resize(next)
+	if err != nil && next > roundUp(need, pageSize) && m.Resize(roundUp(need, pageSize)) == nil {
+		return nil
+	}
+	return err
 }
 
 // grownSize returns the size a region of size bytes grows to so as to hold
