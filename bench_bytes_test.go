@@ -27,7 +27,7 @@ func benchRecords(n int) [][]byte {
 // BenchmarkBytesBufioBaseline, in the same run.
 func BenchmarkBytesPush(b *testing.B) {
 	recs := benchRecords(1 << 16)
-	bs, err := OpenBytes(filepath.Join(b.TempDir(), "bench.bytes"))
+	bs, err := OpenBytes(filepath.Join(tempDir(b), "bench.bytes"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func BenchmarkBytesPush(b *testing.B) {
 // bufio, each after its length: the baseline of BenchmarkBytesPush.
 func BenchmarkBytesBufioBaseline(b *testing.B) {
 	recs := benchRecords(1 << 16)
-	f, err := os.Create(filepath.Join(b.TempDir(), "bench.log"))
+	f, err := os.Create(filepath.Join(tempDir(b), "bench.log"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -542,7 +542,7 @@ func FuzzOpenBytes(f *testing.F) {
 				}
 			})
 		}
-		path := filepath.Join(t.TempDir(), "fuzz.bytes")
+		path := filepath.Join(tempDir(t), "fuzz.bytes")
 		require.NoError(t, os.Mkdir(path, 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(path, bytesOffsetsName), offsets, 0o644))
 		require.NoError(t, os.WriteFile(filepath.Join(path, bytesDataName), data, 0o644))
