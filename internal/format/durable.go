@@ -2,6 +2,7 @@ package format
 
 import (
 	"encoding/binary"
+	"fmt"
 	"sync/atomic"
 	"unsafe"
 
@@ -55,28 +56,54 @@ import (
 // holds.
 func TrustedLength(b []byte, dataOffset int, size uintptr, boot uint64) (int, error) {
 	c := uint64(CapacityOf(len(b), dataOffset, size))
+	n, err := TrustedCount(b, c, boot, func(from, to uint64) (uint32, bool) {
+		return CheckSum(b, dataOffset, size, int(from), int(to)), true
+	})
+	if err != nil {
+		return 0, errs.Corruptf("%s, the %d-byte region holds at most %d", err, len(b), c)
+	}
+	return int(n), nil
+}
+
+// TrustedCount is the power-loss rule for any body: how many of its units
+// (a vector's elements, a Bytes's records) region b counts on the machine
+// whose boot identifier is boot, given the most the body has room for,
+// capacity, and the checksum of units [from, to) that the body's format
+// defines. The header's words are the same for every kind: the length,
+// or after a reboot the base and as far as the checked lengths hold, each
+// tested against its stored checksum. sum reports false for a stretch it
+// cannot checksum (a Bytes whose offsets run backwards or past its data):
+// the link then fails, as a checksum that does not match does.
+//
+// Its error, for a base or a length past the capacity, says which ("base
+// length 9", "header counts 9 elements"), for the caller to complete with
+// what holds the body.
+func TrustedCount(b []byte, capacity, boot uint64, sum func(from, to uint64) (uint32, bool)) (uint64, error) {
 	// No writer leaves the base past the end of the file: Clip lowers it,
 	// durably, before it cuts the file.
 	n := Word64At(b, OffBase).Load()
-	if n > c {
-		return 0, errs.Corruptf("base length %d, the %d-byte region holds at most %d", n, len(b), c)
+	if n > capacity {
+		return 0, fmt.Errorf("base length %d", n)
 	}
 	if !Rebooted(b, boot) {
 		l := Word64At(b, OffLength).Load()
-		if l > c {
-			return 0, errs.Corruptf("header counts %d elements, the %d-byte region holds at most %d", l, len(b), c)
+		if l > capacity {
+			return 0, fmt.Errorf("header counts %d elements", l)
 		}
-		return int(l), nil
+		return l, nil
 	}
 	ne := binary.NativeEndian
 	for _, link := range [...]struct{ off, sum int }{{OffChecked1, OffSum1}, {OffChecked2, OffSum2}} {
 		next := Word64At(b, link.off).Load()
-		if next < n || next > c || CheckSum(b, dataOffset, size, int(n), int(next)) != ne.Uint32(b[link.sum:]) {
+		if next < n || next > capacity {
+			break
+		}
+		if s, ok := sum(n, next); !ok || s != ne.Uint32(b[link.sum:]) {
 			break
 		}
 		n = next
 	}
-	return int(n), nil
+	return n, nil
 }
 
 // Rebooted reports whether the machine, whose boot identifier is now now,

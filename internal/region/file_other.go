@@ -34,3 +34,6 @@ func (f *File) currentSize() (int64, error) { return 0, errors.ErrUnsupported }
 
 func (f *File) followTo(size int) error         { return errors.ErrUnsupported }
 func (f *File) wakeWord(off int) *atomic.Uint32 { return nil }
+
+// SyncDirectory does nothing: there are no files here.
+func SyncDirectory(dir string) error { return nil }

@@ -635,3 +635,8 @@ func mapFile(osf *os.File, size int, prot int) (*byte, error) {
 // write does: tests use it to run a follower that cannot sleep on the wake
 // word.
 func (f *File) PollOnly() { f.writable = false }
+
+// SyncDirectory makes the names in the directory dir, new or renamed,
+// durable (see syncDirectory): for a container that creates a directory of
+// files of its own, and the files in it.
+func SyncDirectory(dir string) error { return syncDirectory(dir) }

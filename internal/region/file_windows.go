@@ -504,3 +504,7 @@ func (f *File) close() error {
 	}
 	return errors.Join(err, unlock(f.osFile), f.osFile.Close())
 }
+
+// SyncDirectory does nothing on Windows: NTFS journals its directories'
+// changes, and a file's FlushFileBuffers makes its own name durable.
+func SyncDirectory(dir string) error { return nil }

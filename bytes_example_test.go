@@ -1,0 +1,76 @@
+package memvec_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+
+	"github.com/memvec/memvec"
+)
+
+// An application's event log: JSON records of any length, appended by
+// one run and read back, in place, by the next.
+func ExampleOpenBytes() {
+	dir, err := os.MkdirTemp("", "memvec-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "events.log") // a directory: offsets and data
+
+	type Event struct {
+		Level string `json:"level"`
+		Msg   string `json:"msg"`
+		User  int    `json:"user,omitempty"`
+	}
+	events, err := memvec.OpenBytes(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, e := range []Event{
+		{"info", "started", 0},
+		{"warn", "disk 91% full", 0},
+		{"info", "login", 42},
+	} {
+		// Encode into a buffer of our own; Push copies it.
+		rec, err := json.Marshal(e)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := events.Push(rec); err != nil { // a full disk is an error
+			log.Fatal(err)
+		}
+	}
+	// A kill -9 from here on loses nothing pushed; Sync makes the events
+	// survive a power loss too.
+	if err := events.Sync(); err != nil {
+		log.Fatal(err)
+	}
+	if err := events.Close(); err != nil {
+		log.Fatal(err)
+	}
+
+	// The next run: O(1) to open, whatever the log's size.
+	events, err = memvec.OpenBytes(path, memvec.ReadOnly())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer events.Close()
+	fmt.Println(events.Len(), "events,", events.Size(), "bytes")
+	for i, rec := range events.All() { // each record in place, no copy
+		var e Event
+		if err := json.Unmarshal(rec, &e); err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(i, e.Level, e.Msg)
+	}
+	fmt.Println(events.String(2))
+	// Output:
+	// 3 events, 110 bytes
+	// 0 info started
+	// 1 warn disk 91% full
+	// 2 info login
+	// {"level":"info","msg":"login","user":42}
+}
