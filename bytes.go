@@ -177,6 +177,8 @@ func bytesDirectory(path string, o options) (made bool, err error) {
 	case err == nil:
 		if kind, ok := fileKind(path); ok && kind != format.KindBytes {
 			return false, fmt.Errorf("memvec: open %s: %w: the file holds a %v, not bytes", path, ErrTypeMismatch, kind)
+		} else if ok {
+			return false, fmt.Errorf("memvec: open %s: %w: the file is a Bytes's offsets file; open the Bytes by its directory, %s", path, ErrTypeMismatch, filepath.Dir(path))
 		}
 		return false, fmt.Errorf("memvec: open %s: %w: not a directory, which a Bytes is (see FORMAT.md, \"Bytes files\")", path, ErrCorrupt)
 	case !errors.Is(err, fs.ErrNotExist) || o.readOnly || o.mustExist:
@@ -213,6 +215,18 @@ func fileKind(path string) (format.Kind, bool) {
 func isBytesDirectory(path string) bool {
 	kind, ok := fileKind(filepath.Join(path, bytesOffsetsName))
 	return ok && kind == format.KindBytes
+}
+
+// notBytes returns err, the error of opening path as a vector file (by
+// Open, OpenRaw or Relabel), or, if path is a Bytes's directory, an error
+// that says so and wraps ErrTypeMismatch: the system's "is a directory"
+// would not tell the user what is there, nor match the error a vector file
+// of another type gives.
+func notBytes(op, path string, err error) error {
+	if isBytesDirectory(path) {
+		return fmt.Errorf("memvec: %s %s: %w: the path holds bytes (a Bytes's directory), not a vector", op, path, ErrTypeMismatch)
+	}
+	return err
 }
 
 // MakeBytes returns an empty Bytes in anonymous memory (see Anon). Of the

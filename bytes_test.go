@@ -304,6 +304,26 @@ func TestBytesTypeMismatch(t *testing.T) {
 	_, err := Open[int64](bpath)
 	require.ErrorIs(t, err, ErrTypeMismatch)
 	require.ErrorContains(t, err, "holds bytes (a Bytes's directory), not a vector")
+	// Every other way of opening a vector file says the same, not the
+	// system's "is a directory".
+	_, err = OpenRaw(bpath)
+	require.ErrorIs(t, err, ErrTypeMismatch)
+	require.ErrorContains(t, err, "holds bytes (a Bytes's directory), not a vector")
+	err = Relabel[int64](bpath)
+	require.ErrorIs(t, err, ErrTypeMismatch)
+	require.ErrorContains(t, err, "holds bytes (a Bytes's directory), not a vector")
+	err = Migrate(bpath, func(x int64) int32 { return int32(x) })
+	require.ErrorIs(t, err, ErrTypeMismatch)
+	require.ErrorContains(t, err, "holds bytes (a Bytes's directory), not a vector")
+	// The offsets file inside is named as such, with the path to open.
+	offsets := filepath.Join(bpath, bytesOffsetsName)
+	_, err = OpenBytes(offsets)
+	require.ErrorIs(t, err, ErrTypeMismatch)
+	require.ErrorContains(t, err, "open the Bytes by its directory, "+bpath)
+	_, err = Open[int64](offsets)
+	require.ErrorIs(t, err, ErrTypeMismatch)
+	err = Relabel[int64](offsets)
+	require.ErrorIs(t, err, ErrTypeMismatch)
 
 	vpath := filepath.Join(dir, "v.vec")
 	v := openVec[int64](t, vpath)

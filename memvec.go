@@ -428,10 +428,7 @@ func Open[T any](path string, opts ...Option) (*MemVec[T], error) {
 	}
 	f, err := OpenFile(path, opts...)
 	if err != nil {
-		if isBytesDirectory(path) {
-			return nil, fmt.Errorf("memvec: open %s: %w: the path holds bytes (a Bytes's directory), not a vector", path, ErrTypeMismatch)
-		}
-		return nil, err
+		return nil, notBytes("open", path, err)
 	}
 	v, err := New[T](f)
 	if err != nil {

@@ -53,7 +53,7 @@ func OpenRaw(path string, opts ...Option) (*Raw, error) {
 	}
 	f, err := OpenFile(path, opts...)
 	if err != nil {
-		return nil, err
+		return nil, notBytes("open", path, err)
 	}
 	v, err := newRaw(f)
 	if err == nil {

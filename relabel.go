@@ -83,6 +83,9 @@ func Relabel[T any](path string, opts ...Option) (err error) {
 	o.headOnly = true
 	f, err := openFile(path, o)
 	if err != nil {
+		if isBytesDirectory(path) {
+			return fmt.Errorf("%w: the path holds bytes (a Bytes's directory), not a vector", ErrTypeMismatch)
+		}
 		return err
 	}
 	defer func() { err = errors.Join(err, f.Close()) }()
