@@ -416,6 +416,65 @@ func (b *Bytes) PushString(s string) error {
 	return b.Push(unsafe.Slice(unsafe.StringData(s), len(s)))
 }
 
+// PushFunc appends one record that f writes in place, without the copy
+// Push makes: f gets an empty slice whose capacity is the free space at
+// the end of the records' bytes (at least spareRoom bytes, where the
+// memory can grow), appends the record to it, and returns the result, as
+// append and encoding.BinaryAppender's AppendBinary do — so an encoder's
+// AppendBinary method can be passed as it is. A record that outgrows the
+// capacity (append then returns a new array) is copied in, as Push would.
+//
+// If f returns an error, nothing is appended and PushFunc returns it,
+// wrapped. The slice f gets must not be kept after f returns, and f must
+// not call the Bytes's methods. A kill -9 while f runs leaves the Bytes as
+// it was: the bytes f writes are not counted until f returns. Its other
+// errors are Push's.
+func (b *Bytes) PushFunc(f func(buf []byte) ([]byte, error)) error {
+	n := b.n
+	if err := b.writable("push"); err != nil {
+		return err
+	}
+	start := b.offs[n]
+	if want := start + spareRoom; n+2 > b.entryRoom || want > b.room || n < b.durable {
+		// Room for the spare bytes if the memory can grow by them, else
+		// (a nearly full disk) whatever is there: a longer record is
+		// then copied in by Push, which grows by what it needs alone.
+		if err := b.makeRoom("push", n+1, want); err != nil {
+			if err := b.makeRoom("push", n+1, start); err != nil {
+				return err
+			}
+		}
+	}
+	spare := b.data[start:start:len(b.data)]
+	p, err := f(spare)
+	if err != nil {
+		return b.wrap("push", fmt.Errorf("the record's writer: %w", err))
+	}
+	if len(p) > 0 && (len(p) > cap(spare) || &p[0] != &b.data[start]) {
+		return b.Push(p) // f outgrew the space, or returned other bytes
+	}
+	// The bytes are in place: then the offset that ends them, then the
+	// length that counts them, as in Push.
+	if pushStep != nil {
+		pushStep()
+	}
+	b.offs[n+1] = start + int64(len(p))
+	if pushStep != nil {
+		pushStep()
+	}
+	b.n = n + 1
+	b.length.Store(uint64(n + 1))
+	if pushStep != nil {
+		pushStep()
+	}
+	return nil
+}
+
+// spareRoom is the free space PushFunc gives its function at least, where
+// the memory can grow by it: more than most records need, so that they are
+// written in place, and little beside a region's growth steps.
+const spareRoom = 64 << 10
+
 // Append appends the records ps, in order, all or none: the length counts
 // them all at once, after every one is written. Its errors are Push's.
 func (b *Bytes) Append(ps ...[]byte) error {

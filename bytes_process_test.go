@@ -122,8 +122,9 @@ func init() {
 
 // pushBytesStepChild opens the Bytes at $MEMVEC_PATH, pushes records up to
 // $MEMVEC_N (record(i) at i), and kills itself inside the next Push (or
-// Append of 5 records, if $MEMVEC_APPEND is set) at step $MEMVEC_STEP: 1
-// after the bytes, 2 after the offsets, 3 after the length (see pushStep).
+// Append of 5 records, or PushFunc, as $MEMVEC_HOW says) at step
+// $MEMVEC_STEP: 1 after the bytes, 2 after the offsets, 3 after the length
+// (see pushStep).
 func pushBytesStepChild() {
 	b, err := OpenBytes(os.Getenv("MEMVEC_PATH"))
 	if err != nil {
@@ -146,28 +147,29 @@ func pushBytesStepChild() {
 			select {} // the kill lands
 		}
 	}
-	if os.Getenv("MEMVEC_APPEND") != "" {
+	switch os.Getenv("MEMVEC_HOW") {
+	case "append":
 		err = b.Append(record(n), record(n+1), record(n+2), record(n+3), record(n+4))
-	} else {
+	case "pushfunc":
+		err = b.PushFunc(func(buf []byte) ([]byte, error) { return append(buf, record(n)...), nil })
+	default:
 		err = b.Push(record(n))
 	}
 	fmt.Println("not killed:", err)
 	os.Exit(childFailed)
 }
 
-// TestBytesKilledAtEveryStep: a writer killed after each step of a Push or
-// an Append (the bytes, the offsets, the length) leaves the records before
-// it whole, and the new ones counted only once all of them are written.
+// TestBytesKilledAtEveryStep: a writer killed after each step of a Push,
+// an Append or a PushFunc (the bytes, the offsets, the length) leaves the
+// records before it whole, and the new ones counted only once all of them
+// are written.
 func TestBytesKilledAtEveryStep(t *testing.T) {
-	for _, app := range []bool{false, true} {
+	for _, how := range []string{"push", "append", "pushfunc"} {
 		for step := 1; step <= 3; step++ {
-			t.Run(fmt.Sprintf("append=%v/step=%d", app, step), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/step=%d", how, step), func(t *testing.T) {
 				require.NotEmpty(t, record(100), "the record the kill interrupts must show if torn")
 				path := bytesPath(t)
-				env := []string{"MEMVEC_PATH=" + path, "MEMVEC_N=100", "MEMVEC_STEP=" + strconv.Itoa(step)}
-				if app {
-					env = append(env, "MEMVEC_APPEND=1")
-				}
+				env := []string{"MEMVEC_PATH=" + path, "MEMVEC_N=100", "MEMVEC_STEP=" + strconv.Itoa(step), "MEMVEC_HOW=" + how}
 				c := startChild(t, "pushbytesstep", env...)
 				for c.lines.Scan() {
 					t.Errorf("the child said %q", c.lines.Text())
@@ -176,7 +178,7 @@ func TestBytesKilledAtEveryStep(t *testing.T) {
 				b := openBytes(t, path, LockTimeout(killedLockWait))
 				want := 100
 				if step == 3 {
-					want = map[bool]int{false: 101, true: 105}[app]
+					want = map[string]int{"push": 101, "append": 105, "pushfunc": 101}[how]
 				}
 				require.Equal(t, want, b.Len())
 				for i, p := range b.All() {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -156,6 +157,84 @@ func TestBytesAllStops(t *testing.T) {
 		}
 		require.Equal(t, []int{0, 1}, seen)
 	})
+}
+
+// TestBytesPushFunc: PushFunc writes a record in place when it fits the
+// spare room, copies it in when the function outgrows it or returns other
+// bytes, and appends nothing when the function fails.
+func TestBytesPushFunc(t *testing.T) {
+	eachBytes(t, func(t *testing.T, b *Bytes) {
+		require.NoError(t, b.Push(record(0)))
+		var room []byte
+		require.NoError(t, b.PushFunc(func(buf []byte) ([]byte, error) {
+			require.Empty(t, buf)
+			require.GreaterOrEqual(t, cap(buf), spareRoom)
+			room = buf[:1]
+			return append(buf, record(1)...), nil
+		}))
+		require.Same(t, &room[0], &b.At(1)[0], "the record is where the function wrote it")
+		// An encoder's AppendBinary, as it is.
+		addr := netip.MustParseAddr("10.1.2.3")
+		err := b.PushFunc(addr.AppendBinary)
+		require.NoError(t, err)
+		// Longer than the room: append moves it to a new array, copied in.
+		long := bytes.Repeat([]byte("0123456789abcdef"), 2*spareRoom/16+1)
+		require.NoError(t, b.PushFunc(func(buf []byte) ([]byte, error) { return append(buf, long...), nil }))
+		// Other bytes than the room's, among them a record of the Bytes's own.
+		require.NoError(t, b.PushFunc(func([]byte) ([]byte, error) { return []byte("elsewhere"), nil }))
+		require.NoError(t, b.PushFunc(func([]byte) ([]byte, error) { return b.At(1), nil }))
+		require.NoError(t, b.PushFunc(func(buf []byte) ([]byte, error) { return buf, nil }))
+		// A failing function appends nothing, even what it wrote.
+		bad := errors.New("cannot encode")
+		err = b.PushFunc(func(buf []byte) ([]byte, error) { return append(buf, "half"...), bad })
+		require.ErrorIs(t, err, bad)
+		require.ErrorContains(t, err, "memvec: push "+b.path+": the record's writer: cannot encode")
+
+		encoded, err := addr.MarshalBinary()
+		require.NoError(t, err)
+		want := [][]byte{record(0), record(1), encoded, long, []byte("elsewhere"), record(1), {}}
+		require.Equal(t, len(want), b.Len())
+		for i, p := range b.All() {
+			require.Equal(t, want[i], p, "record %d", i)
+		}
+		require.Equal(t, []byte("elsewhere"), b.At(4))
+	})
+}
+
+// TestBytesPushFuncAfterTruncate: PushFunc's room may hold bytes of
+// records a header on the disk still counts (after a Truncate below what a
+// Sync made durable); it makes that header count less before the function
+// writes there, as Push does, so that after a power loss no record is
+// counted with bytes the function wrote over.
+func TestBytesPushFuncAfterTruncate(t *testing.T) {
+	path := bytesPath(t)
+	b := openBytes(t, path)
+	// Records longer than the spare room: so that the room is there, and
+	// only the durable records they were call for more work.
+	long := bytes.Repeat([]byte{'x'}, 2*spareRoom)
+	require.NoError(t, b.Append(record(1), long, long))
+	require.NoError(t, b.Sync())
+	b.Truncate(1)
+	require.NoError(t, b.PushFunc(func(buf []byte) ([]byte, error) { return append(buf, "new"...), nil }))
+	// The files as a power loss now could leave them (every page written
+	// back), opened after a reboot.
+	copied := filepath.Join(tempDir(t), "copy.bytes")
+	require.NoError(t, os.Mkdir(copied, 0o755))
+	for _, name := range []string{bytesOffsetsName, bytesDataName} {
+		p, err := os.ReadFile(filepath.Join(path, name))
+		require.NoError(t, err)
+		if name == bytesOffsetsName {
+			ne := binary.NativeEndian
+			ne.PutUint64(p[format.OffBootID:], ne.Uint64(p[format.OffBootID:])^0x100)
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(copied, name), p, 0o644))
+	}
+	c := openBytes(t, copied, ReadOnly())
+	want := [][]byte{record(1), []byte("new")}
+	require.LessOrEqual(t, c.Len(), 2)
+	for i, p := range c.All() {
+		require.Equal(t, want[i], p, "record %d", i)
+	}
 }
 
 func TestBytesPanics(t *testing.T) {
