@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log"
+	"net/netip"
 	"os"
 	"path/filepath"
 
@@ -73,4 +74,39 @@ func ExampleOpenBytes() {
 	// 1 warn disk 91% full
 	// 2 info login
 	// {"level":"info","msg":"login","user":42}
+}
+
+// Records written in place by their encoder, with no copy: here
+// fmt.Appendf and an address's AppendBinary, which has the signature
+// PushFunc takes.
+func ExampleBytes_PushFunc() {
+	lines, err := memvec.MakeBytes()
+	if err != nil {
+		panic(err)
+	}
+	defer lines.Close()
+	for i := range 3 {
+		err := lines.PushFunc(func(buf []byte) ([]byte, error) {
+			return fmt.Appendf(buf, "request %d took %d ms", i, 10*(i+1)), nil
+		})
+		if err != nil {
+			panic(err)
+		}
+	}
+	addr := netip.MustParseAddr("192.0.2.7")
+	if err := lines.PushFunc(addr.AppendBinary); err != nil {
+		panic(err)
+	}
+	for i, rec := range lines.All() {
+		if i < 3 {
+			fmt.Println(string(rec))
+		} else {
+			fmt.Println(netip.AddrFrom4([4]byte(rec)))
+		}
+	}
+	// Output:
+	// request 0 took 10 ms
+	// request 1 took 20 ms
+	// request 2 took 30 ms
+	// 192.0.2.7
 }
