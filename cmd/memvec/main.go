@@ -229,8 +229,14 @@ func command(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if name == "info" {
+		dir, isBytes := bytesAt(path)
+		switch {
+		case name == "info" && isBytes:
+			return infoBytes(dir, stdout)
+		case name == "info":
 			return info(path, stdout)
+		case isBytes:
+			return checkBytes(dir, durable, stdout, stderr)
 		}
 		return check(path, durable, stdout, stderr)
 	case "dump":
@@ -258,6 +264,14 @@ func command(args []string, stdout, stderr io.Writer) error {
 			return usageError{fmt.Sprintf("dump: -to %d is negative", o.to)}
 		case o.toSet && o.from > o.to:
 			return usageError{fmt.Sprintf("dump: -from %d is past -to %d", o.from, o.to)}
+		}
+		if dir, ok := bytesAt(path); ok {
+			if o.follow {
+				// Bytes followers are not there yet (memvec.OpenBytes
+				// refuses Follow).
+				return fmt.Errorf("memvec: dump %s: -follow does not read a Bytes yet: dump without -follow prints its records", dir)
+			}
+			return dumpBytes(dir, o, stdout)
 		}
 		return dump(path, o, stdout, stderr)
 	}
