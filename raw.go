@@ -192,8 +192,9 @@ func (r *Raw) refreshed(op string, err error) error {
 // invalid afterwards.
 func (r *Raw) Close() error { return r.v.Close() }
 
-// Info describes a vector file's header: what the memvec command's info
-// prints. FORMAT.md documents every field.
+// Info describes a vector file's header (Raw.Info), or a Bytes's offsets
+// file's (Bytes.Info): what the memvec command's info prints. FORMAT.md
+// documents every field.
 type Info struct {
 	Version     int
 	ByteOrder   binary.ByteOrder // this machine's: memvec opens no other

@@ -71,16 +71,56 @@ func checkDurable(path string, in memvec.Info) ([]string, uint64, error) {
 	// The path is opened again, to read the elements: openNoWait keeps
 	// the open from waiting on a named pipe renamed over it since (it
 	// changes nothing for a regular file).
-	f, err := os.OpenFile(path, os.O_RDONLY|openNoWait, 0)
+	f, err := openRegular(path)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err != nil {
-		return nil, 0, err
-	} else if !fi.Mode().IsRegular() {
-		return nil, 0, fmt.Errorf("memvec: check %s: the path names another file now, %s, not a regular file: %w", path, fileKind(fi.Mode()), memvec.ErrCorrupt)
+	sum := func(from, to uint64) (uint32, string, error) {
+		s, err := elementsCRC(f, in, from, to)
+		return s, "", err
 	}
+	warnings, kept, err := checkPowerLoss(path, in, "element", sum)
+	if err != nil {
+		return nil, 0, err
+	}
+	if in.Generation%2 == 1 {
+		warnings = append(warnings, "the generation is odd: a writer died in the middle of a rewrite (Set, Insert, Remove, ...), which may have left an element half written")
+	}
+	return warnings, kept, nil
+}
+
+// openRegular opens the file at path for reading, and returns an error
+// wrapping ErrCorrupt if it is not a regular file (another program
+// replaced it since memvec opened it). openNoWait keeps the open from
+// waiting on a named pipe.
+func openRegular(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|openNoWait, 0)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil {
+		f.Close()
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("memvec: check %s: the path names another file now, %s, not a regular file: %w", path, fileKind(fi.Mode()), memvec.ErrCorrupt)
+	}
+	return f, nil
+}
+
+// A stretchSum returns the checksum that the power-loss words keep of the
+// elements, or records, [from, to), or why that stretch has none (broken:
+// a Bytes's offsets that run backwards or past its data); an error only if
+// the file cannot be read.
+type stretchSum func(from, to uint64) (sum uint32, broken string, err error)
+
+// checkPowerLoss applies the rule of FORMAT.md, "Power loss", to the words
+// of in, with sum for the checksums of the things the lengths count (unit:
+// "element", "record"): it returns warnings for people, the length a
+// reader after a reboot would count, and an error only if the file cannot
+// be read.
+func checkPowerLoss(path string, in memvec.Info, unit string, sum stretchSum) ([]string, uint64, error) {
 	sums := [2]uint32{in.Sum1, in.Sum2}
 	kept, broken := in.BaseLen, ""
 	for i, next := range [2]uint64{in.Checked1, in.Checked2} {
@@ -88,12 +128,16 @@ func checkDurable(path string, in memvec.Info) ([]string, uint64, error) {
 			broken = fmt.Sprintf("checked length %d is not between %d and the capacity %d", next, kept, in.Cap)
 			break
 		}
-		sum, err := elementsCRC(f, in, kept, next)
+		s, why, err := sum(kept, next)
 		if err != nil {
-			return nil, 0, fmt.Errorf("memvec: check %s: read elements %d to %d: %w", path, kept, next, err)
+			return nil, 0, fmt.Errorf("memvec: check %s: read %ss %d to %d: %w", path, unit, kept, next, err)
 		}
-		if sum != sums[i] {
-			broken = fmt.Sprintf("the checksum of elements [%d, %d) is %#08x, the header says %#08x", kept, next, sum, sums[i])
+		if why != "" {
+			broken = why
+			break
+		}
+		if s != sums[i] {
+			broken = fmt.Sprintf("the checksum of %ss [%d, %d) is %#08x, the header says %#08x", unit, kept, next, s, sums[i])
 			break
 		}
 		kept = next
@@ -102,17 +146,14 @@ func checkDurable(path string, in memvec.Info) ([]string, uint64, error) {
 	var warnings []string
 	switch {
 	case in.Rebooted && uint64(in.Len) < in.StoredLen:
-		w := fmt.Sprintf("the machine has rebooted since the writer opened the file: a reader counts the %s the power-loss checksums keep, not the %d of the length word", countable(in.Len, "element"), in.StoredLen)
+		w := fmt.Sprintf("the machine has rebooted since the writer opened the file: a reader counts the %s the power-loss checksums keep, not the %d of the length word", countable(in.Len, unit), in.StoredLen)
 		if broken != "" {
 			w += " (" + broken + ")"
 		}
 		warnings = append(warnings, w)
 	case !in.Rebooted && broken != "":
 		warnings = append(warnings, fmt.Sprintf("%s: after a reboot, a reader would count %s, not %d; this machine has not rebooted since the writer opened the file, so a reader counts the length word and nothing is lost, and a writer's next Sync or Close records the checksums anew",
-			broken, countable(int(kept), "element"), in.StoredLen))
-	}
-	if in.Generation%2 == 1 {
-		warnings = append(warnings, "the generation is odd: a writer died in the middle of a rewrite (Set, Insert, Remove, ...), which may have left an element half written")
+			broken, countable(int(kept), unit), in.StoredLen))
 	}
 	return warnings, kept, nil
 }

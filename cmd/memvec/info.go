@@ -79,6 +79,13 @@ func info(path string, stdout io.Writer) error {
 		row(l.cells())
 	}
 
+	powerLossWords(w, in)
+	return w.Flush()
+}
+
+// powerLossWords prints info's last section, the words the writer keeps
+// for power loss (FORMAT.md, "Power loss"), of a vector file or a Bytes.
+func powerLossWords(w io.Writer, in memvec.Info) {
 	rebooted := "no: a reader counts the length word"
 	if in.Rebooted {
 		rebooted = fmt.Sprintf("yes: a reader counts %d, as far as the checksums hold", in.Len)
@@ -94,7 +101,6 @@ func info(path string, stdout io.Writer) error {
 	fmt.Fprintf(w, "  generation       %s\n", generation)
 	fmt.Fprintf(w, "  writer's boot    %#016x\n", in.BootID)
 	fmt.Fprintf(w, "  rebooted since   %s\n", rebooted)
-	return w.Flush()
 }
 
 // A layoutLine is one line of info's layout: a field, a whole array of

@@ -1,5 +1,7 @@
 // Command memvec shows what a memvec vector file holds, without its Go
 // element type: the layout stored in the file says what each element is.
+// It reads a Bytes too (memvec.OpenBytes, records of any length): see
+// Bytes below.
 //
 //	memvec info FILE      the header, the element layout, the lengths
 //	memvec check [-durable] FILE
@@ -116,6 +118,45 @@
 // prints every index once, and what it printed before the notice may have
 // changed since.
 //
+// # Bytes
+//
+// FILE may name a Bytes: its directory, or the offsets or the data file in
+// it (a user who passes a file inside means the Bytes; a vector file that
+// happens to be named offsets or data, and is not in a Bytes, is read as
+// the vector file it is). Every command then reads the Bytes, and names it
+// by its directory. It opens it as a ReadOnly reader; a Bytes that a writer
+// has open is an error (exit status 1): Bytes followers are not there yet.
+//
+// info prints the kind ("bytes"), the records, the bytes they hold, the
+// capacity in records, the sizes of the two files, the header of the
+// offsets file (the offsets are i64 from its data offset), and the
+// power-loss words, which count records, as for a vector file.
+//
+// check validates what every open does (the header, the length and the
+// last record against the data file), then every offset (memvec.Bytes.Check:
+// each record's end at least its start and within the data file), and the
+// power-loss checksums as for a vector file, with a Bytes's checksum of
+// records (FORMAT.md, "Bytes files": their offsets entries, then their
+// bytes); it prints "DIR: valid, a Bytes of N records, M bytes", with the
+// same note, warnings and exit statuses as for a vector file. A damaged
+// Bytes is exit status 1, as a damaged vector file is. An odd generation is
+// no warning for a Bytes: it rewrites only its length (Truncate), in one
+// store, which leaves no record half written.
+//
+// dump prints records I up to J, one per line. A record is printed as its
+// text where it is valid UTF-8. Any other record, and one that begins with
+// the marker "memvec-base64:", is printed as that marker followed by the
+// record in standard base64 (RFC 4648, with padding): a value that begins
+// with the marker is base64, any other value is the record's text, so that
+// nothing is lost and nothing reads as another record. -format csv (the
+// default) prints a header row, "record", then a csv field per record,
+// quoted as encoding/csv quotes one; an empty record is "" (an empty line
+// would be no row), and a record that holds a CR LF is base64 too, since
+// csv readers read a CR LF inside a quoted field as a LF. -format jsonl
+// prints a JSON string per record. Before it prints anything, dump checks
+// every offset (as check does): a Bytes with damaged offsets is an error.
+// dump -follow of a Bytes is an error: it is not there yet.
+//
 // # Exit status
 //
 // 0 on success; 1 if the file cannot be opened, is not a valid vector
@@ -168,6 +209,10 @@ Commands:
                until interrupted (or until element J-1 with -to);
                waits for FILE to be created if it does not exist yet
   help         print this help
+
+FILE may be a Bytes (records of any length): its directory. dump prints a
+record as its text where it is UTF-8, else (and if it begins with the
+marker) as memvec-base64: and the record in base64.
 
 Exit status: 0 on success, 1 if the file cannot be read or is not valid,
 2 on a usage error, 3 for check -durable of a file not all durable. See go doc github.com/memvec/memvec/cmd/memvec.
@@ -229,8 +274,14 @@ func command(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if name == "info" {
+		dir, isBytes := bytesAt(path)
+		switch {
+		case name == "info" && isBytes:
+			return infoBytes(dir, stdout)
+		case name == "info":
 			return info(path, stdout)
+		case isBytes:
+			return checkBytes(dir, durable, stdout, stderr)
 		}
 		return check(path, durable, stdout, stderr)
 	case "dump":
@@ -258,6 +309,14 @@ func command(args []string, stdout, stderr io.Writer) error {
 			return usageError{fmt.Sprintf("dump: -to %d is negative", o.to)}
 		case o.toSet && o.from > o.to:
 			return usageError{fmt.Sprintf("dump: -from %d is past -to %d", o.from, o.to)}
+		}
+		if dir, ok := bytesAt(path); ok {
+			if o.follow {
+				// Bytes followers are not there yet (memvec.OpenBytes
+				// refuses Follow).
+				return fmt.Errorf("memvec: dump %s: -follow does not read a Bytes yet: dump without -follow prints its records", dir)
+			}
+			return dumpBytes(dir, o, stdout)
 		}
 		return dump(path, o, stdout, stderr)
 	}
