@@ -1,6 +1,7 @@
 package memvec_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log"
@@ -73,4 +74,49 @@ func ExampleOpenBytes() {
 	// 1 warn disk 91% full
 	// 2 info login
 	// {"level":"info","msg":"login","user":42}
+}
+
+// A follower streams the records a writer pushes, as they come: here in
+// another goroutine, the same in another process. Wait blocks until there
+// are more than it has seen; the writer's Push wakes it.
+func ExampleBytes_Wait() {
+	dir, err := os.MkdirTemp("", "memvec-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "events.log")
+
+	w, err := memvec.OpenBytes(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer w.Close()
+	f, err := memvec.OpenBytes(path, memvec.Follow())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+
+	go func() {
+		for _, msg := range []string{"started", "user 42 logged in", "stopped"} {
+			if err := w.PushString(msg); err != nil {
+				log.Fatal(err)
+			}
+		}
+	}()
+	for seen := 0; seen < 3; {
+		n, err := f.Wait(context.Background(), seen)
+		if err != nil {
+			log.Fatal(err) // ErrRewritten if the writer truncated what f saw
+		}
+		for i := seen; i < n; i++ {
+			fmt.Printf("%d: %s\n", i, f.At(i))
+		}
+		seen = n
+	}
+	// Output:
+	// 0: started
+	// 1: user 42 logged in
+	// 2: stopped
 }
