@@ -91,18 +91,24 @@ func ExampleBytes_Wait() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer w.Close()
 	f, err := memvec.OpenBytes(path, memvec.Follow())
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer f.Close()
 
-	go func() {
+	written := make(chan error)
+	go func() { // the writer: a Bytes belongs to one goroutine at a time
 		for _, msg := range []string{"started", "user 42 logged in", "stopped"} {
 			if err := w.PushString(msg); err != nil {
 				log.Fatal(err)
 			}
+		}
+		written <- w.Close()
+	}()
+	defer func() {
+		if err := <-written; err != nil {
+			log.Fatal(err)
 		}
 	}()
 	for seen := 0; seen < 3; {
