@@ -90,6 +90,15 @@ type Bytes struct {
 	// mutator that returns an error returns it (see MemVec's "A failed
 	// barrier").
 	failed error
+	// follow, waker and bg are MemVec's (bytes_follow.go): the state of a
+	// follower, the wake-ups of the writer's followers, and the syncer of
+	// a writer opened with SyncEvery.
+	follow *follower
+	waker  followerWaker
+	bg     *backgroundSync
+	// failedBehind is set by the syncer when its barrier failed, under
+	// bg.mu; the owner's next call makes it failed (adoptBehind).
+	failedBehind *bytesFailure
 }
 
 // The offsets file's body: one int64 per entry, aligned to 8 on every
@@ -121,15 +130,18 @@ const (
 // is damaged (its header, its length, or the last record's offsets against
 // the data; the other offsets are checked by Check, not at open, which
 // costs O(1)), ErrLocked as Open does, and the system's error otherwise.
-// Follow and SyncEvery do not apply to a Bytes yet: OpenBytes returns an
-// error naming them.
+//
+// With Follow it opens a follower, which reads beside a live writer as a
+// MemVec's does (see Follow, Refresh and Wait): the directory and its
+// offsets file must exist. With SyncEvery the writer makes its records
+// durable in the background, as a MemVec does (see SyncEvery).
 func OpenBytes(path string, opts ...Option) (_ *Bytes, err error) {
 	o, err := fileOptions(path, opts)
 	if err != nil {
 		return nil, err
 	}
-	if name := o.firstGiven("Follow", "SyncEvery"); name != "" {
-		return nil, fmt.Errorf("memvec: open %s: option %s does not apply to a Bytes yet", path, name)
+	if o.follow {
+		return openBytesFollower(path, o)
 	}
 	made, err := bytesDirectory(path, o)
 	if err != nil {
@@ -160,6 +172,7 @@ func OpenBytes(path string, opts ...Option) (_ *Bytes, err error) {
 		b.discardMemories()
 		return nil, err
 	}
+	b.startSyncer(o.syncEvery)
 	return b, nil
 }
 
@@ -289,18 +302,9 @@ func (b *Bytes) open(made bool) error {
 		}
 		return nil
 	}
-	h, section, err := format.ReadStatic(ib)
-	switch {
-	case err != nil:
-		return b.wrap("open", err)
-	case h.Kind != format.KindBytes:
-		return b.wrap("open", fmt.Errorf("%w: the file holds a %v, not bytes", ErrTypeMismatch, h.Kind))
-	case h.ElemSize != bytesBody.ElemSize || h.ElemAlign != bytesBody.ElemAlign || h.Fingerprint != bytesBody.Fingerprint || string(section) != string(bytesBody.Layout):
-		return b.wrap("open", fmt.Errorf("%w: the offsets are not 8-byte integers: element size %d, alignment %d, layout %s", ErrCorrupt, h.ElemSize, h.ElemAlign, section))
-	case int(h.DataOffset)%8 != 0 || format.CapacityOf(len(ib), int(h.DataOffset), 8) == 0:
-		return b.wrap("open", fmt.Errorf("%w: the %d-byte offsets file has no room for the first offset at %d", ErrCorrupt, len(ib), h.DataOffset))
+	if err := b.readHeader(ib); err != nil {
+		return err
 	}
-	b.dataOffset = int(h.DataOffset)
 	b.attach()
 	c := uint64(len(b.offs) - 1)
 	n64, err := format.TrustedCount(ib, c, region.BootID(), b.sum)
@@ -319,10 +323,31 @@ func (b *Bytes) open(made bool) error {
 	b.n = n
 	if !b.readOnly {
 		b.claim(n)
-		if b.persistent && n > b.base {
-			return b.keepTail(n)
+		if b.persistent {
+			wakeStranded(b.wake())
+			if n > b.base {
+				return b.keepTail(n)
+			}
 		}
 	}
+	return nil
+}
+
+// readHeader checks the offsets region ib's header, which must be a
+// Bytes's, and takes its data offset.
+func (b *Bytes) readHeader(ib []byte) error {
+	h, section, err := format.ReadStatic(ib)
+	switch {
+	case err != nil:
+		return b.wrap("open", err)
+	case h.Kind != format.KindBytes:
+		return b.wrap("open", fmt.Errorf("%w: the file holds a %v, not bytes", ErrTypeMismatch, h.Kind))
+	case h.ElemSize != bytesBody.ElemSize || h.ElemAlign != bytesBody.ElemAlign || h.Fingerprint != bytesBody.Fingerprint || string(section) != string(bytesBody.Layout):
+		return b.wrap("open", fmt.Errorf("%w: the offsets are not 8-byte integers: element size %d, alignment %d, layout %s", ErrCorrupt, h.ElemSize, h.ElemAlign, section))
+	case int(h.DataOffset)%8 != 0 || format.CapacityOf(len(ib), int(h.DataOffset), 8) == 0:
+		return b.wrap("open", fmt.Errorf("%w: the %d-byte offsets file has no room for the first offset at %d", ErrCorrupt, len(ib), h.DataOffset))
+	}
+	b.dataOffset = int(h.DataOffset)
 	return nil
 }
 
@@ -343,6 +368,17 @@ func (b *Bytes) attach() {
 	}
 	if bytesPrefaulter(b.idx) != nil {
 		b.entryRoom = min(len(b.offs), max(0, (b.idxFaulted-b.dataOffset)/8))
+	}
+	b.holdBelowDurable()
+}
+
+// holdBelowDurable keeps Push off its fast path while the length is below
+// what a header on the disk may count, so that its slow path lowers that
+// header first (overwrite). Push's fast path then reads no field that the
+// syncer writes (durable; see bytes_follow.go).
+func (b *Bytes) holdBelowDurable() {
+	if b.n < b.durable {
+		b.entryRoom = min(b.entryRoom, b.n+1)
 	}
 }
 
@@ -385,7 +421,7 @@ func (b *Bytes) Push(p []byte) error {
 	}
 	start := b.offs[n]
 	end := start + int64(len(p))
-	if n+2 > b.entryRoom || end > b.room || n < b.durable {
+	if n+2 > b.entryRoom || end > b.room {
 		// A record of this Bytes's own (At's view) is copied first: a
 		// region that cannot grow in place (a File on Windows) moves.
 		p = b.detach(p)
@@ -407,6 +443,11 @@ func (b *Bytes) Push(p []byte) error {
 	b.length.Store(uint64(n + 1))
 	if pushStep != nil {
 		pushStep()
+	}
+	// Followers asleep in Wait, or the syncer, set bit 0 of the wake word
+	// (see MemVec's Push): the store of the length above is a full fence.
+	if b.wake().Load()&1 != 0 {
+		return b.woken()
 	}
 	return nil
 }
@@ -526,6 +567,9 @@ func (b *Bytes) Append(ps ...[]byte) error {
 	if pushStep != nil {
 		pushStep()
 	}
+	if b.wake().Load()&1 != 0 {
+		return b.woken()
+	}
 	return nil
 }
 
@@ -539,6 +583,13 @@ var pushStep func()
 // written, if a header on the disk may count it (overwrite), and grows
 // either region that is too small.
 func (b *Bytes) makeRoom(op string, count int, end int64) error {
+	defer b.syncUnlock(b.syncLock())
+	if err := b.backgroundErr(op); err != nil {
+		return err
+	}
+	if b.failed != nil {
+		return b.wrap(op, b.failed)
+	}
 	start := b.offs[b.n]
 	if start < 0 || start > int64(len(b.data)) {
 		return b.wrap(op, fmt.Errorf("%w: record %d starts at byte %d, outside the %d-byte data file", ErrCorrupt, b.n, start, len(b.data)))
@@ -548,6 +599,10 @@ func (b *Bytes) makeRoom(op string, count int, end int64) error {
 	}
 	if end > math.MaxInt || count > (math.MaxInt-b.dataOffset)/8-1 {
 		return b.wrap(op, fmt.Errorf("%d records of %d bytes do not fit in this platform's address space", count, end))
+	}
+	if int(end) > len(b.data) || b.dataOffset+8*(count+1) > len(b.idx.Bytes()) {
+		// No wake-up may use the wake word while its region moves.
+		b.waker.stop()
 	}
 	if int(end) > len(b.data) {
 		if err := growRegion(b.dat, int(end)); err != nil {
@@ -686,12 +741,15 @@ func (b *Bytes) Truncate(n int) {
 	if n == b.n {
 		return
 	}
+	defer b.syncUnlock(b.syncLock())
+	n = min(n, b.n) // a failed background sync may have dropped some
 	// A follower that could see the dropped records sees a rewrite.
 	gen := format.Word64At(b.idx.Bytes(), format.OffGeneration)
 	gen.Add(1)
 	b.n = n
 	b.length.Store(uint64(n))
 	gen.Add(1)
+	b.holdBelowDurable()
 }
 
 // Sync makes the records durable: after it returns, a power loss or a
@@ -701,7 +759,22 @@ func (b *Bytes) Truncate(n int) {
 // Sync covered, and every later Sync, Close and Push returns it. It
 // returns ErrClosed after Close and does nothing for anonymous memory or
 // a ReadOnly Bytes.
+//
+// With SyncEvery, Sync returns first the error of a background Sync that
+// no call returned yet.
 func (b *Bytes) Sync() error {
+	if b.closed {
+		return b.wrap("sync", ErrClosed)
+	}
+	defer b.syncUnlock(b.syncLock())
+	if err := b.backgroundErr("sync"); err != nil {
+		return err
+	}
+	return b.sync()
+}
+
+// sync is Sync, under syncLock.
+func (b *Bytes) sync() error {
 	switch {
 	case b.closed:
 		return b.wrap("sync", ErrClosed)
@@ -731,15 +804,36 @@ func (b *Bytes) barrier() error {
 
 // Close records the length for a reboot after a clean shutdown (as
 // MemVec's Close does), cuts the files to what the records need, and
-// releases the lock and the mappings. It does not sync (see Sync). After
-// Close, Len is 0 and the mutators return ErrClosed; a second Close
-// returns nil.
+// releases the lock and the mappings. It does not sync (see Sync), but
+// with SyncEvery it makes a last Sync and stops the background ones, as
+// MemVec's Close does, and returns the error of that Sync or of a
+// background one no call returned yet. After Close, Len is 0 and the
+// mutators return ErrClosed; a second Close returns nil. On a follower,
+// Close may be called while another goroutine is in Wait (see Wait).
 func (b *Bytes) Close() error {
+	if b.follow != nil {
+		// A Wait in another goroutine returns first (see Wait).
+		b.follow.endWaits()
+	}
 	if b.closed {
 		return nil
 	}
 	var err error
-	if b.persistent && !b.readOnly && b.length != nil && b.failed == nil {
+	if bg := b.bg; bg != nil {
+		// A last Sync, then the syncer stops.
+		bg.mu.Lock()
+		defer bg.done.Wait() // after the lock is let go, below
+		defer bg.mu.Unlock()
+		b.adoptBehind()
+		if err = b.backgroundErr("close"); err == nil && b.failed == nil && !b.allDurable() {
+			err = b.sync()
+		}
+		bg.stopSyncer()
+	}
+	switch {
+	case err != nil:
+		// Returned below, after the regions are released.
+	case b.persistent && !b.readOnly && b.length != nil && b.failed == nil:
 		b.recordLength()
 		if b.n < b.durable {
 			// The next writer knows only this header, and must not write
@@ -752,10 +846,11 @@ func (b *Bytes) Close() error {
 			b.idx.(*File).trimAtClose(roundUp(b.dataOffset+8*(b.n+1), pageSize))
 			b.dat.(*File).trimAtClose(max(pageSize, roundUp(int(b.offs[b.n]), pageSize)))
 		}
-	} else if b.failed != nil {
+	case b.failed != nil:
 		err = b.wrap("close", b.failed)
 	}
 	b.closed = true
+	b.waker.stop()
 	err = errors.Join(err, b.closeMemories())
 	b.n, b.offs, b.data, b.length = 0, nil, nil, nil
 	return err

@@ -1,6 +1,7 @@
 package memvec_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log"
@@ -109,4 +110,55 @@ func ExampleBytes_PushFunc() {
 	// request 1 took 20 ms
 	// request 2 took 30 ms
 	// 192.0.2.7
+}
+
+// A follower streams the records a writer pushes, as they come: here in
+// another goroutine, the same in another process. Wait blocks until there
+// are more than it has seen; the writer's Push wakes it.
+func ExampleBytes_Wait() {
+	dir, err := os.MkdirTemp("", "memvec-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "events.log")
+
+	w, err := memvec.OpenBytes(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	f, err := memvec.OpenBytes(path, memvec.Follow())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+
+	written := make(chan error)
+	go func() { // the writer: a Bytes belongs to one goroutine at a time
+		for _, msg := range []string{"started", "user 42 logged in", "stopped"} {
+			if err := w.PushString(msg); err != nil {
+				log.Fatal(err)
+			}
+		}
+		written <- w.Close()
+	}()
+	defer func() {
+		if err := <-written; err != nil {
+			log.Fatal(err)
+		}
+	}()
+	for seen := 0; seen < 3; {
+		n, err := f.Wait(context.Background(), seen)
+		if err != nil {
+			log.Fatal(err) // ErrRewritten if the writer truncated what f saw
+		}
+		for i := seen; i < n; i++ {
+			fmt.Printf("%d: %s\n", i, f.At(i))
+		}
+		seen = n
+	}
+	// Output:
+	// 0: started
+	// 1: user 42 logged in
+	// 2: stopped
 }

@@ -111,6 +111,11 @@ type follower struct {
 	closing bool      // Close has begun: no Wait may start
 	closed  context.Context
 	close   context.CancelFunc
+
+	// opts are the options of a follower of a container of more than
+	// one file (a Bytes), for the files it opens once the first has a
+	// header.
+	opts options
 }
 
 // newFollower returns the follower state of a vector whose region has a
@@ -264,19 +269,31 @@ func (v *MemVec[T]) refresh() (int, error) {
 // arm64 needs the barrier), so that an element read while the writer
 // rewrote it always shows as a changed generation here.
 func (v *MemVec[T]) snapshot() (gen uint64, n int, steady bool) {
-	v.follow.fence.Add(1)
-	g := v.word64(format.OffGeneration)
-	for try := 0; ; try++ {
-		g1 := g.Load()
-		l := v.length.Load()
-		if b := v.mem.Bytes(); format.Rebooted(b, region.BootID()) {
-			// No writer since the machine went down: what survived.
-			n, _ := format.TrustedLength(b, v.dataOffset, v.layout.size, region.BootID())
-			l = uint64(n)
+	return v.follow.snapshot(v.word64(format.OffGeneration), v.length, func() (uint64, bool) {
+		b := v.mem.Bytes()
+		if !format.Rebooted(b, region.BootID()) {
+			return 0, false
 		}
-		g2 := g.Load()
+		n, _ := format.TrustedLength(b, v.dataOffset, v.layout.size, region.BootID())
+		return uint64(n), true
+	})
+}
+
+// snapshot is the seqlock read of MemVec.snapshot for a follower of any
+// container: gen and length are the header's words, and survived returns
+// the count that survived a reboot, if the machine went down with no
+// writer since (then the length word may count what a power loss took).
+func (f *follower) snapshot(gen, length *atomic.Uint64, survived func() (uint64, bool)) (g uint64, n int, steady bool) {
+	f.fence.Add(1)
+	for try := 0; ; try++ {
+		g1 := gen.Load()
+		l := length.Load()
+		if k, rebooted := survived(); rebooted {
+			l = k
+		}
+		g2 := gen.Load()
 		if l > math.MaxInt {
-			l = math.MaxInt // regionSize refuses it
+			l = math.MaxInt // the caller's size check refuses it
 		}
 		if g1 == g2 && g1&1 == 0 || try == snapshotTries {
 			return g2, int(l), g1 == g2 && g1&1 == 0
@@ -349,14 +366,11 @@ func headerPending(b []byte) bool {
 // MemVec.
 func (v *MemVec[T]) Wait(ctx context.Context, n int) (m int, err error) {
 	if f := v.follow; f != nil {
-		if !f.enterWait() {
+		var done func()
+		if ctx, done = f.startWait(ctx); done == nil {
 			return 0, v.wrap("wait", ErrClosed)
 		}
-		defer f.leaveWait()
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithCancel(ctx)
-		defer cancel()
-		defer context.AfterFunc(f.closed, cancel)()
+		defer done()
 	}
 	if v.closed {
 		return 0, v.wrap("wait", ErrClosed)
@@ -369,9 +383,35 @@ func (v *MemVec[T]) Wait(ctx context.Context, n int) (m int, err error) {
 		return m, v.wrap("wait", fmt.Errorf("the vector holds %d elements and is not a follower (see Follow): nothing else adds to it", m))
 	}
 	defer catchFault(v.mem.(*File), "wait", debug.SetPanicOnFault(true), &err)
+	fm, _ := following(v.mem)
+	return v.follow.waitFor(ctx, n, "elements", fm, v.refresh, func() bool { return v.length.Load() > uint64(n) }, v.wrap)
+}
+
+// startWait counts a Wait in and returns its context, which also ends
+// when Close begins, and done, which counts the Wait out; done is nil if
+// Close has begun, and the Wait returns ErrClosed.
+func (f *follower) startWait(ctx context.Context) (_ context.Context, done func()) {
+	if !f.enterWait() {
+		return ctx, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(f.closed, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+		f.leaveWait()
+	}
+}
+
+// waitFor is Wait's loop, for a follower of any container: it refreshes
+// (refresh) until the container counts more than n (of what, in the
+// error), and between two looks awaits the writer on memory fm, whose
+// published reports whether the writer's length is above n. wrap puts an
+// error in the container's form.
+func (f *follower) waitFor(ctx context.Context, n int, what string, fm followedMemory, refresh func() (int, error), published func() bool, wrap func(op string, err error) error) (int, error) {
 	var rewritten error
 	for {
-		m, err = v.refresh()
+		m, err := refresh()
 		switch {
 		case errors.Is(err, ErrRewritten):
 			rewritten = err
@@ -381,11 +421,11 @@ func (v *MemVec[T]) Wait(ctx context.Context, n int) (m int, err error) {
 		if m > n {
 			return m, rewritten
 		}
-		if err := v.await(ctx, n); err != nil {
-			if v.follow.closed.Err() != nil {
-				return 0, v.wrap("wait", ErrClosed)
+		if err := f.await(ctx, fm, published); err != nil {
+			if f.closed.Err() != nil {
+				return 0, wrap("wait", ErrClosed)
 			}
-			return m, v.wrap("wait", fmt.Errorf("for more than %d elements: %w", n, err))
+			return m, wrap("wait", fmt.Errorf("for more than %d %s: %w", n, what, err))
 		}
 	}
 }
@@ -410,17 +450,17 @@ const (
 // hour, so that a lost wake-up shows.
 var sleepMax = time.Second
 
-// await returns when the writer's published length may be above n (it
-// may also return early: the caller refreshes and checks), or ctx.Err()
-// when ctx ends.
-func (v *MemVec[T]) await(ctx context.Context, n int) error {
+// await returns when the writer's published length may be above what
+// the follower waits for, as published reports it (it may also return
+// early: the caller refreshes and checks), or ctx.Err() when ctx ends. fm
+// is the followed memory whose header holds the wake word.
+func (f *follower) await(ctx context.Context, fm followedMemory, published func() bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if v.follow.pending {
+	if f.pending {
 		return pollSleep(ctx, pollMax)
 	}
-	published := func() bool { return v.length.Load() > uint64(n) }
 	start := time.Now()
 	for i := 0; ; i++ {
 		if published() {
@@ -430,7 +470,6 @@ func (v *MemVec[T]) await(ctx context.Context, n int) error {
 			break
 		}
 	}
-	fm, _ := following(v.mem)
 	if w := fm.wakeWord(); w != nil && region.CanSleep {
 		return sleepOnWake(ctx, w, published)
 	}
@@ -522,8 +561,11 @@ func (v *MemVec[T]) wake() *atomic.Uint32 {
 // so the writer then wakes them all itself, as it always did.
 //
 //go:noinline
-func (v *MemVec[T]) wakeFollowers() {
-	w := v.wake()
+func (v *MemVec[T]) wakeFollowers() { wakeFollowers(v.wake(), &v.waker, v.bg) }
+
+// wakeFollowers is MemVec.wakeFollowers for any container: w is its
+// header's wake word, waker its followerWaker and bg its syncer, or nil.
+func wakeFollowers(w *atomic.Uint32, waker *followerWaker, bg *backgroundSync) {
 	for {
 		x := w.Load()
 		if x&1 == 0 {
@@ -533,11 +575,11 @@ func (v *MemVec[T]) wakeFollowers() {
 			break
 		}
 	}
-	if v.bg != nil {
+	if bg != nil {
 		// The bit may be the syncer's: a change to notice, an error to
 		// return at the next Push (see "Durability on a schedule").
-		v.bg.kick()
-		if v.bg.owed.Load() {
+		bg.kick()
+		if bg.owed.Load() {
 			w.Or(1)
 		}
 	}
@@ -545,7 +587,7 @@ func (v *MemVec[T]) wakeFollowers() {
 		region.WakeAll(w)
 		return
 	}
-	v.waker.wake(w)
+	waker.wake(w)
 }
 
 // wakeDirect is how many sleeping followers the writer wakes itself when
@@ -625,8 +667,11 @@ func (fw *followerWaker) stop() { fw.running.Wait() }
 // this they would sleep until sleepMax with elements to read, since the
 // next writer's pushes find the bit clear. A follower woken for nothing
 // looks at the length and sleeps again.
-func (v *MemVec[T]) wakeStranded() {
-	w := v.wake()
+func (v *MemVec[T]) wakeStranded() { wakeStranded(v.wake()) }
+
+// wakeStranded is MemVec.wakeStranded for any container whose header's
+// wake word is w.
+func wakeStranded(w *atomic.Uint32) {
 	for x := w.Load(); x&1 != 0 && !w.CompareAndSwap(x, (x+2)&^1); x = w.Load() {
 	}
 	region.WakeAll(w)

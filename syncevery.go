@@ -73,14 +73,29 @@ func (v *MemVec[T]) startSyncer() {
 	if !ok || f.syncEvery <= 0 || v.readOnly || v.follow != nil || v.length == nil {
 		return
 	}
-	bg := &backgroundSync{every: f.syncEvery, kicks: make(chan struct{}, 1), stop: make(chan struct{})}
-	v.bg = bg
-	v.wake().Or(1)
-	bg.done.Add(1)
-	go v.runSyncer(bg)
+	v.bg = startBackgroundSync(f.syncEvery, v.wake(), func() error {
+		// Before the length is loaded: a push after the load finds the
+		// bit and kicks (see "Durability on a schedule").
+		v.wake().Or(1)
+		return v.syncBehind()
+	})
 	if !v.allDurable() {
-		bg.kick()
+		v.bg.kick()
 	}
+}
+
+// startBackgroundSync starts a syncer with period every for a container
+// whose header's wake word is wake (the syncer sets its bit 0 so that the
+// next Push looks at it; see "Durability on a schedule"). sync is the
+// syncer's Sync, called under bg.mu: it sets the wake word's bit 0 again
+// before it loads the length it makes durable, since the region, and the
+// word with it, may have moved since.
+func startBackgroundSync(every time.Duration, wake *atomic.Uint32, sync func() error) *backgroundSync {
+	bg := &backgroundSync{every: every, kicks: make(chan struct{}, 1), stop: make(chan struct{})}
+	wake.Or(1)
+	bg.done.Add(1)
+	go bg.run(sync)
+	return bg
 }
 
 // allDurable reports whether a finished barrier covered every element and
@@ -100,9 +115,10 @@ func (bg *backgroundSync) kick() {
 	}
 }
 
-// runSyncer is the syncer: it waits for a change, then the period, then
-// syncs (syncBehind), until Close stops it.
-func (v *MemVec[T]) runSyncer(bg *backgroundSync) {
+// run is the syncer: it waits for a change, then the period, then syncs
+// (sync, under mu), until Close stops it. A failed sync leaves its error
+// for the owner's next call (take).
+func (bg *backgroundSync) run(sync func() error) {
 	defer bg.done.Done()
 	t := time.NewTimer(bg.every)
 	t.Stop()
@@ -125,10 +141,7 @@ func (v *MemVec[T]) runSyncer(bg *backgroundSync) {
 			bg.mu.Unlock()
 			return
 		}
-		// Before the length is loaded: a push after the load finds the
-		// bit and kicks (see "Durability on a schedule").
-		v.wake().Or(1)
-		if err := v.syncBehind(); err != nil && bg.err == nil {
+		if err := sync(); err != nil && bg.err == nil {
 			bg.err = err
 			bg.owed.Store(true)
 		}
@@ -222,13 +235,22 @@ func (v *MemVec[T]) adoptBehind() {
 // or nil. The vector keeps a failure or a change for every later call, as
 // after its own Sync's.
 func (v *MemVec[T]) backgroundErr(op string) error {
-	if v.bg == nil || !v.bg.owed.Load() {
+	if err := v.bg.take(); err != nil {
+		return v.wrap(op, err)
+	}
+	return nil
+}
+
+// take returns, once, the error a background Sync left, or nil. bg may be
+// nil. The owner calls it under mu, or where the syncer is stopped.
+func (bg *backgroundSync) take() error {
+	if bg == nil || !bg.owed.Load() {
 		return nil
 	}
-	err := v.bg.err
-	v.bg.err = nil
-	v.bg.owed.Store(false)
-	return v.wrap(op, err)
+	err := bg.err
+	bg.err = nil
+	bg.owed.Store(false)
+	return err
 }
 
 // woken is Push's call when it finds the wake word's bit 0 set: it wakes
