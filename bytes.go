@@ -476,7 +476,7 @@ func (b *Bytes) PushFunc(f func(buf []byte) ([]byte, error)) error {
 		return err
 	}
 	start := b.offs[n]
-	if want := start + spareRoom; n+2 > b.entryRoom || want > b.room || n < b.durable {
+	if want := start + spareRoom; n+2 > b.entryRoom || want > b.room {
 		// Room for the spare bytes if the memory can grow by them, else
 		// (a nearly full disk) whatever is there: a longer record is
 		// then copied in by Push, which grows by what it needs alone.
@@ -507,6 +507,9 @@ func (b *Bytes) PushFunc(f func(buf []byte) ([]byte, error)) error {
 	b.length.Store(uint64(n + 1))
 	if pushStep != nil {
 		pushStep()
+	}
+	if b.wake().Load()&1 != 0 { // followers asleep, or the syncer (see Push)
+		return b.woken()
 	}
 	return nil
 }
