@@ -173,6 +173,9 @@ func TestBytesWaitWokenByPush(t *testing.T) {
 	for i, push := range []func() error{
 		func() error { return w.Push(record(0)) },
 		func() error { return w.Append(record(1), record(2)) },
+		func() error {
+			return w.PushFunc(func(buf []byte) ([]byte, error) { return append(buf, record(3)...), nil })
+		},
 	} {
 		n := w.Len()
 		done := make(chan error, 1)
