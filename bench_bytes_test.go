@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -275,6 +276,22 @@ func filledBytes(b *testing.B) (*Bytes, [][]byte) {
 // miss the caches; hot=true repeats 4,096.
 func BenchmarkBytesAt(b *testing.B) {
 	bs, recs := filledBytes(b)
+	// The same offsets and bytes in the Go heap: what At's memory costs
+	// against the code's.
+	flatOffs := slices.Clone(bs.offs[:bs.Len()+1])
+	flatData := slices.Clone(bs.data[:bs.Size()])
+	// And the records in a second Bytes, whose memory the system handed
+	// out last: whether At's cost follows the memory or the code.
+	bs2, err := MakeBytes()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { bs2.Close() })
+	for _, p := range bs.All() {
+		if err := bs2.Push(p); err != nil {
+			b.Fatal(err)
+		}
+	}
 	for _, hot := range []bool{false, true} {
 		r := rand.New(rand.NewPCG(3, 4))
 		idx := make([]int, 1<<22)
@@ -295,6 +312,18 @@ func BenchmarkBytesAt(b *testing.B) {
 		b.Run(name+"/impl=slice", func(b *testing.B) {
 			benchSink = atSlice(recs, idx, b.N)
 		})
+		b.Run(name+"/impl=memvec/made=last", func(b *testing.B) {
+			benchSink = atBytes(bs2, idx, b.N)
+		})
+		b.Run(name+"/impl=flat", func(b *testing.B) {
+			benchSink = atFlat(flatOffs, flatData, idx, b.N)
+		})
+		b.Run(name+"/impl=flat/offs=region", func(b *testing.B) {
+			benchSink = atFlat(bs.offs[:bs.Len()+1], flatData, idx, b.N)
+		})
+		b.Run(name+"/impl=flat/data=region", func(b *testing.B) {
+			benchSink = atFlat(flatOffs, bs.data[:bs.Size()], idx, b.N)
+		})
 	}
 }
 
@@ -302,6 +331,16 @@ func BenchmarkBytesAt(b *testing.B) {
 func atBytes(bs *Bytes, idx []int, n int) (sum int) {
 	for i := range n {
 		p := bs.At(idx[i&(len(idx)-1)])
+		sum += len(p) + int(p[0])
+	}
+	return sum
+}
+
+//go:noinline
+func atFlat(offs []int64, data []byte, idx []int, n int) (sum int) {
+	for i := range n {
+		k := idx[i&(len(idx)-1)]
+		p := data[offs[k]:offs[k+1]]
 		sum += len(p) + int(p[0])
 	}
 	return sum
