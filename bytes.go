@@ -685,17 +685,36 @@ func grownSize(size, need int) int {
 
 // At returns record i in place: a view whose capacity is its length, so
 // that appending to it never writes into the Bytes. It must not be
-// written. It panics if i is out of range. A record whose stored offsets
-// are damaged (see Check) reads as empty: At never reads outside the data.
+// written. It panics if i is out of range (every i after Close, with a
+// message that says so). A record whose stored offsets are damaged (see
+// Check) reads as empty: At never reads outside the data. It is inlined:
+// two loads of offsets, two compares and the view.
 func (b *Bytes) At(i int) []byte {
 	if uint(i) >= uint(b.n) {
-		panic(fmt.Sprintf("memvec: at %s: index %d out of range [0:%d]", b.path, i, b.n))
+		panic(&atRangeError{b.path, i, b.n, b.closed})
 	}
-	s, e := b.offs[i], b.offs[i+1]
-	if s < 0 || e < s || e > int64(len(b.data)) {
-		return b.data[:0:0]
+	o := b.offs[i : i+2 : i+2]
+	if s, e := o[0], o[1]; uint64(s) <= uint64(e) && uint64(e) <= uint64(len(b.data)) {
+		return b.data[s:e:e]
 	}
-	return b.data[s:e:e]
+	return nil
+}
+
+// atRangeError is what At panics with for an index out of range: an
+// error, as the runtime's own index errors are, whose message is made only
+// when asked for, so that At's panic costs no call and At stays within the
+// inliner's budget (a call to a formatting function would not).
+type atRangeError struct {
+	path   string
+	i, n   int
+	closed bool
+}
+
+func (e *atRangeError) Error() string {
+	if e.closed {
+		return fmt.Sprintf("memvec: at %s: %v", e.path, ErrClosed)
+	}
+	return fmt.Sprintf("memvec: at %s: index %d out of range [0:%d]", e.path, e.i, e.n)
 }
 
 // String returns a copy of record i as a string. It panics if i is out of
@@ -703,7 +722,10 @@ func (b *Bytes) At(i int) []byte {
 func (b *Bytes) String(i int) string { return string(b.At(i)) }
 
 // All returns an iterator over the records in place, with their indices,
-// as At gives them. The records pushed while it runs are not yielded.
+// as At gives them. The records pushed while it runs are not yielded; nor
+// are those Truncate drops, nor any after Close: the length is read again
+// before each record, and the Bytes's fields too, which a growth during
+// the loop (a Push in its body) may change.
 func (b *Bytes) All() iter.Seq2[int, []byte] {
 	return func(yield func(int, []byte) bool) {
 		n := b.n
@@ -798,11 +820,27 @@ func (b *Bytes) sync() error {
 
 // barrier makes both files durable: the data first, then the offsets and
 // the header, so that a base stored after it is true on the disk.
+//
+// Of each file it syncs only what the records a header on the disk may
+// count need (as MemVec.syncElements does): a Sync of the whole mapping
+// would also write back the pages past them that the pretoucher made dirty
+// ahead of the pushes, and write them again once the pushes reach them
+// (BENCHMARKS.md, "Bytes").
 func (b *Bytes) barrier() error {
-	if err := b.dat.Sync(); err != nil {
+	upto := min(max(b.n, b.durable), len(b.offs)-1)
+	if err := syncPrefix(b.dat, int(min(max(b.offs[upto], 0), int64(len(b.data))))); err != nil {
 		return err
 	}
-	return b.idx.Sync()
+	return syncPrefix(b.idx, b.dataOffset+8*(upto+1))
+}
+
+// syncPrefix makes the first n bytes of m durable: a File's, in whole
+// pages; all of another memory.
+func syncPrefix(m Memory, n int) error {
+	if f, ok := m.(*File); ok {
+		return f.syncUpTo(n)
+	}
+	return m.Sync()
 }
 
 // Close records the length for a reboot after a clean shutdown (as

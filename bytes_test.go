@@ -240,7 +240,7 @@ func TestBytesPushFuncAfterTruncate(t *testing.T) {
 func TestBytesPanics(t *testing.T) {
 	eachBytes(t, func(t *testing.T, b *Bytes) {
 		require.NoError(t, b.Append(record(0), record(1)))
-		require.PanicsWithValue(t, fmt.Sprintf("memvec: at %s: index 2 out of range [0:2]", b.path), func() { b.At(2) })
+		require.PanicsWithError(t, fmt.Sprintf("memvec: at %s: index 2 out of range [0:2]", b.path), func() { b.At(2) })
 		require.Panics(t, func() { b.At(-1) })
 		require.Panics(t, func() { _ = b.String(2) })
 		require.PanicsWithValue(t, fmt.Sprintf("memvec: truncate %s: length 3 out of range [0:2]", b.path), func() { b.Truncate(3) })
@@ -260,7 +260,7 @@ func TestBytesClose(t *testing.T) {
 		require.ErrorIs(t, b.Append(nil), ErrClosed)
 		require.ErrorIs(t, b.Sync(), ErrClosed)
 		require.ErrorContains(t, b.Sync(), "memvec: sync "+b.path+": closed")
-		require.Panics(t, func() { b.At(0) })
+		require.PanicsWithError(t, "memvec: at "+b.path+": closed", func() { b.At(0) })
 		b.Truncate(0) // an empty Bytes may be truncated to empty
 		for range b.All() {
 			t.Fatal("a closed Bytes yields nothing")
