@@ -7,6 +7,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -16,10 +17,12 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"syscall"
 	"unicode/utf8"
 
 	"github.com/memvec/memvec"
@@ -72,18 +75,19 @@ func bytesAt(path string) (dir string, ok bool) {
 }
 
 // openBytes opens the Bytes at dir for reading: as a ReadOnly reader,
-// which keeps writers out while it reads.
-func openBytes(dir string) (*memvec.Bytes, error) {
+// which keeps writers out while it reads, or, if a writer has it open, as
+// a follower (memvec.Follow), as open does a vector file. live reports the
+// latter. opts are added to either.
+func openBytes(dir string, opts ...memvec.Option) (b *memvec.Bytes, live bool, err error) {
 	if _, err := os.Stat(filepath.Join(dir, offsetsName)); errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("memvec: open %s: a directory, and not a Bytes: it holds no %s file (FORMAT.md, \"Bytes files\")", dir, offsetsName)
+		return nil, false, fmt.Errorf("memvec: open %s: a directory, and not a Bytes: it holds no %s file (FORMAT.md, \"Bytes files\")", dir, offsetsName)
 	}
-	b, err := memvec.OpenBytes(dir, memvec.ReadOnly())
+	b, err = memvec.OpenBytes(dir, append(opts[:len(opts):len(opts)], memvec.ReadOnly())...)
 	if errors.Is(err, memvec.ErrLocked) {
-		// A vector file is read as a follower then; a Bytes cannot be
-		// followed yet.
-		return nil, fmt.Errorf("memvec: open %s: a writer has the Bytes open, and memvec reads a Bytes only when no writer has it open: %w", dir, err)
+		b, err = memvec.OpenBytes(dir, append(opts[:len(opts):len(opts)], memvec.Follow())...)
+		live = true
 	}
-	return b, err
+	return b, live, err
 }
 
 // dataFileSize returns the size of the Bytes's data file, and false if it
@@ -102,7 +106,7 @@ func dataFileSize(dir string) (int64, bool, error) {
 // infoBytes prints what info prints for the Bytes at dir: the header of
 // its offsets file, the records, the files, and the power-loss words.
 func infoBytes(dir string, stdout io.Writer) error {
-	b, err := openBytes(dir)
+	b, live, err := openBytes(dir)
 	if err != nil {
 		return err
 	}
@@ -135,8 +139,12 @@ func infoBytes(dir string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(w, "file         %s\n", dir)
 	fmt.Fprintf(w, "kind         bytes: records of any length (FORMAT.md, \"Bytes files\")\n")
-	// The shared lock was granted: no writer had the Bytes open.
-	fmt.Fprintf(w, "writer       none\n")
+	if live {
+		fmt.Fprintf(w, "writer       has the file open: read as a follower\n")
+	} else {
+		// The shared lock was granted: no writer had the Bytes open.
+		fmt.Fprintf(w, "writer       none\n")
+	}
 	fmt.Fprintf(w, "format       version %d, %s\n", in.Version, order)
 	fmt.Fprintf(w, "offsets      %s, %d bytes, align %d, from byte %d of the offsets file\n", typeName(in.Layout.Type), in.ElemSize, in.ElemAlign, in.DataOffset)
 	fmt.Fprintf(w, "fingerprint  %#016x\n", in.Fingerprint)
@@ -155,7 +163,7 @@ func infoBytes(dir string, stdout io.Writer) error {
 // power-loss words are verified as a vector file's are, with a Bytes's
 // checksums (FORMAT.md, "Bytes files").
 func checkBytes(dir string, durable bool, stdout, stderr io.Writer) error {
-	b, err := openBytes(dir)
+	b, live, err := openBytes(dir)
 	if err != nil {
 		return err
 	}
@@ -168,19 +176,27 @@ func checkBytes(dir string, durable bool, stdout, stderr io.Writer) error {
 	if err := b.Check(); err != nil {
 		return err
 	}
-	warnings, kept, err := checkBytesDurable(dir, in)
-	if err != nil {
-		return err
+	var warnings []string
+	kept := uint64(in.Len)
+	if !live {
+		// A writer changes these words as it goes: they are checked only
+		// in a Bytes at rest, as in a vector file.
+		if warnings, kept, err = checkBytesDurable(dir, in); err != nil {
+			return err
+		}
 	}
 	note := ""
-	if !in.Rebooted && kept < uint64(in.Len) {
+	switch {
+	case live:
+		note = " (a writer has it open)"
+	case !in.Rebooted && kept < uint64(in.Len):
 		note = fmt.Sprintf("; %d not durable yet: after a reboot, a reader would count %s", uint64(in.Len)-kept, countable(int(kept), "record"))
 	}
 	fmt.Fprintf(stdout, "%s: valid, a Bytes of %s, %s%s\n", dir, countable(in.Len, "record"), countable(int(b.Size()), "byte"), note)
 	for _, w := range warnings {
 		fmt.Fprintf(stderr, "memvec: check %s: warning: %s\n", dir, w)
 	}
-	if durable && !in.Rebooted && kept < uint64(in.Len) {
+	if durable && !live && !in.Rebooted && kept < uint64(in.Len) {
 		return errNotDurable
 	}
 	return nil
@@ -258,15 +274,27 @@ const base64Marker = "memvec-base64:"
 // per line: a csv field (after a header row, "record") or a JSON string,
 // holding the record's text where it is valid UTF-8, else base64Marker and
 // its base64. Damaged offsets (Check) are an error before anything is
-// printed.
-func dumpBytes(dir string, o dumpOptions, stdout io.Writer) (err error) {
+// printed. With o.follow it goes on printing the records a writer
+// appends, as dump -follow does a vector file's, until o.to or an
+// interrupt.
+func dumpBytes(dir string, o dumpOptions, stdout, stderr io.Writer) (err error) {
 	// dump reads the records in the files' mappings, which fault where
 	// another program has cut a file: that is an error here.
 	defer catchBytesFault(dir, debug.SetPanicOnFault(true), &err)
 	if !o.toSet {
 		o.to = math.MaxInt
 	}
-	b, err := openBytes(dir)
+	ctx := context.Background()
+	var b *memvec.Bytes
+	if o.follow {
+		// Interrupted, a follower stops: exit status 0.
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		b, err = memvec.OpenBytes(dir, memvec.Follow())
+	} else {
+		b, _, err = openBytes(dir)
+	}
 	if err != nil {
 		return err
 	}
@@ -276,22 +304,40 @@ func dumpBytes(dir string, o dumpOptions, stdout io.Writer) (err error) {
 	}
 	w := bufio.NewWriterSize(stdout, 64<<10)
 	var buf []byte
-	if !o.jsonl {
-		if _, ok := b.Info(); !ok {
-			return nil // no header yet: no records, and no csv header, as for a vector file
+	headed := false // the csv header row is printed
+	next := o.from  // the first record not printed yet
+	for {
+		if !o.jsonl && !headed {
+			if _, ok := b.Info(); ok {
+				buf = append(buf, "record\n"...)
+				headed = true
+			}
 		}
-		buf = append(buf, "record\n"...)
-	}
-	for i := o.from; i < min(o.to, b.Len()); i++ {
-		buf = appendRecord(buf, b.At(i), o.jsonl)
-		buf = append(buf, '\n')
-		if len(buf) >= flushAt {
-			w.Write(buf) // the writer keeps its first error, which Flush returns
-			buf = buf[:0]
+		// No header yet: no records, and no csv header, as for a
+		// vector file.
+		for ; next < min(o.to, b.Len()); next++ {
+			buf = appendRecord(buf, b.At(next), o.jsonl)
+			buf = append(buf, '\n')
+			if len(buf) >= flushAt {
+				w.Write(buf) // the writer keeps its first error, which Flush returns
+				buf = buf[:0]
+			}
+		}
+		w.Write(buf)
+		buf = buf[:0]
+		if err := w.Flush(); err != nil || !o.follow || next >= o.to {
+			return err
+		}
+		_, err := b.Wait(ctx, next)
+		switch {
+		case ctx.Err() != nil:
+			return nil // interrupted: what was printed is flushed
+		case errors.Is(err, memvec.ErrRewritten):
+			fmt.Fprintf(stderr, "memvec: dump %s: the writer dropped records: those printed may have changed; going on from record %d\n", dir, next)
+		case err != nil:
+			return err
 		}
 	}
-	w.Write(buf)
-	return w.Flush()
 }
 
 // appendRecord appends record p as dump prints it: a JSON string if

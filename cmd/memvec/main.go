@@ -124,8 +124,8 @@
 // it (a user who passes a file inside means the Bytes; a vector file that
 // happens to be named offsets or data, and is not in a Bytes, is read as
 // the vector file it is). Every command then reads the Bytes, and names it
-// by its directory. It opens it as a ReadOnly reader; a Bytes that a writer
-// has open is an error (exit status 1): Bytes followers are not there yet.
+// by its directory. It opens it as a ReadOnly reader, or, if a writer has
+// it open, as a follower (memvec.Follow), as it does a vector file.
 //
 // info prints the kind ("bytes"), the records, the bytes they hold, the
 // capacity in records, the sizes of the two files, the header of the
@@ -155,7 +155,13 @@
 // csv readers read a CR LF inside a quoted field as a LF. -format jsonl
 // prints a JSON string per record. Before it prints anything, dump checks
 // every offset (as check does): a Bytes with damaged offsets is an error.
-// dump -follow of a Bytes is an error: it is not there yet.
+// dump -follow follows a Bytes as it does a vector file: it prints the
+// records from I on, then each record the writer appends as it comes,
+// until interrupted or, with -to, record J-1; if the writer truncates
+// below what it printed, it says so on standard error and goes on from
+// the first record it has not printed (the Bytes must exist: dump
+// -follow waits for a vector file that does not exist yet, not for a
+// Bytes).
 //
 // # Exit status
 //
@@ -311,12 +317,7 @@ func command(args []string, stdout, stderr io.Writer) error {
 			return usageError{fmt.Sprintf("dump: -from %d is past -to %d", o.from, o.to)}
 		}
 		if dir, ok := bytesAt(path); ok {
-			if o.follow {
-				// Bytes followers are not there yet (memvec.OpenBytes
-				// refuses Follow).
-				return fmt.Errorf("memvec: dump %s: -follow does not read a Bytes yet: dump without -follow prints its records", dir)
-			}
-			return dumpBytes(dir, o, stdout)
+			return dumpBytes(dir, o, stdout, stderr)
 		}
 		return dump(path, o, stdout, stderr)
 	}
