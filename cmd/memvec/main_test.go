@@ -184,7 +184,7 @@ func TestInfoShowsHeaderLayoutAndLengths(t *testing.T) {
 	require.Empty(t, errOut)
 	want := fmt.Sprintf(`file         FILE
 writer       none
-format       version 5, little-endian
+format       version 6, little-endian
 element      main.Reading, 112 bytes, align 8
 fingerprint  0x%016x
 data offset  %d
