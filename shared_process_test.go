@@ -71,7 +71,7 @@ func holdClassChild() {
 // writers and ReadOnly readers each share with their own class, and a
 // follower is kept out by nobody.
 func TestSharedLockClasses(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "a.vec")
+	path := filepath.Join(tempDir(t), "a.vec")
 	writeVec(t, path, []point{{1, 2, 3}})
 	classes := []string{"excl", "shared", "ro", "follow"}
 	admits := map[[2]string]bool{
@@ -106,7 +106,7 @@ func TestSharedLockClasses(t *testing.T) {
 func TestSharedOpensAtOnce(t *testing.T) {
 	const each = 6
 	for trial := range 6 {
-		path := filepath.Join(t.TempDir(), "a.vec")
+		path := filepath.Join(tempDir(t), "a.vec")
 		writeVec(t, path, []point{{1, 2, 3}})
 		var kids []*child
 		var classes []string
@@ -154,7 +154,7 @@ func TestSharedOpensAtOnce(t *testing.T) {
 // TestSharedWriterAlive: a Shared writer tells another's life by its
 // slot byte, which the system releases when the process is killed.
 func TestSharedWriterAlive(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "a.vec")
+	path := filepath.Join(tempDir(t), "a.vec")
 	writeVec(t, path, []point{{1, 2, 3}})
 	c := startChild(t, "holdclass", "MEMVEC_PATH="+path, "MEMVEC_CLASS=shared")
 	require.True(t, c.lines.Scan())

@@ -46,6 +46,7 @@ const (
 	sharedByte   = 1<<62 + 3 // held shared by every Shared writer
 	readOnlyByte = 1<<62 + 4 // held shared by every ReadOnly reader
 	entryByte    = 1<<62 + 5 // held exclusively by an entrant, for the moment of its entry
+	createByte   = 1<<62 + 6 // held exclusively by a Shared writer that creates the vector in a new file
 	slotBase     = 1<<62 + 1<<20
 
 	// MaxSharedWriters bounds the Shared writers of one file at once: an
@@ -165,3 +166,11 @@ func (f *File) GrowShared(size int) error {
 // what a Shared writer that takes over from a dead one does past the
 // length (see readyShared).
 func (f *File) ReadyShared(off int) error { return f.readyShared(off) }
+
+// LockCreation takes the creation byte exclusively, waiting for it: the
+// Shared writers that open a new file at once create the vector one after
+// the other, the first writing the header and the others finding it.
+func (f *File) LockCreation() error { return lockCreation(f.osFile) }
+
+// UnlockCreation releases the creation byte.
+func (f *File) UnlockCreation() { releaseByte(f.osFile, createByte) }

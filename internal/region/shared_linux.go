@@ -84,3 +84,9 @@ func slotHeld(osf *os.File, id int) (bool, error) { return byteInUse(osf, slotBy
 
 // SharedSupported says that this system has the locks Shared writers need.
 const SharedSupported = true
+
+// lockCreation takes the creation byte exclusively, waiting in the kernel.
+func lockCreation(osf *os.File) error {
+	_, err := ofdLock(osf, unix.F_WRLCK, createByte, true)
+	return err
+}

@@ -29,3 +29,5 @@ func releaseByte(osf *os.File, off int64)                    {}
 func byteInUse(osf *os.File, off int64) (bool, error)        { return false, errNoShared }
 func tryExclusiveByte(osf *os.File, off int64) (bool, error) { return false, errNoShared }
 func slotHeld(osf *os.File, id int) (bool, error)            { return false, errNoShared }
+
+func lockCreation(osf *os.File) error { return errNoShared }

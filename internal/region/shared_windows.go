@@ -64,3 +64,10 @@ func releaseClass(osf fileHandle, readOnly bool, id int) {
 		releaseByte(osf, readOnlyByte)
 	}
 }
+
+// creationWait bounds how long a Shared writer waits for another to create
+// the vector in a new file (a header and its sync).
+const creationWait = time.Minute
+
+// lockCreation takes the creation byte exclusively, waiting for it.
+func lockCreation(osf *os.File) error { return lockByte(osf, createByte, true, creationWait) }
