@@ -206,6 +206,10 @@ func (v *MemVec[T]) takeOver() error {
 // sharedTookOver, when a test sets it, is called after each takeover.
 var sharedTookOver func()
 
+// sharedPushing, when a test sets it, is called inside each push of a
+// Shared writer, between writing its elements and publishing them.
+var sharedPushing func()
+
 // releaseShared gives the append lock up, if this writer holds it, and
 // wakes the writers that sleep waiting for it: at Close.
 func (v *MemVec[T]) releaseShared() {
@@ -252,6 +256,9 @@ func (v *MemVec[T]) appendShared(op string, xs []T) (err error) {
 	}
 	dst := unsafe.Slice((*T)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(v.mem.Bytes())), v.dataOffset)), n+len(xs))
 	copy(dst[n:], xs)
+	if sharedPushing != nil {
+		sharedPushing()
+	}
 	v.publish(n + len(xs))
 	s.count++
 	v.holderWord().Store(s.count << 16)

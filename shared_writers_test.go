@@ -51,6 +51,11 @@ func sharedPushChild() {
 		fmt.Printf(format+"\n", args...)
 		os.Exit(childFailed)
 	}
+	if os.Getenv("MEMVEC_BIG") != "" {
+		// Long inside each push, its elements written and not yet
+		// counted: a kill is likely to find it there, holding the lock.
+		sharedPushing = func() { time.Sleep(time.Millisecond) }
+	}
 	v, err := Open[sharedRec](path, Shared(), LockTimeout(time.Minute))
 	if err != nil {
 		fail("%v", err)
@@ -59,10 +64,14 @@ func sharedPushChild() {
 	var b [1]byte
 	os.Stdin.Read(b[:])
 	rng := rand.New(rand.NewPCG(uint64(w), 1))
-	batch := make([]sharedRec, 0, 8)
+	batch := make([]sharedRec, 0, 4000)
 	for seq := 0; seq < n; {
 		k := 1
-		if rng.IntN(4) == 0 {
+		switch {
+		case os.Getenv("MEMVEC_BIG") != "":
+			// Long Appends: a kill is likely to find it inside one.
+			k = min(1+rng.IntN(4000), n-seq)
+		case rng.IntN(4) == 0:
 			k = min(2+rng.IntN(7), n-seq)
 		}
 		batch = batch[:0]
@@ -221,4 +230,68 @@ func TestSharedCounters(t *testing.T) {
 	}
 	require.Equal(t, uint64(procs*each), v.Slice()[0].Load())
 	require.NoError(t, v.Close())
+}
+
+// sharedStallMax bounds, in the kill test, how long a surviving writer may
+// make no progress: a dead holder is seen at once on Linux (its slot byte
+// is released with the process), so what is left is the machine's load;
+// Windows releases a dead process's locks "in time".
+var sharedStallMax = 2*time.Second + killedLockWait
+
+// TestSharedWriterKilled kills a Shared writer at a random moment, often
+// inside a long Append while it holds the append lock (its elements
+// written, not yet counted), while three others
+// push: the survivors finish, none stalls for longer than sharedStallMax,
+// and the file holds every survivor's elements once and in order, and of
+// the killed writer's a prefix of its sequence, whole.
+func TestSharedWriterKilled(t *testing.T) {
+	const survivors, each = 3, 20_000
+	for trial := range 6 {
+		path := filepath.Join(tempDir(t), fmt.Sprintf("k%d.vec", trial))
+		victim := startChild(t, "sharedpush", "MEMVEC_PATH="+path, "MEMVEC_W=9", "MEMVEC_N=100000000", "MEMVEC_BIG=1")
+		victim.expect(t, "ready")
+		var kids []*child
+		for w := range survivors {
+			c := startChild(t, "sharedpush", "MEMVEC_PATH="+path, "MEMVEC_W="+strconv.Itoa(w+1), "MEMVEC_N="+strconv.Itoa(each))
+			c.expect(t, "ready")
+			kids = append(kids, c)
+		}
+		_, err := victim.stdin.Write([]byte("g"))
+		require.NoError(t, err)
+		require.True(t, victim.lines.Scan()) // its first progress: it pushes
+		require.Regexp(t, `^progress \d+$`, victim.lines.Text())
+		drained := make(chan struct{})
+		go func() {
+			defer close(drained)
+			for victim.lines.Scan() {
+			}
+		}()
+		for _, c := range kids {
+			_, err := c.stdin.Write([]byte("g"))
+			require.NoError(t, err)
+		}
+		time.Sleep(time.Duration(rand.IntN(20_000)) * time.Microsecond) // a random moment
+		victim.kill(t, drained)
+		killed := time.Now()
+		for w, c := range kids {
+			last := killed
+			for c.lines.Scan() && c.lines.Text() != "done" {
+				now := time.Now()
+				require.Less(t, now.Sub(last), sharedStallMax, "trial %d: writer %d stalled", trial, w+1)
+				last = now
+			}
+			require.Equal(t, "done", c.lines.Text())
+		}
+		for _, c := range kids {
+			c.release(t)
+		}
+		v, err := Open[sharedRec](path, ReadOnly())
+		require.NoError(t, err)
+		counts := checkSharedRecs(t, v.Slice())
+		for w := range survivors {
+			require.Equal(t, each, counts[uint32(w+1)], "trial %d: writer %d", trial, w+1)
+		}
+		t.Logf("trial %d: the killed writer left %d elements", trial, counts[9])
+		require.NoError(t, v.Close())
+	}
 }
