@@ -91,6 +91,15 @@ var (
 	// followers, it always keeps them (see MemVec.Clip).
 	ErrFollowed = errs.ErrFollowed
 
+	// ErrShared reports an operation that a vector opened with Shared
+	// does not allow, because other Shared writers, in this process or
+	// others, append beside it: an operation that rewrites or drops
+	// elements below the end (Truncate, Clear, Pop, Insert, Remove,
+	// SwapRemove and the like), or cuts the file (Clip), or replaces it
+	// (Migrate, Relabel). Push, Append, Set, writes through Slice, Sync
+	// and Refresh are allowed (see Shared).
+	ErrShared = errs.ErrShared
+
 	// ErrClosed reports a vector or memory used after Close.
 	ErrClosed = errs.ErrClosed
 

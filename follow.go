@@ -204,6 +204,9 @@ func (v *MemVec[T]) Refresh() (n int, err error) {
 	if v.closed {
 		return 0, v.wrap("refresh", ErrClosed)
 	}
+	if v.shared != nil {
+		return v.refreshShared()
+	}
 	n = len(v.s)
 	if v.follow == nil {
 		return n, nil

@@ -220,6 +220,10 @@ type MemVec[T any] struct {
 	waker followerWaker
 	// bg is the syncer of a vector opened with SyncEvery, nil otherwise.
 	bg *backgroundSync
+	// shared is set for a vector whose file was opened with Shared: its
+	// appends go through the append lock (shared.go), never Push's fast
+	// path (attach holds its capacity at its length).
+	shared *sharedWriter
 }
 
 // prefaulter is implemented by a Memory that can fault in pages for
@@ -282,6 +286,22 @@ func New[T any](mem Memory) (_ *MemVec[T], err error) {
 	_, anon := mem.(*Anon)
 	v := &MemVec[T]{mem: mem, layout: l, readOnly: isReadOnly(mem), persistent: !anon, dataOffset: int(format.DataOffsetFor(l.body()))}
 	b := mem.Bytes()
+	if f, ok := mem.(*File); ok && f.r.Shared() {
+		v.shared = &sharedWriter{id: uint32(f.r.SharedID()), file: f}
+		if len(b) == 0 || format.IsBlank(b) {
+			// Of Shared writers that open a new file at once, one
+			// creates the vector, under the creation lock; the others
+			// find its header once they have the lock.
+			if err := f.r.LockCreation(); err != nil {
+				return nil, v.wrap("create", err)
+			}
+			defer f.r.UnlockCreation()
+			if err := f.r.GrowShared(0); err != nil {
+				return nil, v.wrap("create", err)
+			}
+			b = mem.Bytes()
+		}
+	}
 	if err := checkAligned(b, l); err != nil {
 		return nil, v.wrap("open", err)
 	}
@@ -312,6 +332,9 @@ func New[T any](mem Memory) (_ *MemVec[T], err error) {
 		format.WriteHeader(b, l.body())
 		v.attach(b, 0)
 		v.claim(b, 0)
+		if v.shared != nil {
+			v.lockWord().Store(v.shared.id) // a new header: the creator holds the lock
+		}
 		// The header reaches the disk before any element can: a power
 		// loss never leaves elements under a header that is all zero,
 		// which reads as damage (ErrCorrupt), not as a new vector.
@@ -362,6 +385,23 @@ func (v *MemVec[T]) open(b []byte) error {
 			return v.wrap("open", err)
 		}
 		v.attach(v.mem.Bytes(), n)
+	case v.shared != nil:
+		// What claim and keepTail store in the header, they store under
+		// the append lock, as Sync does.
+		v.attach(b, n)
+		v.joinShared()
+		if err := v.acquire(); err != nil {
+			return err
+		}
+		b = v.mem.Bytes()
+		n = int(v.length.Load())
+		v.claim(b, n)
+		v.attach(b, n)
+		if n > v.base {
+			if err := v.keepTail(n); err != nil {
+				return err
+			}
+		}
 	case !v.readOnly:
 		v.claim(b, n)
 		v.attach(b, n)
@@ -450,8 +490,9 @@ func (v *MemVec[T]) attach(b []byte, n int) {
 	if v.prefaulter() != nil {
 		c = min(c, max(n, format.CapacityOf(v.faulted, v.dataOffset, v.layout.size)))
 	}
-	if v.readOnly || n < v.durable || v.changed != nil || v.failed != nil {
-		// Nothing may be pushed; or not before the durable length goes
+	if v.readOnly || n < v.durable || v.changed != nil || v.failed != nil || v.shared != nil {
+		// A Shared writer pushes through the append lock (shared.go);
+		// otherwise nothing may be pushed; or not before the durable length goes
 		// down (see overwrite); or not to a file another program changed
 		// (see checkFile); or not after a failed barrier (see fail): Push
 		// takes the slow path, which refuses.
@@ -585,6 +626,9 @@ func (v *MemVec[T]) publish(n int) {
 // pushSlow makes room (growing the memory, or faulting in the next pages)
 // and pushes x.
 func (v *MemVec[T]) pushSlow(x T) error {
+	if v.shared != nil {
+		return v.appendShared("push", unsafe.Slice(&x, 1))
+	}
 	if err := v.roomForPush(); err != nil {
 		return err
 	}
@@ -608,6 +652,9 @@ func (v *MemVec[T]) roomForPush() error {
 // length, so a crash leaves either none or all of them counted. It is
 // O(len(xs)) amortized, and fails as Push does.
 func (v *MemVec[T]) Append(xs ...T) error {
+	if v.shared != nil {
+		return v.appendShared("append", xs)
+	}
 	defer v.syncUnlock(v.syncLock())
 	if err := v.backgroundErr("append"); err != nil {
 		return err
@@ -798,6 +845,12 @@ func (v *MemVec[T]) Set(i int, x T) {
 	}
 	defer v.syncUnlock(v.syncLock())
 	p := &v.s[i] // the index check, before the generation changes
+	if v.shared != nil {
+		// In place, as a write through Slice: other writers append
+		// beside it, and the generation is no one's to bump.
+		*p = x
+		return
+	}
 	// A failed vector's length is at most durable, so that it never
 	// writes here (see rewritable).
 	if i < v.durable && !v.rewritable(i) {
@@ -988,6 +1041,9 @@ func (v *MemVec[T]) Sync() error {
 	if v.closed {
 		return v.wrap("sync", ErrClosed)
 	}
+	if v.shared != nil {
+		return v.syncShared()
+	}
 	defer v.syncUnlock(v.syncLock())
 	if err := v.backgroundErr("sync"); err != nil {
 		return err
@@ -1066,7 +1122,12 @@ func (v *MemVec[T]) Close() error {
 		}
 		bg.stopSyncer()
 	}
-	if err == nil && v.persistent && !v.readOnly && v.length != nil && v.checkFile() == nil {
+	if v.shared != nil && v.length != nil {
+		// A Shared writer records nothing at Close (other writers append
+		// on; Sync makes theirs and its elements durable), and cuts
+		// nothing (see File.TrimAtClose): it gives up the append lock.
+		v.releaseShared()
+	} else if err == nil && v.persistent && !v.readOnly && v.length != nil && v.checkFile() == nil {
 		err = v.recordCloseOrFault()
 	}
 	if f, ok := v.mem.(*File); errors.Is(err, ErrFileChanged) || ok && f.r.Changed() != nil && errors.Is(err, f.r.Changed()) {
@@ -1128,6 +1189,8 @@ func (v *MemVec[T]) writable() error {
 		return v.wrap("write", ErrClosed)
 	case v.readOnly:
 		return v.wrap("write", ErrReadOnly)
+	case v.shared != nil:
+		return v.errShared("write")
 	case v.changed != nil:
 		return v.wrap("write", v.changed)
 	case v.bg != nil && v.bg.owed.Load():
@@ -1145,6 +1208,9 @@ func (v *MemVec[T]) writable() error {
 func (v *MemVec[T]) mustWrite(op string) {
 	if v.readOnly && !v.closed {
 		v.panicf(op, "%v", ErrReadOnly)
+	}
+	if v.shared != nil && !v.closed {
+		v.panicf(op, "%v: other writers append beside this one", ErrShared)
 	}
 }
 

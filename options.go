@@ -17,6 +17,7 @@ type Option func(*options)
 type options struct {
 	readOnly    bool
 	follow      bool
+	shared      bool // Shared: a writer beside other Shared writers
 	mustExist   bool // MustExist: never create the file
 	createNew   bool // CreateNew: create the file, fail if it exists
 	lockTimeout time.Duration
@@ -54,7 +55,7 @@ const DefaultReserve = region.DefaultReserve
 // region returns the options that concern the file, for the region
 // layer's OpenFile, with the format's sizes it needs.
 func (o options) region() region.Options {
-	return region.Options{ReadOnly: o.readOnly, Follow: o.follow, MustExist: o.mustExist, CreateNew: o.createNew,
+	return region.Options{ReadOnly: o.readOnly, Follow: o.follow, Shared: o.shared, MustExist: o.mustExist, CreateNew: o.createNew,
 		LockTimeout: o.lockTimeout, Mode: o.mode, Reserve: o.reserve, Advice: region.Advice(o.advice),
 		HeadSize: format.HeaderSize, HeadOnly: o.headOnly, HeadOnlyBlocks: format.NewRegionMax}
 }
@@ -76,6 +77,12 @@ func fileOptions(path string, opts []Option) (options, error) {
 		return o, fmt.Errorf("memvec: open %s: Follow and ReadOnly exclude each other: a follower reads beside a writer, a ReadOnly reader locks writers out", path)
 	case o.follow && o.lockWaits:
 		return o, fmt.Errorf("memvec: open %s: LockTimeout does not apply to a follower, which takes no lock a writer holds", path)
+	case o.shared && o.readOnly:
+		return o, fmt.Errorf("memvec: open %s: Shared and ReadOnly exclude each other: a Shared handle writes", path)
+	case o.shared && o.follow:
+		return o, fmt.Errorf("memvec: open %s: Shared and Follow exclude each other: a follower writes nothing, and follows Shared writers without the option", path)
+	case o.shared && o.syncGiven:
+		return o, fmt.Errorf("memvec: open %s: SyncEvery does not apply to a Shared writer yet: call Sync, which makes every writer's elements durable", path)
 	case o.createNew && o.mustExist:
 		return o, fmt.Errorf("memvec: open %s: CreateNew and MustExist exclude each other: one creates the file, the other never does", path)
 	case o.createNew && o.readOnly:
@@ -98,7 +105,7 @@ func fileOptions(path string, opts []Option) (options, error) {
 // to ignore.
 func anonOptions(op string, opts []Option) (options, error) {
 	o := buildOptions(opts)
-	if name := o.firstGiven("ReadOnly", "Follow", "MustExist", "CreateNew", "LockTimeout", "Mode", "SyncEvery"); name != "" {
+	if name := o.firstGiven("ReadOnly", "Follow", "Shared", "MustExist", "CreateNew", "LockTimeout", "Mode", "SyncEvery"); name != "" {
 		return o, fmt.Errorf("memvec: %s anonymous memory: option %s does not apply to anonymous memory", op, name)
 	}
 	return o, o.checkReserve(op, "anonymous memory")
@@ -107,7 +114,7 @@ func anonOptions(op string, opts []Option) (options, error) {
 // firstGiven returns the first of the named options that o was given, or
 // "" if none was.
 func (o options) firstGiven(names ...string) string {
-	given := map[string]bool{"ReadOnly": o.readOnly, "Follow": o.follow, "MustExist": o.mustExist,
+	given := map[string]bool{"ReadOnly": o.readOnly, "Follow": o.follow, "Shared": o.shared, "MustExist": o.mustExist,
 		"CreateNew": o.createNew, "LockTimeout": o.lockWaits, "Mode": o.modeGiven, "SyncEvery": o.syncGiven}
 	for _, n := range names {
 		if given[n] {
@@ -125,6 +132,40 @@ func (o options) firstGiven(names ...string) string {
 // return ErrReadOnly; the others panic. Writing through a view faults.
 func ReadOnly() Option {
 	return func(o *options) { o.readOnly = true }
+}
+
+// Shared opens the file as one of any number of Shared writers, in this
+// process or others (one handle per goroutine), that Push and Append to it
+// at once: every element lands exactly once and whole, the elements of one
+// Append together and in order, and each handle's elements in the order it
+// pushed them. A handle sees its own elements at once, and the others'
+// after Refresh or Wait, as a follower does; followers see everyone's.
+// In-place writes through Slice and Set are allowed: a
+// MemVec[atomic.Uint64] opened Shared in several processes counts exactly
+// with v.Slice()[i].Add(1). Operations that rewrite or drop elements, or
+// cut or replace the file, return an error wrapping ErrShared (see
+// ErrShared); Sync makes durable every element any writer published before
+// it was called.
+//
+// An exclusive writer (Open without options) and Shared writers exclude
+// each other with ErrLocked, and ReadOnly excludes both; LockTimeout
+// applies. At most 1,024 Shared writers have one file open at once.
+//
+// The appends are ordered by a lock in the file's header that the last
+// writer to push keeps while it goes on alone, so that a writer pushing
+// alone pays no handoff per push. A writer that wants it waits until its
+// holder has pushed 4,096 more elements, has pushed nothing for 200 µs, or
+// has died, and then takes it over: a writer that dies at any instruction
+// stops the others for no longer than that, plus the time its system takes
+// to release a dead process's locks (at once on Linux). FORMAT.md
+// ("Shared writers") gives the protocol.
+//
+// Shared needs byte-range locks that belong to a descriptor (open file
+// description locks): on Linux and Windows only. Elsewhere (macOS, the
+// BSDs) the open fails with an error wrapping errors.ErrUnsupported.
+// Shared excludes ReadOnly, Follow and, for now, SyncEvery.
+func Shared() Option {
+	return func(o *options) { o.shared = true }
 }
 
 // MustExist makes the open fail, with an error wrapping fs.ErrNotExist, if

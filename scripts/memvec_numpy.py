@@ -82,12 +82,13 @@ def load(path):
         if order is None:
             raise ValueError("bad byte-order mark")
         version, size, align, data_offset, _, slots, slot_size = struct.unpack_from(order + "IQIIQII", data, 12)
-        if version != 5:
-            raise ValueError("format version %d, not 5" % version)
+        if version != 6:
+            raise ValueError("format version %d, not 6" % version)
         if struct.unpack_from(order + "I", data, 48)[0] != 1:
             raise ValueError("not a vector file (kind %d)" % struct.unpack_from(order + "I", data, 48)[0])
-        if struct.unpack_from(order + "I", data, 60)[0] != crc32c(data[:60]) or data[52:60] != bytes(8):
-            raise ValueError("bad header checksum or reserved bytes")
+        # Bytes 52-59 are the words of Shared writers: not checksummed.
+        if struct.unpack_from(order + "I", data, 60)[0] != crc32c(data[:52]):
+            raise ValueError("bad header checksum")
         if not (128 <= slots and 8 <= slot_size <= 32704 and slots % 8 == 0 == slot_size % 8
                 and slots + 2 * slot_size <= data_offset <= file_size and data_offset % max(align, 1) == 0):
             raise ValueError("bad layout slots")

@@ -184,7 +184,7 @@ func TestInfoShowsHeaderLayoutAndLengths(t *testing.T) {
 	require.Empty(t, errOut)
 	want := fmt.Sprintf(`file         FILE
 writer       none
-format       version 5, little-endian
+format       version 6, little-endian
 element      main.Reading, 112 bytes, align 8
 fingerprint  0x%016x
 data offset  %d
@@ -429,7 +429,7 @@ func TestCheck(t *testing.T) {
 		data []byte // nil: no file
 		want string
 	}{
-		{"header", header, fmt.Sprintf("memvec: open FILE: corrupt region: header checksum is %#08x, header hashes to %#08x\n", ne.Uint32(header[60:]), crc(header[:60]))},
+		{"header", header, fmt.Sprintf("memvec: open FILE: corrupt region: header checksum is %#08x, header hashes to %#08x\n", ne.Uint32(header[60:]), crc(header[:52]))},
 		{"layout slot", section, fmt.Sprintf("memvec: open FILE: corrupt region: layout slot 0's checksum is %#08x, the slot hashes to %#08x\n", ne.Uint32(section[128:]), crc(section[132:136+ne.Uint32(section[132:])]))},
 		{"truncated", cut, fmt.Sprintf("memvec: open FILE: corrupt region: header counts 2 elements, the %d-byte region holds at most 1\n", len(cut))},
 		{"text", text, "memvec: open FILE: corrupt region: not a memvec region: magic is \"not a ve\", want \"\\x89MEMVEC\\n\"\n"},

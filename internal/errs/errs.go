@@ -23,6 +23,7 @@ var (
 	ErrClosed          = errors.New("closed")
 	ErrFileChanged     = errors.New("file changed under this handle")
 	ErrUnaligned       = errors.New("region is not aligned")
+	ErrShared          = errors.New("not allowed on a vector opened with Shared")
 )
 
 // Corruptf returns an error wrapping ErrCorrupt with the detail.

@@ -33,14 +33,15 @@ import (
 // machine that created the region, which the byte-order mark records.
 //
 // The first 64 bytes (one cache line) are written once, when the region is
-// created, and covered by the checksum. The next 64 are the words that
+// created, and covered by the checksum, but for the two words of Shared
+// writers at 52 and 56, which change while they append. The next 64 are the words that
 // change while the region is in use; they are not checksummed, and a reader
 // validates them against the region instead.
 //
 //	off size field
 //	  0   8 magic "\x89MEMVEC\n"
 //	  8   4 byte-order mark 0x01020304
-//	 12   4 format version (5)
+//	 12   4 format version (6)
 //	 16   8 element size in bytes
 //	 24   4 element alignment in bytes
 //	 28   4 offset of element 0 from the start of the region
@@ -48,8 +49,9 @@ import (
 //	 40   4 offset of the two layout slots (128)
 //	 44   4 size of each layout slot in bytes
 //	 48   4 kind: what the body holds (1 a vector; see Kind)
-//	 52   8 reserved, zero
-//	 60   4 CRC-32C of bytes 0-59
+//	 52   4 append lock of Shared writers: 0 free, else the holder's id (atomic; see FORMAT.md)
+//	 56   4 holder word of Shared writers: the holder's id while it pushes, and its push count (atomic)
+//	 60   4 CRC-32C of bytes 0-51
 //	 64   8 length: the number of elements published (atomic)
 //	 72   4 wake word: bit 0 set while a follower sleeps; bits 1-31 count wake-ups (atomic)
 //	 76   4 layout word: counts the relabels; its lowest bit is the slot of the current layout (atomic)
@@ -70,7 +72,7 @@ import (
 // changes all at once. The body starts after the slots, at the data offset.
 const (
 	HeaderSize    = 128
-	Version       = 5
+	Version       = 6
 	ByteOrderMark = 0x01020304
 
 	OffMagic       = 0
@@ -83,9 +85,10 @@ const (
 	OffSlots       = 40
 	OffSlotSize    = 44
 	OffKind        = 48
-	OffReserved    = 52
+	OffAppendLock  = 52
+	OffHolder      = 56
 	OffChecksum    = 60
-	StaticSize     = 64 // the checksummed part: bytes 0-63
+	StaticSize     = 64 // the static part: bytes 0-63, of which 0-51 are checksummed
 	OffLength      = 64
 	OffWake        = 72
 	OffLayoutWord  = 76
@@ -170,9 +173,10 @@ func NewRegionSize(body Body, pageSize int) int {
 }
 
 // HeaderChecksum returns the CRC-32C of the header bytes it covers: the
-// static part before the checksum itself.
+// static part before the words of Shared writers (bytes 0-51), which
+// change while they append.
 func HeaderChecksum(b []byte) uint32 {
-	return crc32.Checksum(b[:OffChecksum], Castagnoli)
+	return crc32.Checksum(b[:OffAppendLock], Castagnoli)
 }
 
 // WriteHeader writes a new header for body with length 0 into b, which must be
@@ -280,11 +284,6 @@ func ReadStatic(b []byte) (h Header, section []byte, err error) {
 	case h.Slots < HeaderSize || uint64(h.Slots)+2*uint64(h.SlotSize) > uint64(h.DataOffset):
 		return h, nil, errs.Corruptf("layout slots [%d, %d) are not between the header and the data offset %d", h.Slots, uint64(h.Slots)+2*uint64(h.SlotSize), h.DataOffset)
 	}
-	for _, r := range b[OffReserved:OffChecksum] {
-		if r != 0 {
-			return h, nil, errs.Corruptf("reserved header bytes are not zero")
-		}
-	}
 	section, err = ReadSlot(b, h)
 	return h, section, err
 }
@@ -293,6 +292,21 @@ func ReadStatic(b []byte) (h Header, section []byte, err error) {
 // whose lowest bit is the current layout slot.
 func LayoutWord(b []byte) *atomic.Uint32 {
 	return (*atomic.Uint32)(unsafe.Pointer(&b[OffLayoutWord]))
+}
+
+// AppendLock returns the append lock of region b's Shared writers: 0
+// free, else bits 0-15 the holder's id, and bit 31 set while the writer
+// whose id is in bits 16-30 takes the lock over (FORMAT.md, "Shared
+// writers").
+func AppendLock(b []byte) *atomic.Uint32 {
+	return (*atomic.Uint32)(unsafe.Pointer(&b[OffAppendLock]))
+}
+
+// HolderWord returns the holder word of region b's Shared writers: bits
+// 0-15 the id of the holder of the append lock while it is inside a push,
+// 0 between pushes; bits 16-31 the count of its pushes, modulo 2^16.
+func HolderWord(b []byte) *atomic.Uint32 {
+	return (*atomic.Uint32)(unsafe.Pointer(&b[OffHolder]))
 }
 
 // SlotAt returns slot k (0 or 1) of region b, whose header h is valid.

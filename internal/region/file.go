@@ -19,6 +19,7 @@ import (
 type Options struct {
 	ReadOnly    bool          // open for reading, under a shared lock
 	Follow      bool          // a follower: reads beside a writer, takes no lock a writer waits on
+	Shared      bool          // a Shared writer: writes beside other Shared writers (see shared.go)
 	MustExist   bool          // never create the file
 	CreateNew   bool          // create the file; fail if it exists
 	LockTimeout time.Duration // how long to wait for the lock
@@ -56,6 +57,7 @@ type File struct {
 	sizeChanged bool   // since the last Sync: fsync is needed too
 	trimTo      int    // the size Close cuts the file to if no follower maps it (see TrimAtClose); 0: none
 	closed      bool
+	sharedID    int // a Shared writer's identity, the slot byte it holds (see SharedID); 0 for any other handle
 
 	// changed is the error of a change another program made to the file
 	// under this writable handle, once found (see CheckChange): nothing is
@@ -198,7 +200,9 @@ func (f *File) TrimAtClose(size int) { f.trimTo = size }
 // another program's view of the file) leaves the file as it was, which is
 // no error: the bytes past the data hold nothing that counts.
 func (f *File) trim() {
-	if f.trimTo <= 0 || f.trimTo >= f.fileSize || f.readOnly || f.changed != nil {
+	// Shared writers never cut the file: the others' mappings, and
+	// their elements, may reach past any size one of them would cut to.
+	if f.trimTo <= 0 || f.trimTo >= f.fileSize || f.readOnly || f.changed != nil || f.sharedID != 0 {
 		return
 	}
 	if followed, err := followersAttached(f.osFile); err != nil || followed {

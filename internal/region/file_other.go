@@ -37,3 +37,6 @@ func (f *File) wakeWord(off int) *atomic.Uint32 { return nil }
 
 // SyncDirectory does nothing: there are no files here.
 func SyncDirectory(dir string) error { return nil }
+
+func (f *File) growShared(size int) error { return errors.ErrUnsupported }
+func (f *File) readyShared(off int) error { return errors.ErrUnsupported }

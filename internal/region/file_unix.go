@@ -53,13 +53,13 @@ func openFile(path string, o Options) (_ *File, err error) {
 		// one creates the file and the others get EEXIST.
 		flag = unix.O_RDWR | unix.O_CREAT | unix.O_EXCL
 	}
-	osf, flag, created, fi, err := openLocked(path, flag, o)
+	osf, flag, created, fi, sharedID, err := openLocked(path, flag, o)
 	if err != nil {
 		return nil, err
 	}
 	// An empty file may be new (and one CreateNew made is): its directory
 	// entry becomes durable with the first Sync, or the header's.
-	f := &File{osFile: osf, path: path, readOnly: o.ReadOnly || o.Follow, follow: o.Follow, reserve: o.Reserve, created: created,
+	f := &File{osFile: osf, path: path, readOnly: o.ReadOnly || o.Follow, follow: o.Follow, reserve: o.Reserve, created: created, sharedID: sharedID,
 		fileOS: fileOS{writable: o.Follow && flag == unix.O_RDWR, dirSync: fi.Size() == 0, advice: o.Advice, headSize: o.HeadSize}}
 	// Closing the file releases the lock too: every error below closes
 	// it, and removes the file if this open created it.
@@ -133,45 +133,48 @@ func cacheHeader(osf *os.File, size int64) {
 // A file this open created and then failed to lock, or to Stat, is left
 // where it is: another handle that opened it in between may hold it (and
 // has the lock: the only way a new file's lock is not free).
-func openLocked(path string, flag int, o Options) (osf *os.File, _ int, created bool, fi os.FileInfo, err error) {
+func openLocked(path string, flag int, o Options) (osf *os.File, _ int, created bool, fi os.FileInfo, sharedID int, err error) {
 	start := time.Now()
 	for replaced := 0; ; replaced++ {
 		var fd int
 		fd, flag, created, err = openDescriptor(path, flag, o.Follow, o.Mode)
 		if err != nil {
-			return nil, 0, false, nil, fmt.Errorf("memvec: %w", &fs.PathError{Op: "open", Path: path, Err: err})
+			return nil, 0, false, nil, 0, fmt.Errorf("memvec: %w", &fs.PathError{Op: "open", Path: path, Err: err})
 		}
 		osf = os.NewFile(uintptr(fd), path)
 		if o.Follow {
 			err = lockFollower(osf)
 		} else {
-			err = lockFile(osf, o.ReadOnly, o.LockTimeout-time.Since(start))
+			err = lockFile(osf, o.ReadOnly || o.Shared, o.LockTimeout-time.Since(start))
+			if err == nil {
+				sharedID, err = lockClass(osf, o, o.LockTimeout-time.Since(start))
+			}
 			if err == nil && !o.ReadOnly {
-				markWriter(osf) // for File.HasWriter of the followers
+				markWriter(osf, o.Shared) // for File.HasWriter of the followers
 			}
 		}
 		if err != nil {
 			osf.Close()
-			return nil, 0, false, nil, fmt.Errorf("memvec: lock %s: %w", path, err)
+			return nil, 0, false, nil, 0, fmt.Errorf("memvec: lock %s: %w", path, err)
 		}
 		if fi, err = osf.Stat(); err != nil {
 			osf.Close()
-			return nil, 0, false, nil, fmt.Errorf("memvec: %w", err)
+			return nil, 0, false, nil, 0, fmt.Errorf("memvec: %w", err)
 		}
 		if o.Follow {
-			return osf, flag, created, fi, nil
+			return osf, flag, created, fi, sharedID, nil
 		}
 		same, err := sameFile(path, fi)
 		if err != nil {
 			osf.Close()
-			return nil, 0, false, nil, fmt.Errorf("memvec: lock %s: %w", path, err)
+			return nil, 0, false, nil, 0, fmt.Errorf("memvec: lock %s: %w", path, err)
 		}
 		if same {
-			return osf, flag, created, fi, nil
+			return osf, flag, created, fi, sharedID, nil
 		}
 		osf.Close()
 		if replaced >= replacedRetries && time.Since(start) >= o.LockTimeout {
-			return nil, 0, false, nil, fmt.Errorf("memvec: lock %s: the path was replaced %d times while this open locked the file: %w", path, replaced+1, errs.ErrLocked)
+			return nil, 0, false, nil, 0, fmt.Errorf("memvec: lock %s: the path was replaced %d times while this open locked the file: %w", path, replaced+1, errs.ErrLocked)
 		}
 	}
 }
@@ -640,3 +643,41 @@ func (f *File) PollOnly() { f.writable = false }
 // durable (see syncDirectory): for a container that creates a directory of
 // files of its own, and the files in it.
 func SyncDirectory(dir string) error { return syncDirectory(dir) }
+
+// growShared makes a Shared writer's region cover the file's size, or
+// size bytes if the file is smaller: growth to size reserves the blocks
+// from the file's end, as resize does, but never cuts the file back, not
+// even when it fails, since other Shared writers map it and may have grown
+// it meanwhile.
+func (f *File) growShared(size int) error {
+	have, err := f.currentSize()
+	if err != nil {
+		return err
+	}
+	if have < int64(size) {
+		if err := reserveBlocks(f.osFile, have, int64(size)-have); err != nil {
+			return err
+		}
+		have = int64(size)
+	}
+	if have > math.MaxInt {
+		return fmt.Errorf("%d bytes do not fit in this platform's address space", have)
+	}
+	if err := f.cover(int(have)); err != nil {
+		return err
+	}
+	f.fileSize = int(have)
+	f.setSize(int(have))
+	f.sizeChanged = true
+	return nil
+}
+
+// readyShared readies the disk blocks of the file's bytes from off to the
+// end of the region (see reserveBlocks): a Shared writer that died while it
+// grew the file may have left it longer with no blocks under its end.
+func (f *File) readyShared(off int) error {
+	if off >= len(f.b) {
+		return nil
+	}
+	return reserveBlocks(f.osFile, int64(off), int64(len(f.b)-off))
+}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/memvec/memvec/internal/errs"
@@ -55,7 +56,17 @@ func openFile(path string, o Options) (_ *File, err error) {
 		}
 		return nil, fmt.Errorf("memvec: %w", err)
 	}
-	lock := func() error { return lockFile(osf, o.ReadOnly, o.LockTimeout) }
+	start := time.Now()
+	var sharedID int
+	lock := func() error {
+		err := lockFile(osf, o.ReadOnly || o.Shared, o.LockTimeout)
+		if err == nil {
+			if sharedID, err = lockClass(osf, o, o.LockTimeout-time.Since(start)); err != nil {
+				unlockFile(osf)
+			}
+		}
+		return err
+	}
 	if o.Follow {
 		// A follower takes no lock that a writer waits on: only the
 		// follower byte, shared (see follow_windows.go). File.close
@@ -67,11 +78,11 @@ func openFile(path string, o Options) (_ *File, err error) {
 		return nil, fmt.Errorf("memvec: lock %s: %w", path, err)
 	}
 	if !o.ReadOnly && !o.Follow {
-		markWriter(osf) // for File.HasWriter of the followers
+		markWriter(osf, o.Shared) // for File.HasWriter of the followers
 	}
 	// Every error below unlocks and closes the file, and removes it if
 	// this open created it (see discard).
-	f := &File{osFile: osf, path: path, readOnly: o.ReadOnly || o.Follow, follow: o.Follow, reserve: o.Reserve, created: created}
+	f := &File{osFile: osf, path: path, readOnly: o.ReadOnly || o.Follow, follow: o.Follow, reserve: o.Reserve, created: created, sharedID: sharedID}
 	defer func() {
 		if err != nil {
 			f.discard()
@@ -502,9 +513,36 @@ func (f *File) close() error {
 	if err == nil {
 		f.trim() // Windows cuts no file under a mapped view: after the unmap
 	}
+	releaseClass(f.osFile, f.readOnly && !f.follow, f.sharedID)
 	return errors.Join(err, unlock(f.osFile), f.osFile.Close())
 }
 
 // SyncDirectory does nothing on Windows: NTFS journals its directories'
 // changes, and a file's FlushFileBuffers makes its own name durable.
 func SyncDirectory(dir string) error { return nil }
+
+// growShared makes a Shared writer's region cover the file's size, or
+// size bytes if the file is smaller: a section of that size extends the
+// file (see mapView). It never cuts the file, which other Shared writers
+// map and may have grown meanwhile. A new view moves the region, as every
+// growth does here.
+func (f *File) growShared(size int) error {
+	have, err := f.currentSize()
+	if err != nil {
+		return err
+	}
+	size = max(size, int(have))
+	if size > f.mapped {
+		if err := f.mapView(size); err != nil {
+			return err
+		}
+	}
+	f.fileSize = max(f.fileSize, size)
+	f.setSize(size)
+	return nil
+}
+
+// readyShared does nothing here: a section that extends a file has NTFS
+// allocate the clusters of its new end at once (see resize), so a file
+// that a dead Shared writer grew has them all.
+func (f *File) readyShared(off int) error { return nil }

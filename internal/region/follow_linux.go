@@ -67,8 +67,16 @@ func lockFollower(osf *os.File) error {
 // it, so it never waits. It is best-effort: a filesystem that refuses
 // byte-range locks costs the followers that test only the answer (no
 // writer), not the writer its open.
-func markWriter(osf *os.File) {
-	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart, Start: writerLockOffset, Len: 1}
+//
+// Shared writers take it shared (shared set), all of them: they are many,
+// and an exclusive writer, which takes it exclusively, never has the file
+// beside them (the flock keeps the classes apart).
+func markWriter(osf *os.File, shared bool) {
+	typ := int16(unix.F_WRLCK)
+	if shared {
+		typ = unix.F_RDLCK
+	}
+	lk := unix.Flock_t{Type: typ, Whence: io.SeekStart, Start: writerLockOffset, Len: 1}
 	for unix.FcntlFlock(osf.Fd(), unix.F_OFD_SETLK, &lk) == unix.EINTR {
 	}
 }
@@ -78,7 +86,7 @@ func markWriter(osf *os.File) {
 // byte (see markWriter). F_OFD_GETLK only tests: it takes nothing, so a
 // writer's open at the same instant is never kept out.
 func writerAttached(osf *os.File) (bool, error) {
-	held, err := byteLocked(osf, unix.F_RDLCK, writerLockOffset)
+	held, err := byteLocked(osf, unix.F_WRLCK, writerLockOffset) // any lock: Shared writers hold it shared
 	if err != nil {
 		return false, os.NewSyscallError("fcntl", err)
 	}

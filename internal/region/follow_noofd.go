@@ -16,7 +16,7 @@ func lockFollower(osf *os.File) error { return nil }
 
 // markWriter does nothing here: there is no lock a follower could test
 // without keeping a writer out (see writerAttached).
-func markWriter(osf *os.File) {}
+func markWriter(osf *os.File, shared bool) {}
 
 // writerAttached reports that it cannot tell whether a writer holds the
 // file: these systems have no byte-range lock that belongs to a

@@ -41,19 +41,26 @@ func unlockFollower(osf *os.File) error { return unlockByte(osf, FollowerLockOff
 // followerLockWait. It is best-effort: a handle that cannot take it costs
 // the followers that test only the answer (no writer), not the writer its
 // open. unlockWriter releases it at Close.
-func markWriter(osf *os.File) { lockByte(osf, writerLockOffset, true, followerLockWait) }
+//
+// Shared writers take it shared (shared set), all of them: an exclusive
+// writer never has the file beside them (the file's lock keeps the classes
+// apart).
+func markWriter(osf *os.File, shared bool) {
+	lockByte(osf, writerLockOffset, !shared, followerLockWait)
+}
 
 // unlockWriter releases the writer byte that markWriter took; an error
 // (markWriter could not take it) is of no consequence.
 func unlockWriter(osf *os.File) { unlockByte(osf, writerLockOffset) }
 
 // writerAttached reports whether a writer holds the file that osf, a
-// follower's handle, names: it takes the writer byte shared without
-// waiting; if that fails with ERROR_LOCK_VIOLATION, a writer holds it,
-// else nobody does and it is given back at once. A writer that opens in
-// that instant waits for it (see markWriter), and is not kept out.
+// follower's handle, names: it takes the writer byte exclusively without
+// waiting (Shared writers hold it shared, an exclusive writer exclusively);
+// if that fails with ERROR_LOCK_VIOLATION, a writer holds it, else nobody
+// does and it is given back at once. A writer that opens in that instant
+// waits for it (see markWriter), and is not kept out.
 func writerAttached(osf *os.File) (bool, error) {
-	held, err := tryLockByte(osf, writerLockOffset, false)
+	held, err := tryLockByte(osf, writerLockOffset, true)
 	if held || err != nil {
 		return held, err
 	}
