@@ -140,6 +140,12 @@ func OpenBytes(path string, opts ...Option) (_ *Bytes, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.shared {
+		// Shared writers of a vector append under a lock in its header
+		// (FORMAT.md, "Shared writers"); a Bytes's appends do not take it
+		// yet, so two of them would write over each other.
+		return nil, fmt.Errorf("memvec: open %s: %w: the Shared option does not apply to a Bytes yet", path, errors.ErrUnsupported)
+	}
 	if o.follow {
 		return openBytesFollower(path, o)
 	}

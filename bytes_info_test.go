@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/memvec/memvec/internal/format"
 	"github.com/stretchr/testify/require"
 )
 
@@ -47,7 +48,7 @@ func TestBytesInfo(t *testing.T) {
 	require.Equal(t, int64(len(offsets)), in.FileSize)
 	require.Equal(t, (len(offsets)-in.DataOffset)/8-1, in.Cap, "an entry more than the records")
 	require.Equal(t, 896, in.DataOffset)
-	require.Equal(t, 5, in.Version)
+	require.Equal(t, format.Version, int(in.Version))
 	require.Equal(t, binary.ByteOrder(binary.LittleEndian), in.ByteOrder) // every platform the tests run on
 	require.Equal(t, []int{8, 8}, []int{in.ElemSize, in.ElemAlign})
 	require.Equal(t, uint64(0x6d3adf8e7411730e), in.Fingerprint)
