@@ -176,30 +176,8 @@ func checkBytes(dir string, durable bool, stdout, stderr io.Writer) error {
 	if err := b.Check(); err != nil {
 		return err
 	}
-	var warnings []string
-	kept := uint64(in.Len)
-	if !live {
-		// A writer changes these words as it goes: they are checked only
-		// in a Bytes at rest, as in a vector file.
-		if warnings, kept, err = checkBytesDurable(dir, in); err != nil {
-			return err
-		}
-	}
-	note := ""
-	switch {
-	case live:
-		note = " (a writer has it open)"
-	case !in.Rebooted && kept < uint64(in.Len):
-		note = fmt.Sprintf("; %d not durable yet: after a reboot, a reader would count %s", uint64(in.Len)-kept, countable(int(kept), "record"))
-	}
-	fmt.Fprintf(stdout, "%s: valid, a Bytes of %s, %s%s\n", dir, countable(in.Len, "record"), countable(int(b.Size()), "byte"), note)
-	for _, w := range warnings {
-		fmt.Fprintf(stderr, "memvec: check %s: warning: %s\n", dir, w)
-	}
-	if durable && !live && !in.Rebooted && kept < uint64(in.Len) {
-		return errNotDurable
-	}
-	return nil
+	verdict := checked{what: fmt.Sprintf("a Bytes of %s, %s", countable(in.Len, "record"), countable(int(b.Size()), "byte")), unit: "record"}
+	return verdict.report(dir, in, live, durable, stdout, stderr, func() ([]string, uint64, error) { return checkBytesDurable(dir, in) })
 }
 
 // checkBytesDurable verifies the power-loss words of the Bytes at dir, at
@@ -328,13 +306,9 @@ func dumpBytes(dir string, o dumpOptions, stdout, stderr io.Writer) (err error) 
 		if err := w.Flush(); err != nil || !o.follow || next >= o.to {
 			return err
 		}
-		_, err := b.Wait(ctx, next)
-		switch {
-		case ctx.Err() != nil:
-			return nil // interrupted: what was printed is flushed
-		case errors.Is(err, memvec.ErrRewritten):
-			fmt.Fprintf(stderr, "memvec: dump %s: the writer dropped records: those printed may have changed; going on from record %d\n", dir, next)
-		case err != nil:
+		wait := func() error { _, err := b.Wait(ctx, next); return err }
+		notice := fmt.Sprintf("memvec: dump %s: the writer dropped records: those printed may have changed; going on from record %d", dir, next)
+		if stop, err := awaitMore(ctx, wait, notice, stderr); stop {
 			return err
 		}
 	}

@@ -32,12 +32,28 @@ func check(path string, durable bool, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%s: valid, a new vector file with no header yet: no elements\n", path)
 		return nil
 	}
+	verdict := checked{what: fmt.Sprintf("%s of %s", countable(in.Len, "element"), typeName(in.Layout.Type)), unit: "element"}
+	return verdict.report(path, in, live, durable, stdout, stderr, func() ([]string, uint64, error) { return checkDurable(path, in) })
+}
+
+// checked is what check says of a valid file or Bytes: what it holds
+// ("3 elements of ..."), and the unit it counts in.
+type checked struct {
+	what, unit string
+}
+
+// report checks the power-loss words of the file or Bytes at path, whose
+// header is in, with durableWords, unless a writer has it open (live):
+// they change as the writer goes, and are checked only at rest. It prints
+// "PATH: valid, WHAT" with a note on what a reboot would drop, the
+// warnings on stderr, and returns errNotDurable for durable (-durable) if
+// a reboot would drop some of it.
+func (c checked) report(path string, in memvec.Info, live, durable bool, stdout, stderr io.Writer, durableWords func() ([]string, uint64, error)) error {
 	var warnings []string
 	kept := uint64(in.Len)
 	if !live {
-		// A writer changes these words as it goes: they are checked only
-		// in a file at rest.
-		if warnings, kept, err = checkDurable(path, in); err != nil {
+		var err error
+		if warnings, kept, err = durableWords(); err != nil {
 			return err
 		}
 	}
@@ -46,9 +62,9 @@ func check(path string, durable bool, stdout, stderr io.Writer) error {
 	case live:
 		note = " (a writer has it open)"
 	case !in.Rebooted && kept < uint64(in.Len):
-		note = fmt.Sprintf("; %d not durable yet: after a reboot, a reader would count %s", uint64(in.Len)-kept, countable(int(kept), "element"))
+		note = fmt.Sprintf("; %d not durable yet: after a reboot, a reader would count %s", uint64(in.Len)-kept, countable(int(kept), c.unit))
 	}
-	fmt.Fprintf(stdout, "%s: valid, %s of %s%s\n", path, countable(in.Len, "element"), typeName(in.Layout.Type), note)
+	fmt.Fprintf(stdout, "%s: valid, %s%s\n", path, c.what, note)
 	for _, w := range warnings {
 		fmt.Fprintf(stderr, "memvec: check %s: warning: %s\n", path, w)
 	}

@@ -86,16 +86,29 @@ func dump(path string, o dumpOptions, stdout, stderr io.Writer) (err error) {
 		if next >= o.to {
 			return nil
 		}
-		_, err := r.Wait(ctx, next)
-		switch {
-		case ctx.Err() != nil:
-			return nil // interrupted: what was printed is flushed
-		case errors.Is(err, memvec.ErrRewritten):
-			fmt.Fprintf(stderr, "memvec: dump %s: the writer changed or dropped elements: those printed may have changed; going on from element %d\n", path, next)
-		case err != nil:
+		wait := func() error { _, err := r.Wait(ctx, next); return err }
+		notice := fmt.Sprintf("memvec: dump %s: the writer changed or dropped elements: those printed may have changed; going on from element %d", path, next)
+		if stop, err := awaitMore(ctx, wait, notice, stderr); stop {
 			return err
 		}
 	}
+}
+
+// awaitMore is dump -follow's wait for more than it has printed: wait
+// (Raw's or Bytes's Wait). It prints notice on stderr if the writer
+// rewrote what was printed (ErrRewritten), and goes on. It reports stop
+// when dump must end: interrupted (no error: what was printed is
+// flushed), or with wait's error.
+func awaitMore(ctx context.Context, wait func() error, notice string, stderr io.Writer) (stop bool, err error) {
+	err = wait()
+	switch {
+	case ctx.Err() != nil:
+		return true, nil
+	case errors.Is(err, memvec.ErrRewritten):
+		fmt.Fprintln(stderr, notice)
+		return false, nil
+	}
+	return err != nil, err
 }
 
 // awaitFile opens the file at path with OpenRaw and opts (Follow), and if
