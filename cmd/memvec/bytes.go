@@ -19,7 +19,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"strconv"
 	"syscall"
@@ -347,8 +346,7 @@ func catchBytesFault(dir string, wasOn bool, err *error) {
 	if r == nil {
 		return
 	}
-	_, isRuntime := r.(runtime.Error)
-	if _, fault := r.(interface{ Addr() uintptr }); !isRuntime || !fault {
+	if !isFault(r) {
 		panic(r)
 	}
 	*err = fmt.Errorf("memvec: dump %s: a file of the Bytes was cut by another program while dump read it: %w", dir, memvec.ErrFileChanged)

@@ -152,10 +152,7 @@ func catchFault(path string, wasOn bool, err *error) {
 	if r == nil {
 		return
 	}
-	// SetPanicOnFault makes a fault a runtime.Error with the address;
-	// a nil pointer's is one without.
-	_, isRuntime := r.(runtime.Error)
-	if _, fault := r.(interface{ Addr() uintptr }); !isRuntime || !fault {
+	if !isFault(r) {
 		panic(r)
 	}
 	what := "the file was cut by another program"
@@ -163,6 +160,15 @@ func catchFault(path string, wasOn bool, err *error) {
 		what = fmt.Sprintf("the file was cut to %d bytes by another program", fi.Size())
 	}
 	*err = fmt.Errorf("memvec: dump %s: %s while dump read it: %w", path, what, memvec.ErrFileChanged)
+}
+
+// isFault reports whether r, recovered from a panic, is a fault of a read
+// in a mapping: SetPanicOnFault makes one a runtime.Error with the
+// address; a nil pointer's is one without.
+func isFault(r any) bool {
+	_, isRuntime := r.(runtime.Error)
+	_, fault := r.(interface{ Addr() uintptr })
+	return isRuntime && fault
 }
 
 // releaseWindow is how many bytes of elements dump reads between two calls
