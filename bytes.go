@@ -815,7 +815,7 @@ func (b *Bytes) sync() error {
 		return nil
 	}
 	b.recordLength()
-	if err := b.barrier(); err != nil {
+	if err := b.barrier(b.n); err != nil {
 		return b.fail("sync", err)
 	}
 	n := b.n
@@ -836,9 +836,12 @@ func (b *Bytes) sync() error {
 // count need (as MemVec.syncElements does): a Sync of the whole mapping
 // would also write back the pages past them that the pretoucher made dirty
 // ahead of the pushes, and write them again once the pushes reach them
-// (BENCHMARKS.md, "Bytes").
-func (b *Bytes) barrier() error {
-	upto := min(max(b.n, b.durable), len(b.offs)-1)
+// (BENCHMARKS.md, "Bytes"): the first n records, and those a header on
+// the disk may count. n is the caller's count: the owner's b.n, or the
+// syncer's load of the length word, since the owner's pushes change b.n
+// without a lock.
+func (b *Bytes) barrier(n int) error {
+	upto := min(max(n, b.durable), len(b.offs)-1)
 	dataEnd := int(min(max(b.offs[upto], 0), int64(len(b.data))))
 	if dataEnd == 0 {
 		return syncPrefix(b.idx, b.dataOffset+8*(upto+1))
@@ -1017,7 +1020,7 @@ func (b *Bytes) overwrite(i int) error {
 	}
 	if i > b.base {
 		b.recordLength()
-		if err := b.barrier(); err != nil {
+		if err := b.barrier(b.n); err != nil {
 			return b.fail("sync", err)
 		}
 		b.base = i
@@ -1033,7 +1036,7 @@ func (b *Bytes) overwrite(i int) error {
 // keepTail is MemVec.keepTail: what the last writer left past the base,
 // in this boot, is made durable before the open returns.
 func (b *Bytes) keepTail(n int) error {
-	if err := b.barrier(); err != nil {
+	if err := b.barrier(n); err != nil {
 		return b.fail("open", err)
 	}
 	b.record(n, n, n)

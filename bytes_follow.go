@@ -283,7 +283,7 @@ func (b *Bytes) syncBehind() error {
 	}
 	base := min(b.base, n)
 	b.record(base, max(base, min(b.durable, n)), n)
-	if err := b.barrier(); err != nil {
+	if err := b.barrier(n); err != nil {
 		kept := min(b.base, n)
 		failure := fmt.Errorf("%w (a background sync, SyncEvery); the Bytes now counts the %d records the last successful sync made durable: open it again", err, kept)
 		if !errors.Is(err, ErrSyncFailed) {
