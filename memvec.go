@@ -287,7 +287,7 @@ func New[T any](mem Memory) (_ *MemVec[T], err error) {
 	v := &MemVec[T]{mem: mem, layout: l, readOnly: isReadOnly(mem), persistent: !anon, dataOffset: int(format.DataOffsetFor(l.body()))}
 	b := mem.Bytes()
 	if f, ok := mem.(*File); ok && f.r.Shared() {
-		v.shared = &sharedWriter{id: uint32(f.r.SharedID()), file: f}
+		v.shared = &sharedWriter{id: uint32(f.r.SharedID()), file: f, waits: newFollower(false)}
 		if len(b) == 0 || format.IsBlank(b) {
 			// Of Shared writers that open a new file at once, one
 			// creates the vector, under the creation lock; the others
@@ -1102,9 +1102,9 @@ func (v *MemVec[T]) sync() (err error) {
 // after it is reported to no one: call Sync before Close to know that the
 // elements reached the disk.
 func (v *MemVec[T]) Close() error {
-	if v.follow != nil {
+	if f := v.waits(); f != nil {
 		// A Wait in another goroutine returns first (see Wait).
-		v.follow.endWaits()
+		f.endWaits()
 	}
 	if v.closed {
 		return nil

@@ -1,6 +1,7 @@
 package memvec
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -59,6 +60,9 @@ type sharedWriter struct {
 	id    uint32
 	file  *File
 	count uint32 // this writer's pushes as holder, modulo 2^16
+	// waits counts the Waits under way, as a follower's does, so that a
+	// Close in another goroutine ends them first (see Wait).
+	waits *follower
 }
 
 // lockWord returns the append lock, in the header the vector is attached
@@ -211,7 +215,8 @@ var sharedTookOver func()
 var sharedPushing func()
 
 // releaseShared gives the append lock up, if this writer holds it, and
-// wakes the writers that sleep waiting for it: at Close.
+// wakes the writers that sleep waiting for it: at Close, and before a
+// Wait.
 func (v *MemVec[T]) releaseShared() {
 	lock := v.lockWord()
 	if lock.CompareAndSwap(v.shared.id, 0) {
@@ -355,6 +360,19 @@ func (v *MemVec[T]) syncShared() (err error) {
 	}
 	v.attach(v.mem.Bytes(), len(v.s))
 	return nil
+}
+
+// waitShared is Wait for a Shared writer: it waits as a follower does,
+// sleeping on the wake word that every writer's push wakes (see publish),
+// until the writers have published more than n elements, and refreshes.
+// It first gives the append lock up if it holds it: a writer asleep
+// pushes nothing, and the others would wait sharedIdle to take it over.
+func (v *MemVec[T]) waitShared(ctx context.Context, n int) (m int, err error) {
+	defer catchFault(v.shared.file, "wait", debug.SetPanicOnFault(true), &err)
+	if v.length.Load() <= uint64(n) {
+		v.releaseShared()
+	}
+	return v.shared.waits.waitFor(ctx, n, "elements", v.wake, v.refreshShared, func() bool { return v.length.Load() > uint64(n) }, v.wrap)
 }
 
 // errShared returns the error of op, refused on a Shared writer.
