@@ -386,15 +386,25 @@ func (v *MemVec[T]) open(b []byte) error {
 		}
 		v.attach(v.mem.Bytes(), n)
 	case v.shared != nil:
-		// What claim and keepTail store in the header, they store under
+		// What claim and keepTail store in the header, they store inside
 		// the append lock, as Sync does.
 		v.attach(b, n)
 		v.joinShared()
-		if err := v.acquire(); err != nil {
+		if err := v.hold(); err != nil {
 			return err
 		}
+		defer v.letGo()
+		// Others may have pushed, and grown the file, since readHeader
+		// looked; after a reboot no writer has claimed the file yet if
+		// its boot identifier is still the old one, and the length
+		// word may count what the power loss took.
+		if err := v.shared.file.r.GrowShared(0); err != nil {
+			return v.wrap("open", err)
+		}
 		b = v.mem.Bytes()
-		n = int(v.length.Load())
+		if n, err = format.TrustedLength(b, v.dataOffset, v.layout.size, region.BootID()); err != nil {
+			return v.wrap("open", err)
+		}
 		v.claim(b, n)
 		v.attach(b, n)
 		if n > v.base {

@@ -37,7 +37,9 @@ import (
 // swap and the holder word's load in the taker, are sequentially
 // consistent atomics on one shared mapping: one of the two sees the
 // other's store, so a holder that missed the takeover has its push over
-// before the taker goes on, and a holder that saw it does not write.
+// before the taker goes on, and a holder that saw it does not write. A
+// Sync and an open are inside the lock as a push is (hold, letGo): they
+// write the header's durability record around a barrier.
 
 const (
 	// sharedQuota is how many pushes a writer that wants the lock lets its
@@ -234,16 +236,42 @@ func (v *MemVec[T]) appendShared(op string, xs []T) (err error) {
 		return nil
 	}
 	defer catchFault(v.shared.file, op, debug.SetPanicOnFault(true), &err)
+	if err := v.hold(); err != nil {
+		return err
+	}
+	// The holder: the only writer that stores the length.
+	n := int(v.length.Load())
+	if err := v.roomShared(n + len(xs)); err != nil {
+		v.letGo()
+		return err
+	}
+	dst := unsafe.Slice((*T)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(v.mem.Bytes())), v.dataOffset)), n+len(xs))
+	copy(dst[n:], xs)
+	if sharedPushing != nil {
+		sharedPushing()
+	}
+	v.publish(n + len(xs))
+	v.letGo()
+	v.attach(v.mem.Bytes(), n+len(xs))
+	return nil
+}
+
+// hold makes this writer the holder of the append lock, inside: its busy
+// mark in the holder word, stored by a swap from the word it left (a
+// writer that is not the holder never writes the word, since it would hide
+// the holder's mark from a taker, and one that finds it changed has been
+// overtaken), and the lock seen to name it after the mark. A taker then
+// waits for letGo, however long the holder stays inside: a push, or a
+// Sync or an open, which write the durability record in the header
+// around a barrier and must not be overtaken as idle in the middle of it
+// (another writer's record would mix with theirs).
+func (v *MemVec[T]) hold() error {
 	s := v.shared
 	for {
-		// Busy, by a swap from the word this writer left: a writer that
-		// is not the holder never writes the word (it would hide the
-		// holder's mark from a taker), and one that finds it changed has
-		// been overtaken.
 		lock, holder := v.lockWord(), v.holderWord()
 		if lock.Load() == s.id && holder.CompareAndSwap(s.count<<16, s.count<<16|s.id) {
 			if lock.Load() == s.id {
-				break
+				return nil
 			}
 			// Overtaken between the two: the mark goes, unless the
 			// new holder has already stored its own word.
@@ -253,22 +281,13 @@ func (v *MemVec[T]) appendShared(op string, xs []T) (err error) {
 			return err
 		}
 	}
-	// The holder: the only writer that stores the length.
-	n := int(v.length.Load())
-	if err := v.roomShared(n + len(xs)); err != nil {
-		v.holderWord().Store(s.count << 16)
-		return err
-	}
-	dst := unsafe.Slice((*T)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(v.mem.Bytes())), v.dataOffset)), n+len(xs))
-	copy(dst[n:], xs)
-	if sharedPushing != nil {
-		sharedPushing()
-	}
-	v.publish(n + len(xs))
+}
+
+// letGo ends what hold began: the holder word not busy, its count one up.
+func (v *MemVec[T]) letGo() {
+	s := v.shared
 	s.count++
 	v.holderWord().Store(s.count << 16)
-	v.attach(v.mem.Bytes(), n+len(xs))
-	return nil
 }
 
 // roomShared makes the region hold n elements: it maps what other writers
@@ -335,18 +354,19 @@ func (v *MemVec[T]) refreshShared() (n int, err error) {
 	return n, nil
 }
 
-// syncShared is Sync for a Shared writer: under the append lock, so that
-// no other writer's Sync records beside it, it makes durable every element
-// published so far, with the durability record that the header keeps for
-// all writers (see durable.go).
+// syncShared is Sync for a Shared writer: inside the append lock (hold),
+// so that no other writer's Sync records beside it, nor pushes, it makes
+// durable every element published so far, with the durability record
+// that the header keeps for all writers (see durable.go).
 func (v *MemVec[T]) syncShared() (err error) {
 	if err := v.sharedWritable(); err != nil {
 		return err
 	}
-	if err := v.acquire(); err != nil {
+	defer catchFault(v.shared.file, "sync", debug.SetPanicOnFault(true), &err)
+	if err := v.hold(); err != nil {
 		return err
 	}
-	defer catchFault(v.shared.file, "sync", debug.SetPanicOnFault(true), &err)
+	defer v.letGo()
 	if err := v.checkFile(); err != nil {
 		return v.wrap("sync", err)
 	}
