@@ -222,7 +222,8 @@ type MemVec[T any] struct {
 	bg *backgroundSync
 	// shared is set for a vector whose file was opened with Shared: its
 	// appends go through the append lock (shared.go), never Push's fast
-	// path (attach holds its capacity at its length).
+	// path (attach holds its capacity at its length), but a holder's own
+	// (pushHeld) from Push's slow path.
 	shared *sharedWriter
 }
 
@@ -296,7 +297,7 @@ func New[T any](mem Memory) (_ *MemVec[T], err error) {
 				return nil, v.wrap("create", err)
 			}
 			defer f.r.UnlockCreation()
-			if err := f.r.GrowShared(0); err != nil {
+			if err := f.growShared(0); err != nil {
 				return nil, v.wrap("create", err)
 			}
 			b = mem.Bytes()
@@ -398,7 +399,7 @@ func (v *MemVec[T]) open(b []byte) error {
 		// looked; after a reboot no writer has claimed the file yet if
 		// its boot identifier is still the old one, and the length
 		// word may count what the power loss took.
-		if err := v.shared.file.r.GrowShared(0); err != nil {
+		if err := v.shared.file.growShared(0); err != nil {
 			return v.wrap("open", err)
 		}
 		b = v.mem.Bytes()
@@ -499,6 +500,10 @@ func (v *MemVec[T]) attach(b []byte, n int) {
 	c := format.CapacityOf(len(b), v.dataOffset, v.layout.size)
 	if v.prefaulter() != nil {
 		c = min(c, max(n, format.CapacityOf(v.faulted, v.dataOffset, v.layout.size)))
+	}
+	if v.shared != nil {
+		// What the holder's fast path may reach (pushHeld).
+		v.shared.data, v.shared.room = unsafe.Add(base, v.dataOffset), c
 	}
 	if v.readOnly || n < v.durable || v.changed != nil || v.failed != nil || v.shared != nil {
 		// A Shared writer pushes through the append lock (shared.go);
@@ -637,6 +642,9 @@ func (v *MemVec[T]) publish(n int) {
 // and pushes x.
 func (v *MemVec[T]) pushSlow(x T) error {
 	if v.shared != nil {
+		if v.pushHeld(x) {
+			return nil
+		}
 		return v.appendShared("push", unsafe.Slice(&x, 1))
 	}
 	if err := v.roomForPush(); err != nil {

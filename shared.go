@@ -62,6 +62,11 @@ type sharedWriter struct {
 	id    uint32
 	file  *File
 	count uint32 // this writer's pushes as holder, modulo 2^16
+	// data is where element 0 is in this writer's mapping, and room how
+	// many elements its fast path (pushHeld) may reach: the mapping's,
+	// or, for a prefaulter, as far as it has faulted in. attach sets both.
+	data unsafe.Pointer
+	room int
 	// waits counts the Waits under way, as a follower's does, so that a
 	// Close in another goroutine ends them first (see Wait).
 	waits *follower
@@ -197,7 +202,7 @@ func (v *MemVec[T]) takeOver() error {
 	if dead {
 		n := int(v.length.Load())
 		if end, err := regionSize(v.dataOffset, n, v.layout.size); err == nil {
-			if err := s.file.r.GrowShared(0); err != nil {
+			if err := s.file.growShared(0); err != nil {
 				return v.wrap("push", err)
 			}
 			if err := s.file.r.ReadyShared(end); err != nil {
@@ -245,6 +250,7 @@ func (v *MemVec[T]) appendShared(op string, xs []T) (err error) {
 		v.letGo()
 		return err
 	}
+	v.prefaultShared(n, n+len(xs))
 	dst := unsafe.Slice((*T)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(v.mem.Bytes())), v.dataOffset)), n+len(xs))
 	copy(dst[n:], xs)
 	if sharedPushing != nil {
@@ -290,6 +296,58 @@ func (v *MemVec[T]) letGo() {
 	v.holderWord().Store(s.count << 16)
 }
 
+// pushHeld is Push for a Shared writer that holds the append lock, with
+// room in its mapping (faulted in, for a prefaulter) for one more element:
+// the steps of a push (see "Shared writers" above), busy mark, lock loaded
+// again, element, length, followers woken, mark cleared, with none of the
+// slow path's other work. It reports false, having written nothing and
+// left the holder word as it was, or as letGo leaves it, when the slow path
+// must run: the lock is not this writer's, or the room is not there, or
+// the vector refuses writes.
+func (v *MemVec[T]) pushHeld(x T) bool {
+	s := v.shared
+	if v.closed || v.changed != nil || v.failed != nil {
+		return false
+	}
+	lock, holder := v.lockWord(), v.holderWord()
+	idle := s.count << 16
+	if lock.Load() != s.id || !holder.CompareAndSwap(idle, idle|s.id) {
+		return false
+	}
+	if lock.Load() != s.id {
+		holder.CompareAndSwap(idle|s.id, idle)
+		return false
+	}
+	n := v.length.Load()
+	if n >= uint64(s.room) {
+		v.letGo()
+		return false
+	}
+	*(*T)(unsafe.Add(s.data, uintptr(n)*v.layout.size)) = x
+	v.publish(int(n) + 1)
+	v.letGo()
+	v.s = unsafe.Slice((*T)(s.data), n+1)
+	return true
+}
+
+// prefaultShared faults in, for a prefaulter (see makeRoom), the pages of
+// elements from to to and PrefaultWindow bytes beyond, once the region
+// holds them: a holder's fast path then runs up to there (pushHeld).
+// Another writer may have written some of them already: faulting in for
+// writing keeps what pages hold.
+func (v *MemVec[T]) prefaultShared(from, to int) {
+	pf := v.prefaulter()
+	if pf == nil {
+		return
+	}
+	b := v.mem.Bytes()
+	start := max(v.faulted, v.dataOffset+from*int(v.layout.size))
+	if end := min(len(b), v.dataOffset+to*int(v.layout.size)+region.PrefaultWindow); end > start {
+		pf.prefault(start, end-start)
+		v.faulted = end
+	}
+}
+
 // roomShared makes the region hold n elements: it maps what other writers
 // grew the file to and, if that is not enough, grows the file by the
 // policy of Grow (or just what is needed, if that step does not fit). It
@@ -300,16 +358,17 @@ func (v *MemVec[T]) roomShared(n int) error {
 	if err != nil {
 		return v.wrap("push", err)
 	}
-	r := v.shared.file.r
+	f := v.shared.file
+	r := f.r
 	if need <= len(r.Bytes()) {
 		return nil
 	}
-	if err := r.GrowShared(0); err != nil {
+	if err := f.growShared(0); err != nil {
 		return v.wrap("grow", err)
 	}
 	if len(r.Bytes()) < need {
-		if err := r.GrowShared(nextRegionSize(len(r.Bytes()), need)); err != nil {
-			if err2 := r.GrowShared(roundUp(need, pageSize)); err2 != nil {
+		if err := f.growShared(nextRegionSize(len(r.Bytes()), need)); err != nil {
+			if err2 := f.growShared(roundUp(need, pageSize)); err2 != nil {
 				v.attach(r.Bytes(), len(v.s))
 				return v.wrap("grow", err)
 			}
@@ -343,7 +402,7 @@ func (v *MemVec[T]) refreshShared() (n int, err error) {
 		return len(v.s), v.wrap("refresh", corrupt("header counts %d elements: %v", n, err))
 	}
 	if need > len(v.mem.Bytes()) {
-		if err := v.shared.file.r.GrowShared(0); err != nil {
+		if err := v.shared.file.growShared(0); err != nil {
 			return len(v.s), v.wrap("refresh", err)
 		}
 		if need > len(v.mem.Bytes()) {
