@@ -197,7 +197,7 @@ func (b *Bytes) Wait(ctx context.Context, n int) (m int, err error) {
 	}
 	defer catchFault(b.idx.(*File), "wait", debug.SetPanicOnFault(true), &err)
 	fm, _ := following(b.idx)
-	return b.follow.waitFor(ctx, n, "records", fm, b.refresh, func() bool { return b.length.Load() > uint64(n) }, b.wrap)
+	return b.follow.waitFor(ctx, n, "records", fm.wakeWord, b.refresh, func() bool { return b.length.Load() > uint64(n) }, b.wrap)
 }
 
 // HasWriter reports whether a writer holds the Bytes now, as MemVec's

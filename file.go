@@ -244,6 +244,13 @@ func (f *File) Resize(size int) error {
 	return nil
 }
 
+// growShared is File.GrowShared for a Shared writer's vector: the helper
+// that faults pages in stops first, as for every change of the mapping.
+func (f *File) growShared(size int) error {
+	f.touch.Stop()
+	return f.r.GrowShared(size)
+}
+
 // prefault faults in the pages of the file's bytes [off, off+n) for
 // writing, in bulk, and has a helper goroutine fault in some beyond (see
 // prefaulter and pretoucher). Growth has reserved their blocks (see

@@ -358,17 +358,22 @@ func headerPending(b []byte) bool {
 // ctx.Err(). If another program cuts the file below the header, Wait
 // returns the length it has and an error wrapping ErrFileChanged, as
 // Refresh does; a follower asleep then, whom no Push wakes, finds it when
-// its sleep ends (after a second at most). On a vector that is not a
-// follower, whose length nobody else changes, Wait returns (Len(), nil) if
-// Len() > n and an error otherwise; after Close, (0, ErrClosed).
+// its sleep ends (after a second at most).
 //
-// Close is the one method that may be called on a follower while another
-// goroutine is in Wait on it: the Wait returns (0, ErrClosed) at once, and
+// A Shared writer (see Shared) waits as a follower does, for the elements
+// of all the writers, its own and the others' (and first gives up the
+// append lock if it holds it, so that the others push at once); its Wait
+// reports no ErrRewritten. On any other vector, whose length nobody else
+// changes, Wait returns (Len(), nil) if Len() > n and an error otherwise;
+// after Close, (0, ErrClosed).
+//
+// Close is the one method that may be called on a follower or a Shared
+// writer while another goroutine is in Wait on it: the Wait returns (0, ErrClosed) at once, and
 // Close returns after it has, never unmapping what the Wait reads. Any
 // other call during a Wait is a data race, as for every method of a
 // MemVec.
 func (v *MemVec[T]) Wait(ctx context.Context, n int) (m int, err error) {
-	if f := v.follow; f != nil {
+	if f := v.waits(); f != nil {
 		var done func()
 		if ctx, done = f.startWait(ctx); done == nil {
 			return 0, v.wrap("wait", ErrClosed)
@@ -379,6 +384,9 @@ func (v *MemVec[T]) Wait(ctx context.Context, n int) (m int, err error) {
 		return 0, v.wrap("wait", ErrClosed)
 	}
 	m = len(v.s)
+	if v.shared != nil {
+		return v.waitShared(ctx, n)
+	}
 	if v.follow == nil {
 		if m > n {
 			return m, nil
@@ -387,7 +395,20 @@ func (v *MemVec[T]) Wait(ctx context.Context, n int) (m int, err error) {
 	}
 	defer catchFault(v.mem.(*File), "wait", debug.SetPanicOnFault(true), &err)
 	fm, _ := following(v.mem)
-	return v.follow.waitFor(ctx, n, "elements", fm, v.refresh, func() bool { return v.length.Load() > uint64(n) }, v.wrap)
+	return v.follow.waitFor(ctx, n, "elements", fm.wakeWord, v.refresh, func() bool { return v.length.Load() > uint64(n) }, v.wrap)
+}
+
+// waits returns the state that lets Close end the Waits under way: a
+// follower's, or a Shared writer's; nil for any other vector, whose Wait
+// never waits.
+func (v *MemVec[T]) waits() *follower {
+	switch {
+	case v.follow != nil:
+		return v.follow
+	case v.shared != nil:
+		return v.shared.waits
+	}
+	return nil
 }
 
 // startWait counts a Wait in and returns its context, which also ends
@@ -406,12 +427,13 @@ func (f *follower) startWait(ctx context.Context) (_ context.Context, done func(
 	}
 }
 
-// waitFor is Wait's loop, for a follower of any container: it refreshes
-// (refresh) until the container counts more than n (of what, in the
-// error), and between two looks awaits the writer on memory fm, whose
-// published reports whether the writer's length is above n. wrap puts an
-// error in the container's form.
-func (f *follower) waitFor(ctx context.Context, n int, what string, fm followedMemory, refresh func() (int, error), published func() bool, wrap func(op string, err error) error) (int, error) {
+// waitFor is Wait's loop, for a follower of any container or a Shared
+// writer: it refreshes (refresh) until the container counts more than n
+// (of what, in the error), and between two looks awaits the writers on the
+// wake word that wake returns (see await), while published reports
+// whether their length is above n. wrap puts an error in the container's
+// form.
+func (f *follower) waitFor(ctx context.Context, n int, what string, wake func() *atomic.Uint32, refresh func() (int, error), published func() bool, wrap func(op string, err error) error) (int, error) {
 	var rewritten error
 	for {
 		m, err := refresh()
@@ -424,7 +446,7 @@ func (f *follower) waitFor(ctx context.Context, n int, what string, fm followedM
 		if m > n {
 			return m, rewritten
 		}
-		if err := f.await(ctx, fm, published); err != nil {
+		if err := f.await(ctx, wake, published); err != nil {
 			if f.closed.Err() != nil {
 				return 0, wrap("wait", ErrClosed)
 			}
@@ -455,9 +477,9 @@ var sleepMax = time.Second
 
 // await returns when the writer's published length may be above what
 // the follower waits for, as published reports it (it may also return
-// early: the caller refreshes and checks), or ctx.Err() when ctx ends. fm
-// is the followed memory whose header holds the wake word.
-func (f *follower) await(ctx context.Context, fm followedMemory, published func() bool) error {
+// early: the caller refreshes and checks), or ctx.Err() when ctx ends.
+// wake returns the header's wake word, writable, or nil: then it polls.
+func (f *follower) await(ctx context.Context, wake func() *atomic.Uint32, published func() bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -473,7 +495,7 @@ func (f *follower) await(ctx context.Context, fm followedMemory, published func(
 			break
 		}
 	}
-	if w := fm.wakeWord(); w != nil && region.CanSleep {
+	if w := wake(); w != nil && region.CanSleep {
 		return sleepOnWake(ctx, w, published)
 	}
 	for wait := pollMin; ; wait = min(2*wait, pollMax) {

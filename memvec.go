@@ -222,7 +222,8 @@ type MemVec[T any] struct {
 	bg *backgroundSync
 	// shared is set for a vector whose file was opened with Shared: its
 	// appends go through the append lock (shared.go), never Push's fast
-	// path (attach holds its capacity at its length).
+	// path (attach holds its capacity at its length), but a holder's own
+	// (pushHeld) from Push's slow path.
 	shared *sharedWriter
 }
 
@@ -287,7 +288,7 @@ func New[T any](mem Memory) (_ *MemVec[T], err error) {
 	v := &MemVec[T]{mem: mem, layout: l, readOnly: isReadOnly(mem), persistent: !anon, dataOffset: int(format.DataOffsetFor(l.body()))}
 	b := mem.Bytes()
 	if f, ok := mem.(*File); ok && f.r.Shared() {
-		v.shared = &sharedWriter{id: uint32(f.r.SharedID()), file: f}
+		v.shared = &sharedWriter{id: uint32(f.r.SharedID()), file: f, waits: newFollower(false)}
 		if len(b) == 0 || format.IsBlank(b) {
 			// Of Shared writers that open a new file at once, one
 			// creates the vector, under the creation lock; the others
@@ -296,7 +297,7 @@ func New[T any](mem Memory) (_ *MemVec[T], err error) {
 				return nil, v.wrap("create", err)
 			}
 			defer f.r.UnlockCreation()
-			if err := f.r.GrowShared(0); err != nil {
+			if err := f.growShared(0); err != nil {
 				return nil, v.wrap("create", err)
 			}
 			b = mem.Bytes()
@@ -386,15 +387,25 @@ func (v *MemVec[T]) open(b []byte) error {
 		}
 		v.attach(v.mem.Bytes(), n)
 	case v.shared != nil:
-		// What claim and keepTail store in the header, they store under
+		// What claim and keepTail store in the header, they store inside
 		// the append lock, as Sync does.
 		v.attach(b, n)
 		v.joinShared()
-		if err := v.acquire(); err != nil {
+		if err := v.hold(); err != nil {
 			return err
 		}
+		defer v.letGo()
+		// Others may have pushed, and grown the file, since readHeader
+		// looked; after a reboot no writer has claimed the file yet if
+		// its boot identifier is still the old one, and the length
+		// word may count what the power loss took.
+		if err := v.shared.file.growShared(0); err != nil {
+			return v.wrap("open", err)
+		}
 		b = v.mem.Bytes()
-		n = int(v.length.Load())
+		if n, err = format.TrustedLength(b, v.dataOffset, v.layout.size, region.BootID()); err != nil {
+			return v.wrap("open", err)
+		}
 		v.claim(b, n)
 		v.attach(b, n)
 		if n > v.base {
@@ -489,6 +500,10 @@ func (v *MemVec[T]) attach(b []byte, n int) {
 	c := format.CapacityOf(len(b), v.dataOffset, v.layout.size)
 	if v.prefaulter() != nil {
 		c = min(c, max(n, format.CapacityOf(v.faulted, v.dataOffset, v.layout.size)))
+	}
+	if v.shared != nil {
+		// What the holder's fast path may reach (pushHeld).
+		v.shared.data, v.shared.room = unsafe.Add(base, v.dataOffset), c
 	}
 	if v.readOnly || n < v.durable || v.changed != nil || v.failed != nil || v.shared != nil {
 		// A Shared writer pushes through the append lock (shared.go);
@@ -627,6 +642,9 @@ func (v *MemVec[T]) publish(n int) {
 // and pushes x.
 func (v *MemVec[T]) pushSlow(x T) error {
 	if v.shared != nil {
+		if v.pushHeld(x) {
+			return nil
+		}
 		return v.appendShared("push", unsafe.Slice(&x, 1))
 	}
 	if err := v.roomForPush(); err != nil {
@@ -1102,9 +1120,9 @@ func (v *MemVec[T]) sync() (err error) {
 // after it is reported to no one: call Sync before Close to know that the
 // elements reached the disk.
 func (v *MemVec[T]) Close() error {
-	if v.follow != nil {
+	if f := v.waits(); f != nil {
 		// A Wait in another goroutine returns first (see Wait).
-		v.follow.endWaits()
+		f.endWaits()
 	}
 	if v.closed {
 		return nil

@@ -1,6 +1,7 @@
 package memvec
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -36,7 +37,9 @@ import (
 // swap and the holder word's load in the taker, are sequentially
 // consistent atomics on one shared mapping: one of the two sees the
 // other's store, so a holder that missed the takeover has its push over
-// before the taker goes on, and a holder that saw it does not write.
+// before the taker goes on, and a holder that saw it does not write. A
+// Sync and an open are inside the lock as a push is (hold, letGo): they
+// write the header's durability record around a barrier.
 
 const (
 	// sharedQuota is how many pushes a writer that wants the lock lets its
@@ -59,6 +62,14 @@ type sharedWriter struct {
 	id    uint32
 	file  *File
 	count uint32 // this writer's pushes as holder, modulo 2^16
+	// data is where element 0 is in this writer's mapping, and room how
+	// many elements its fast path (pushHeld) may reach: the mapping's,
+	// or, for a prefaulter, as far as it has faulted in. attach sets both.
+	data unsafe.Pointer
+	room int
+	// waits counts the Waits under way, as a follower's does, so that a
+	// Close in another goroutine ends them first (see Wait).
+	waits *follower
 }
 
 // lockWord returns the append lock, in the header the vector is attached
@@ -191,7 +202,7 @@ func (v *MemVec[T]) takeOver() error {
 	if dead {
 		n := int(v.length.Load())
 		if end, err := regionSize(v.dataOffset, n, v.layout.size); err == nil {
-			if err := s.file.r.GrowShared(0); err != nil {
+			if err := s.file.growShared(0); err != nil {
 				return v.wrap("push", err)
 			}
 			if err := s.file.r.ReadyShared(end); err != nil {
@@ -211,7 +222,8 @@ var sharedTookOver func()
 var sharedPushing func()
 
 // releaseShared gives the append lock up, if this writer holds it, and
-// wakes the writers that sleep waiting for it: at Close.
+// wakes the writers that sleep waiting for it: at Close, and before a
+// Wait.
 func (v *MemVec[T]) releaseShared() {
 	lock := v.lockWord()
 	if lock.CompareAndSwap(v.shared.id, 0) {
@@ -229,16 +241,43 @@ func (v *MemVec[T]) appendShared(op string, xs []T) (err error) {
 		return nil
 	}
 	defer catchFault(v.shared.file, op, debug.SetPanicOnFault(true), &err)
+	if err := v.hold(); err != nil {
+		return err
+	}
+	// The holder: the only writer that stores the length.
+	n := int(v.length.Load())
+	if err := v.roomShared(n + len(xs)); err != nil {
+		v.letGo()
+		return err
+	}
+	v.prefaultShared(n, n+len(xs))
+	dst := unsafe.Slice((*T)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(v.mem.Bytes())), v.dataOffset)), n+len(xs))
+	copy(dst[n:], xs)
+	if sharedPushing != nil {
+		sharedPushing()
+	}
+	v.publish(n + len(xs))
+	v.letGo()
+	v.attach(v.mem.Bytes(), n+len(xs))
+	return nil
+}
+
+// hold makes this writer the holder of the append lock, inside: its busy
+// mark in the holder word, stored by a swap from the word it left (a
+// writer that is not the holder never writes the word, since it would hide
+// the holder's mark from a taker, and one that finds it changed has been
+// overtaken), and the lock seen to name it after the mark. A taker then
+// waits for letGo, however long the holder stays inside: a push, or a
+// Sync or an open, which write the durability record in the header
+// around a barrier and must not be overtaken as idle in the middle of it
+// (another writer's record would mix with theirs).
+func (v *MemVec[T]) hold() error {
 	s := v.shared
 	for {
-		// Busy, by a swap from the word this writer left: a writer that
-		// is not the holder never writes the word (it would hide the
-		// holder's mark from a taker), and one that finds it changed has
-		// been overtaken.
 		lock, holder := v.lockWord(), v.holderWord()
 		if lock.Load() == s.id && holder.CompareAndSwap(s.count<<16, s.count<<16|s.id) {
 			if lock.Load() == s.id {
-				break
+				return nil
 			}
 			// Overtaken between the two: the mark goes, unless the
 			// new holder has already stored its own word.
@@ -248,22 +287,65 @@ func (v *MemVec[T]) appendShared(op string, xs []T) (err error) {
 			return err
 		}
 	}
-	// The holder: the only writer that stores the length.
-	n := int(v.length.Load())
-	if err := v.roomShared(n + len(xs)); err != nil {
-		v.holderWord().Store(s.count << 16)
-		return err
-	}
-	dst := unsafe.Slice((*T)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(v.mem.Bytes())), v.dataOffset)), n+len(xs))
-	copy(dst[n:], xs)
-	if sharedPushing != nil {
-		sharedPushing()
-	}
-	v.publish(n + len(xs))
+}
+
+// letGo ends what hold began: the holder word not busy, its count one up.
+func (v *MemVec[T]) letGo() {
+	s := v.shared
 	s.count++
 	v.holderWord().Store(s.count << 16)
-	v.attach(v.mem.Bytes(), n+len(xs))
-	return nil
+}
+
+// pushHeld is Push for a Shared writer that holds the append lock, with
+// room in its mapping (faulted in, for a prefaulter) for one more element:
+// the steps of a push (see "Shared writers" above), busy mark, lock loaded
+// again, element, length, followers woken, mark cleared, with none of the
+// slow path's other work. It reports false, having written nothing and
+// left the holder word as it was, or as letGo leaves it, when the slow path
+// must run: the lock is not this writer's, or the room is not there, or
+// the vector refuses writes.
+func (v *MemVec[T]) pushHeld(x T) bool {
+	s := v.shared
+	if v.closed || v.changed != nil || v.failed != nil {
+		return false
+	}
+	lock, holder := v.lockWord(), v.holderWord()
+	idle := s.count << 16
+	if lock.Load() != s.id || !holder.CompareAndSwap(idle, idle|s.id) {
+		return false
+	}
+	if lock.Load() != s.id {
+		holder.CompareAndSwap(idle|s.id, idle)
+		return false
+	}
+	n := v.length.Load()
+	if n >= uint64(s.room) {
+		v.letGo()
+		return false
+	}
+	*(*T)(unsafe.Add(s.data, uintptr(n)*v.layout.size)) = x
+	v.publish(int(n) + 1)
+	v.letGo()
+	v.s = unsafe.Slice((*T)(s.data), n+1)
+	return true
+}
+
+// prefaultShared faults in, for a prefaulter (see makeRoom), the pages of
+// elements from to to and PrefaultWindow bytes beyond, once the region
+// holds them: a holder's fast path then runs up to there (pushHeld).
+// Another writer may have written some of them already: faulting in for
+// writing keeps what pages hold.
+func (v *MemVec[T]) prefaultShared(from, to int) {
+	pf := v.prefaulter()
+	if pf == nil {
+		return
+	}
+	b := v.mem.Bytes()
+	start := max(v.faulted, v.dataOffset+from*int(v.layout.size))
+	if end := min(len(b), v.dataOffset+to*int(v.layout.size)+region.PrefaultWindow); end > start {
+		pf.prefault(start, end-start)
+		v.faulted = end
+	}
 }
 
 // roomShared makes the region hold n elements: it maps what other writers
@@ -276,16 +358,17 @@ func (v *MemVec[T]) roomShared(n int) error {
 	if err != nil {
 		return v.wrap("push", err)
 	}
-	r := v.shared.file.r
+	f := v.shared.file
+	r := f.r
 	if need <= len(r.Bytes()) {
 		return nil
 	}
-	if err := r.GrowShared(0); err != nil {
+	if err := f.growShared(0); err != nil {
 		return v.wrap("grow", err)
 	}
 	if len(r.Bytes()) < need {
-		if err := r.GrowShared(nextRegionSize(len(r.Bytes()), need)); err != nil {
-			if err2 := r.GrowShared(roundUp(need, pageSize)); err2 != nil {
+		if err := f.growShared(nextRegionSize(len(r.Bytes()), need)); err != nil {
+			if err2 := f.growShared(roundUp(need, pageSize)); err2 != nil {
 				v.attach(r.Bytes(), len(v.s))
 				return v.wrap("grow", err)
 			}
@@ -319,7 +402,7 @@ func (v *MemVec[T]) refreshShared() (n int, err error) {
 		return len(v.s), v.wrap("refresh", corrupt("header counts %d elements: %v", n, err))
 	}
 	if need > len(v.mem.Bytes()) {
-		if err := v.shared.file.r.GrowShared(0); err != nil {
+		if err := v.shared.file.growShared(0); err != nil {
 			return len(v.s), v.wrap("refresh", err)
 		}
 		if need > len(v.mem.Bytes()) {
@@ -330,18 +413,19 @@ func (v *MemVec[T]) refreshShared() (n int, err error) {
 	return n, nil
 }
 
-// syncShared is Sync for a Shared writer: under the append lock, so that
-// no other writer's Sync records beside it, it makes durable every element
-// published so far, with the durability record that the header keeps for
-// all writers (see durable.go).
+// syncShared is Sync for a Shared writer: inside the append lock (hold),
+// so that no other writer's Sync records beside it, nor pushes, it makes
+// durable every element published so far, with the durability record
+// that the header keeps for all writers (see durable.go).
 func (v *MemVec[T]) syncShared() (err error) {
 	if err := v.sharedWritable(); err != nil {
 		return err
 	}
-	if err := v.acquire(); err != nil {
+	defer catchFault(v.shared.file, "sync", debug.SetPanicOnFault(true), &err)
+	if err := v.hold(); err != nil {
 		return err
 	}
-	defer catchFault(v.shared.file, "sync", debug.SetPanicOnFault(true), &err)
+	defer v.letGo()
 	if err := v.checkFile(); err != nil {
 		return v.wrap("sync", err)
 	}
@@ -355,6 +439,19 @@ func (v *MemVec[T]) syncShared() (err error) {
 	}
 	v.attach(v.mem.Bytes(), len(v.s))
 	return nil
+}
+
+// waitShared is Wait for a Shared writer: it waits as a follower does,
+// sleeping on the wake word that every writer's push wakes (see publish),
+// until the writers have published more than n elements, and refreshes.
+// It first gives the append lock up if it holds it: a writer asleep
+// pushes nothing, and the others would wait sharedIdle to take it over.
+func (v *MemVec[T]) waitShared(ctx context.Context, n int) (m int, err error) {
+	defer catchFault(v.shared.file, "wait", debug.SetPanicOnFault(true), &err)
+	if v.length.Load() <= uint64(n) {
+		v.releaseShared()
+	}
+	return v.shared.waits.waitFor(ctx, n, "elements", v.wake, v.refreshShared, func() bool { return v.length.Load() > uint64(n) }, v.wrap)
 }
 
 // errShared returns the error of op, refused on a Shared writer.

@@ -89,6 +89,11 @@ var goals = []goal{
 	{"Bytes: durable push, Sync every record / bufio + fsync", "BenchmarkBytesDurablePush/k=1/impl=memvec", "BenchmarkBytesDurablePush/k=1/impl=bufio", "ns/op", 1},
 	{"Bytes: durable push, Sync every 100 / bufio + fsync", "BenchmarkBytesDurablePush/k=100/impl=memvec", "BenchmarkBytesDurablePush/k=100/impl=bufio", "ns/op", 1},
 	{"Bytes: durable push, Sync every 10,000 / bufio + fsync", "BenchmarkBytesDurablePush/k=10000/impl=memvec", "BenchmarkBytesDurablePush/k=10000/impl=bufio", "ns/op", 1},
+	{"2 Shared writers / 1 exclusive writer: time per element (rate ≥ 0.5)", "BenchmarkSharedPush/impl=shared/writers=2", "BenchmarkSharedPush/impl=exclusive/writers=1", "ns/op", 2.0},
+	{"(1 Shared writer / 1 exclusive writer)", "BenchmarkSharedPush/impl=shared/writers=1", "BenchmarkSharedPush/impl=exclusive/writers=1", "ns/op", 0},
+	{"(4 Shared writers / 1 exclusive writer)", "BenchmarkSharedPush/impl=shared/writers=4", "BenchmarkSharedPush/impl=exclusive/writers=1", "ns/op", 0},
+	{"2 Shared writers / 2 write(2) writers on one O_APPEND file (rate ≥ 10)", "BenchmarkSharedPush/impl=shared/writers=2", "BenchmarkSharedPush/impl=oappend/writers=2", "ns/op", 0.1},
+	{"Add from 2 processes: Shared MemVec[atomic.Uint64] / raw shared mapping", "BenchmarkSharedAdd/impl=memvec/procs=2", "BenchmarkSharedAdd/impl=mmap/procs=2", "ns/op", 1.1},
 }
 
 var line = regexp.MustCompile(`^(Benchmark\S+?)(-\d+)?\s+\d+\s+(.*)$`)
