@@ -353,6 +353,11 @@ func New[T any](mem Memory) (_ *MemVec[T], err error) {
 	return v, nil
 }
 
+// openingHook, when a test sets it, is called in the open of a Shared
+// writer or a follower after the header is checked, before the length is
+// read.
+var openingHook func()
+
 // open validates the header of region b and attaches the vector to the
 // elements it counts, by the rule of format.TrustedLength. A writer then claims
 // the region (see claim).
@@ -364,6 +369,15 @@ func (v *MemVec[T]) open(b []byte) error {
 		// follower's may change under it (Relabel).
 		if v.layout, err = rawLayout(b); err == nil {
 			n, err = format.TrustedLength(b, int(binaryDataOffset(b)), v.layout.size, region.BootID())
+		}
+	} else if v.shared != nil || v.follow != nil {
+		// Writers beside this one push, and grow the file, since it was
+		// mapped: the length may count more than b holds. It is read
+		// below, inside the append lock for a Shared writer, in a
+		// snapshot for a follower, which then maps what it counts.
+		_, err = checkHeader(b, v.layout)
+		if openingHook != nil {
+			openingHook()
 		}
 	} else {
 		n, err = readHeader(b, v.layout)
