@@ -436,9 +436,11 @@ func (v *MemVec[T]) open(b []byte) error {
 // returns ErrUnsupportedType for a T that is not plain data and the system's
 // error if the memory cannot be mapped. The memory is reserved, not touched:
 // pages count against the process's RSS only when written. Of the options,
-// only Reserve and Advise apply: Make returns an error naming any other it is given,
+// only Reserve, Advise and TempDir apply: Make returns an error naming any other it is given,
 // as in "memvec: make anonymous memory: option ReadOnly does not apply to
-// anonymous memory".
+// anonymous memory". With TempDir the vector is in a file that no name
+// reaches instead (see TempDir), and the capacity's disk blocks are
+// reserved at once: a full disk is an error wrapping ENOSPC.
 func Make[T any](capacity int, opts ...Option) (*MemVec[T], error) {
 	o, name, err := makeOptions(opts)
 	if capacity < 0 {

@@ -12,7 +12,7 @@ import (
 
 // An Option configures OpenFile and Open, and (Reserve and Advise only)
 // Make and NewAnon, which return an error naming any other option they are
-// given.
+// given; Make and MakeBytes take TempDir too.
 type Option func(*options)
 
 type options struct {
