@@ -248,23 +248,30 @@ func notBytes(op, path string, err error) error {
 	return err
 }
 
-// MakeBytes returns an empty Bytes in anonymous memory (see Anon). Of the
-// options only Reserve and Advise apply, to each of its two regions; it
-// returns an error naming any other.
+// MakeBytes returns an empty Bytes in anonymous memory (see Anon), or with
+// TempDir in two files that no name reaches, one for each of its regions
+// (see TempDir). Of the other options only Reserve and Advise apply, to
+// each of its two regions; it returns an error naming any other.
 func MakeBytes(opts ...Option) (*Bytes, error) {
-	if _, err := anonOptions("make", opts); err != nil {
-		return nil, err
-	}
-	idx, err := NewAnon(0, opts...)
+	o, name, err := makeOptions(opts)
 	if err != nil {
 		return nil, err
 	}
-	dat, err := NewAnon(0, opts...)
+	newRegion := func() (Memory, error) { return NewAnon(0, opts...) }
+	if o.tempGiven {
+		name = "unnamed files in " + o.tempDir
+		newRegion = func() (Memory, error) { return newScratchFile(o, name) }
+	}
+	idx, err := newRegion()
+	if err != nil {
+		return nil, err
+	}
+	dat, err := newRegion()
 	if err != nil {
 		idx.Close()
 		return nil, err
 	}
-	b := &Bytes{path: "anonymous memory", idx: idx, dat: dat}
+	b := &Bytes{path: name, idx: idx, dat: dat}
 	if err := b.open(true); err != nil {
 		b.closeMemories()
 		return nil, err

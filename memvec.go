@@ -284,8 +284,11 @@ func New[T any](mem Memory) (_ *MemVec[T], err error) {
 	if err != nil {
 		return nil, wrapError("open", mem, err)
 	}
+	// Anonymous memory and a TempDir's file outlive the vector in no one's
+	// eyes: nobody follows them, and no power loss matters to them.
 	_, anon := mem.(*Anon)
-	v := &MemVec[T]{mem: mem, layout: l, readOnly: isReadOnly(mem), persistent: !anon, dataOffset: int(format.DataOffsetFor(l.body()))}
+	_, scratch := mem.(*scratchFile)
+	v := &MemVec[T]{mem: mem, layout: l, readOnly: isReadOnly(mem), persistent: !anon && !scratch, dataOffset: int(format.DataOffsetFor(l.body()))}
 	b := mem.Bytes()
 	if f, ok := mem.(*File); ok && f.r.Shared() {
 		v.shared = &sharedWriter{id: uint32(f.r.SharedID()), file: f, waits: newFollower(false)}
@@ -447,20 +450,28 @@ func (v *MemVec[T]) open(b []byte) error {
 // returns ErrUnsupportedType for a T that is not plain data and the system's
 // error if the memory cannot be mapped. The memory is reserved, not touched:
 // pages count against the process's RSS only when written. Of the options,
-// only Reserve and Advise apply: Make returns an error naming any other it is given,
+// only Reserve, Advise and TempDir apply: Make returns an error naming any other it is given,
 // as in "memvec: make anonymous memory: option ReadOnly does not apply to
-// anonymous memory".
+// anonymous memory". With TempDir the vector is in a file that no name
+// reaches instead (see TempDir), and the capacity's disk blocks are
+// reserved at once: a full disk is an error wrapping ENOSPC.
 func Make[T any](capacity int, opts ...Option) (*MemVec[T], error) {
+	o, name, err := makeOptions(opts)
 	if capacity < 0 {
-		panic(fmt.Sprintf("memvec: make anonymous memory: negative capacity %d", capacity))
+		panic(fmt.Sprintf("memvec: make %s: negative capacity %d", name, capacity))
 	}
 	if _, err := layoutFor[T](); err != nil {
-		return nil, fmt.Errorf("memvec: make anonymous memory: %w", err)
+		return nil, fmt.Errorf("memvec: make %s: %w", name, err)
 	}
-	if _, err := anonOptions("make", opts); err != nil {
+	if err != nil {
 		return nil, err
 	}
-	mem, err := NewAnon(0, opts...)
+	var mem Memory
+	if o.tempGiven {
+		mem, err = newScratchFile(o, name)
+	} else {
+		mem, err = NewAnon(0, opts...)
+	}
 	if err != nil {
 		return nil, err
 	}
