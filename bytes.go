@@ -99,6 +99,11 @@ type Bytes struct {
 	// failedBehind is set by the syncer when its barrier failed, under
 	// bg.mu; the owner's next call makes it failed (adoptBehind).
 	failedBehind *bytesFailure
+	// shared is set for a Bytes opened with Shared: its appends go
+	// through the append lock in the offsets file's header
+	// (bytes_shared.go), never Push's fast path (attach holds its room at
+	// none).
+	shared *sharedWriter
 }
 
 // The offsets file's body: one int64 per entry, aligned to 8 on every
@@ -140,12 +145,6 @@ func OpenBytes(path string, opts ...Option) (_ *Bytes, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.shared {
-		// Shared writers of a vector append under a lock in its header
-		// (FORMAT.md, "Shared writers"); a Bytes's appends do not take it
-		// yet, so two of them would write over each other.
-		return nil, fmt.Errorf("memvec: open %s: %w: the Shared option does not apply to a Bytes yet", path, errors.ErrUnsupported)
-	}
 	if o.follow {
 		return openBytesFollower(path, o)
 	}
@@ -154,7 +153,8 @@ func OpenBytes(path string, opts ...Option) (_ *Bytes, err error) {
 		return nil, err
 	}
 	defer func() {
-		if err != nil && made {
+		// Not a directory other Shared writers may have opened since.
+		if err != nil && made && !o.shared {
 			os.RemoveAll(path)
 		}
 	}()
@@ -174,7 +174,11 @@ func OpenBytes(path string, opts ...Option) (_ *Bytes, err error) {
 		}
 		b.dat = dat
 	}
-	if err := b.open(made); err != nil {
+	open := b.open
+	if o.shared {
+		open = b.openShared
+	}
+	if err := open(made); err != nil {
 		b.discardMemories()
 		return nil, err
 	}
@@ -205,6 +209,10 @@ func bytesDirectory(path string, o options) (made bool, err error) {
 	}
 	// Search permission for whoever may read: 0644 files, a 0755 directory.
 	if err := os.Mkdir(path, o.mode|(o.mode&0o444)>>2); err != nil {
+		if errors.Is(err, fs.ErrExist) && o.shared && !o.createNew {
+			// Another Shared writer made it in between: it is theirs too.
+			return bytesDirectory(path, o)
+		}
 		return false, fmt.Errorf("memvec: open %s: %w", path, err)
 	}
 	return true, nil
@@ -369,6 +377,12 @@ func (b *Bytes) attach() {
 		b.data = b.dat.Bytes()
 	}
 	b.room, b.entryRoom = int64(len(b.data)), len(b.offs)
+	if b.shared != nil {
+		// A Shared writer pushes through the append lock (appendShared).
+		b.shared.point(b.length)
+		b.room, b.entryRoom = 0, 0
+		return
+	}
 	if bytesPrefaulter(b.dat) != nil {
 		b.room = int64(min(len(b.data), b.dataFaulted))
 	}
@@ -428,6 +442,9 @@ func (b *Bytes) Push(p []byte) error {
 	start := b.offs[n]
 	end := start + int64(len(p))
 	if n+2 > b.entryRoom || end > b.room {
+		if b.shared != nil {
+			return b.appendShared("push", [][]byte{p})
+		}
 		// A record of this Bytes's own (At's view) is copied first: a
 		// region that cannot grow in place (a File on Windows) moves.
 		p = b.detach(p)
@@ -483,6 +500,9 @@ func (b *Bytes) PushFunc(f func(buf []byte) ([]byte, error)) error {
 	}
 	start := b.offs[n]
 	if want := start + spareRoom; n+2 > b.entryRoom || want > b.room {
+		if b.shared != nil {
+			return b.pushFuncShared(f)
+		}
 		// Room for the spare bytes if the memory can grow by them, else
 		// (a nearly full disk) whatever is there: a longer record is
 		// then copied in by Push, which grows by what it needs alone.
@@ -528,6 +548,9 @@ const spareRoom = 64 << 10
 // Append appends the records ps, in order, all or none: the length counts
 // them all at once, after every one is written. Its errors are Push's.
 func (b *Bytes) Append(ps ...[]byte) error {
+	if b.shared != nil {
+		return b.appendShared("append", ps)
+	}
 	n := b.n
 	if err := b.writable("append"); err != nil {
 		return err
@@ -766,6 +789,10 @@ func (b *Bytes) Truncate(n int) {
 	if b.readOnly && !b.closed {
 		panic(fmt.Sprintf("memvec: truncate %s: %v", b.path, ErrReadOnly))
 	}
+	if b.shared != nil && !b.closed {
+		// Records of other writers may follow the first n.
+		panic(b.errShared("truncate").Error())
+	}
 	if n < 0 || n > b.n {
 		panic(fmt.Sprintf("memvec: truncate %s: length %d out of range [0:%d]", b.path, n, b.n))
 	}
@@ -796,6 +823,9 @@ func (b *Bytes) Truncate(n int) {
 func (b *Bytes) Sync() error {
 	if b.closed {
 		return b.wrap("sync", ErrClosed)
+	}
+	if b.shared != nil {
+		return b.syncShared()
 	}
 	defer b.syncUnlock(b.syncLock())
 	if err := b.backgroundErr("sync"); err != nil {
@@ -870,9 +900,9 @@ func syncPrefix(m Memory, n int) error {
 // mutators return ErrClosed; a second Close returns nil. On a follower,
 // Close may be called while another goroutine is in Wait (see Wait).
 func (b *Bytes) Close() error {
-	if b.follow != nil {
+	if f := b.waits(); f != nil {
 		// A Wait in another goroutine returns first (see Wait).
-		b.follow.endWaits()
+		f.endWaits()
 	}
 	if b.closed {
 		return nil
@@ -892,6 +922,11 @@ func (b *Bytes) Close() error {
 	switch {
 	case err != nil:
 		// Returned below, after the regions are released.
+	case b.shared != nil:
+		b.closeShared()
+		if b.failed != nil {
+			err = b.wrap("close", b.failed)
+		}
 	case b.persistent && !b.readOnly && b.length != nil && b.failed == nil:
 		b.recordLength()
 		if b.n < b.durable {

@@ -100,6 +100,9 @@ func (b *Bytes) Refresh() (n int, err error) {
 	if b.closed {
 		return 0, b.wrap("refresh", ErrClosed)
 	}
+	if b.shared != nil {
+		return b.refreshShared()
+	}
 	if b.follow == nil {
 		return b.n, nil
 	}
@@ -179,7 +182,7 @@ func (b *Bytes) followTo(n int) error {
 // Bytes that is not a follower, Wait returns (Len(), nil) if Len() > n and
 // an error otherwise; after Close, (0, ErrClosed).
 func (b *Bytes) Wait(ctx context.Context, n int) (m int, err error) {
-	if f := b.follow; f != nil {
+	if f := b.waits(); f != nil {
 		var done func()
 		if ctx, done = f.startWait(ctx); done == nil {
 			return 0, b.wrap("wait", ErrClosed)
@@ -188,6 +191,9 @@ func (b *Bytes) Wait(ctx context.Context, n int) (m int, err error) {
 	}
 	if b.closed {
 		return 0, b.wrap("wait", ErrClosed)
+	}
+	if b.shared != nil {
+		return b.waitShared(ctx, n)
 	}
 	if b.follow == nil {
 		if b.n > n {
@@ -198,6 +204,19 @@ func (b *Bytes) Wait(ctx context.Context, n int) (m int, err error) {
 	defer catchFault(b.idx.(*File), "wait", debug.SetPanicOnFault(true), &err)
 	fm, _ := following(b.idx)
 	return b.follow.waitFor(ctx, n, "records", fm.wakeWord, b.refresh, func() bool { return b.length.Load() > uint64(n) }, b.wrap)
+}
+
+// waits returns the state that lets Close end the Waits under way: a
+// follower's, or a Shared writer's; nil for any other Bytes, whose Wait
+// never waits.
+func (b *Bytes) waits() *follower {
+	switch {
+	case b.follow != nil:
+		return b.follow
+	case b.shared != nil:
+		return b.shared.waits
+	}
+	return nil
 }
 
 // HasWriter reports whether a writer holds the Bytes now, as MemVec's
