@@ -243,12 +243,10 @@ func (b *Bytes) publishShared(n int) {
 // readyDead is a Bytes's part of a takeover from a dead writer (see
 // sharedWriter.readyDead): the blocks of both files past what the
 // published records hold, which that writer may have grown the files by
-// without readying.
+// without readying. A length past what the files hold (a power loss's,
+// which an open then trusts less of: see open) readies from the last
+// offset they hold.
 func (b *Bytes) readyDead() error {
-	n := int(b.length.Load())
-	if err := b.mapShared(n); err != nil {
-		return b.wrap("push", err)
-	}
 	idx, dat := b.sharedFiles()
 	if err := idx.growShared(0); err != nil {
 		return b.wrap("push", err)
@@ -257,10 +255,12 @@ func (b *Bytes) readyDead() error {
 		return b.wrap("push", err)
 	}
 	b.attach()
+	n := int(min(b.length.Load(), uint64(len(b.offs)-1)))
+	end := min(max(b.offs[n], 0), int64(len(b.data)))
 	if err := idx.r.ReadyShared(b.dataOffset + 8*(n+1)); err != nil {
 		return b.wrap("push", err)
 	}
-	if err := dat.r.ReadyShared(int(b.offs[n])); err != nil {
+	if err := dat.r.ReadyShared(int(end)); err != nil {
 		return b.wrap("push", err)
 	}
 	return nil
