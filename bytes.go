@@ -139,7 +139,13 @@ const (
 // With Follow it opens a follower, which reads beside a live writer as a
 // MemVec's does (see Follow, Refresh and Wait): the directory and its
 // offsets file must exist. With SyncEvery the writer makes its records
-// durable in the background, as a MemVec does (see SyncEvery).
+// durable in the background, as a MemVec does (see SyncEvery). With
+// Shared it opens one of any number of Shared writers of the Bytes, as
+// Open does for a vector (see Shared): Push, PushString, PushFunc and
+// Append from them all land once and whole, each handle sees the others'
+// records after Refresh or Wait, and Truncate is refused (ErrShared).
+// PushFunc's function then runs holding the Shared writers' append lock:
+// the others wait for it.
 func OpenBytes(path string, opts ...Option) (_ *Bytes, err error) {
 	o, err := fileOptions(path, opts)
 	if err != nil {

@@ -94,7 +94,8 @@ func (b *Bytes) adopt(o options) error {
 //
 // On Windows a Refresh that finds a file grown past the follower's view
 // maps it anew, and the records At gave before are invalid after it (see
-// Follow). On a Bytes that is not a follower, Refresh returns (Len(), nil);
+// Follow). On a Shared writer it counts the records every writer has
+// published. On a Bytes that is neither, Refresh returns (Len(), nil);
 // after Close, (0, ErrClosed).
 func (b *Bytes) Refresh() (n int, err error) {
 	if b.closed {
@@ -178,9 +179,10 @@ func (b *Bytes) followTo(n int) error {
 // offsets file's wake word (on Linux; elsewhere it polls), and Wait
 // reports ErrRewritten as Refresh does. If ctx ends first, it returns the
 // number it has and an error wrapping ctx.Err(). Close may be called from
-// another goroutine during a Wait, which then returns (0, ErrClosed). On a
-// Bytes that is not a follower, Wait returns (Len(), nil) if Len() > n and
-// an error otherwise; after Close, (0, ErrClosed).
+// another goroutine during a Wait, which then returns (0, ErrClosed). A
+// Shared writer waits for every writer's records, as a vector's does. On
+// a Bytes that is neither, Wait returns (Len(), nil) if Len() > n and an
+// error otherwise; after Close, (0, ErrClosed).
 func (b *Bytes) Wait(ctx context.Context, n int) (m int, err error) {
 	if f := b.waits(); f != nil {
 		var done func()
