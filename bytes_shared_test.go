@@ -105,8 +105,9 @@ func pushBytesRecs(b *Bytes, w, seq, k uint32, how int) error {
 // order. After each push it checks that it sees its records at once, at
 // the end. It prints "ready", waits for a byte on its stdin, pushes,
 // prints "done" and closes once its stdin closes. With $MEMVEC_BIG it
-// sleeps inside each push, its bytes written and not yet counted, and
-// appends up to 4000 records at a time: a kill is likely to find it there.
+// sleeps inside each push after each of its steps (the bytes, the
+// offsets, the length), holding the append lock, and appends up to 4000
+// records at a time: a kill is likely to find it there.
 func bytesSharedPushChild() {
 	path := os.Getenv("MEMVEC_PATH")
 	w64, _ := strconv.ParseUint(os.Getenv("MEMVEC_W"), 10, 32)
@@ -118,12 +119,7 @@ func bytesSharedPushChild() {
 		os.Exit(childFailed)
 	}
 	if big {
-		steps := 0
-		pushStep = func() {
-			if steps++; steps%3 == 1 {
-				time.Sleep(time.Millisecond)
-			}
-		}
+		pushStep = func() { time.Sleep(time.Millisecond) }
 	}
 	b, err := OpenBytes(path, Shared(), LockTimeout(time.Minute))
 	if err != nil {
@@ -259,13 +255,27 @@ func TestBytesSharedWriterKilled(t *testing.T) {
 		victim.kill(t, drained)
 		killed := time.Now()
 		for w, c := range kids {
+			// Its lines, read beside: a writer that stalls for good fails
+			// the test after sharedStallMax, not at the test's timeout.
+			lines := make(chan string)
+			go func() {
+				defer close(lines)
+				for c.lines.Scan() {
+					lines <- c.lines.Text()
+				}
+			}()
 			last := killed
-			for c.lines.Scan() && c.lines.Text() != "done" {
-				now := time.Now()
-				require.Less(t, now.Sub(last), sharedStallMax, "trial %d: writer %d stalled", trial, w+1)
-				last = now
+			for line := ""; line != "done"; {
+				var ok bool
+				select {
+				case line, ok = <-lines:
+					require.True(t, ok, "trial %d: writer %d ended before it was done", trial, w+1)
+				case <-time.After(sharedStallMax - time.Since(last)):
+					require.Failf(t, "stalled", "trial %d: writer %d made no progress for %v", trial, w+1, sharedStallMax)
+				}
+				require.Less(t, time.Since(last), sharedStallMax, "trial %d: writer %d stalled", trial, w+1)
+				last = time.Now()
 			}
-			require.Equal(t, "done", c.lines.Text())
 		}
 		for _, c := range kids {
 			c.release(t)
