@@ -291,7 +291,8 @@ func New[T any](mem Memory) (_ *MemVec[T], err error) {
 	v := &MemVec[T]{mem: mem, layout: l, readOnly: isReadOnly(mem), persistent: !anon && !scratch, dataOffset: int(format.DataOffsetFor(l.body()))}
 	b := mem.Bytes()
 	if f, ok := mem.(*File); ok && f.r.Shared() {
-		v.shared = &sharedWriter{id: uint32(f.r.SharedID()), file: f, waits: newFollower(false)}
+		v.shared = newSharedWriter(f)
+		v.shared.readyDead = v.readyDead
 		if len(b) == 0 || format.IsBlank(b) {
 			// Of Shared writers that open a new file at once, one
 			// creates the vector, under the creation lock; the others
@@ -337,7 +338,7 @@ func New[T any](mem Memory) (_ *MemVec[T], err error) {
 		v.attach(b, 0)
 		v.claim(b, 0)
 		if v.shared != nil {
-			v.lockWord().Store(v.shared.id) // a new header: the creator holds the lock
+			v.shared.lock.Store(v.shared.id) // a new header: the creator holds the lock
 		}
 		// The header reaches the disk before any element can: a power
 		// loss never leaves elements under a header that is all zero,
@@ -407,11 +408,11 @@ func (v *MemVec[T]) open(b []byte) error {
 		// What claim and keepTail store in the header, they store inside
 		// the append lock, as Sync does.
 		v.attach(b, n)
-		v.joinShared()
-		if err := v.hold(); err != nil {
+		v.shared.join()
+		if err := v.shared.hold(); err != nil {
 			return err
 		}
-		defer v.letGo()
+		defer v.shared.letGo()
 		// Others may have pushed, and grown the file, since readHeader
 		// looked; after a reboot no writer has claimed the file yet if
 		// its boot identifier is still the old one, and the length
@@ -527,7 +528,9 @@ func (v *MemVec[T]) attach(b []byte, n int) {
 		c = min(c, max(n, format.CapacityOf(v.faulted, v.dataOffset, v.layout.size)))
 	}
 	if v.shared != nil {
-		// What the holder's fast path may reach (pushHeld).
+		// The header's words, and what the holder's fast path may reach
+		// (pushHeld).
+		v.shared.point(v.length)
 		v.shared.data, v.shared.room = unsafe.Add(base, v.dataOffset), c
 	}
 	if v.readOnly || n < v.durable || v.changed != nil || v.failed != nil || v.shared != nil {
@@ -1169,7 +1172,7 @@ func (v *MemVec[T]) Close() error {
 		// A Shared writer records nothing at Close (other writers append
 		// on; Sync makes theirs and its elements durable), and cuts
 		// nothing (see File.TrimAtClose): it gives up the append lock.
-		v.releaseShared()
+		v.shared.release()
 	} else if err == nil && v.persistent && !v.readOnly && v.length != nil && v.checkFile() == nil {
 		err = v.recordCloseOrFault()
 	}

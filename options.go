@@ -189,6 +189,10 @@ func ReadOnly() Option {
 // description locks): on Linux and Windows only. Elsewhere (macOS, the
 // BSDs) the open fails with an error wrapping errors.ErrUnsupported.
 // Shared excludes ReadOnly, Follow and, for now, SyncEvery.
+//
+// OpenBytes takes it too: Push, PushString, PushFunc and Append of a Bytes
+// opened Shared land as a vector's elements do, each record once and
+// whole; Truncate panics with a message naming ErrShared.
 func Shared() Option {
 	return func(o *options) { o.shared = true }
 }
