@@ -323,12 +323,13 @@ func exportBytes(w io.Writer, b *memvec.Bytes, name string, o Options, release b
 	if name == "" {
 		name = "bytes" // a Bytes has no Name: its own errors name it
 	}
+	// The reads of the offsets and the records are in the files'
+	// mappings, which fault where another program has cut a file: an
+	// error here.
+	defer catchFault(name, debug.SetPanicOnFault(true), &err)
 	if err := b.Check(); err != nil {
 		return err
 	}
-	// The reads of the records are in the files' mappings, which fault
-	// where another program has cut a file: an error here.
-	defer catchFault(name, debug.SetPanicOnFault(true), &err)
 	n := b.Len()
 	typ := arrow.DataType(arrow.BinaryTypes.LargeBinary)
 	switch o.Records {

@@ -316,11 +316,19 @@ func TestExportFailsIfTheWriterTruncates(t *testing.T) {
 	require.ErrorContains(t, err, "memvec: export "+path)
 }
 
-// TestExportVector exports a program's own vector, anonymous memory.
+// TestExportVector exports a program's own vector, anonymous memory:
+// empty (a file of the columns and no rows), then with elements.
 func TestExportVector(t *testing.T) {
 	v, err := memvec.Make[rec](0)
 	require.NoError(t, err)
 	defer v.Close()
+	for _, f := range []Format{Parquet, Arrow} {
+		var out bytes.Buffer
+		require.NoError(t, Vector(&out, v, Options{Format: f}))
+		tb := readBack(t, out.Bytes(), f)
+		require.Equal(t, recColumns, tb.names, f.String())
+		require.Empty(t, tb.values[0], f.String())
+	}
 	for i := range 10 {
 		require.NoError(t, v.Push(makeRec(i)))
 	}
