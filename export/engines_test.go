@@ -55,7 +55,7 @@ func TestEnginesReadTheExport(t *testing.T) {
 		t.Skip("no node, or no node_modules in scripts/enginecheck (npm ci there)")
 	}
 	smallBatches(t, 30000, 1<<20) // a few row groups and record batches
-	tmp := t.TempDir()
+	tmp := tempDir(t)
 	const n = 100_000
 	var sumA, sumC, sumD int64
 	var sumB float64

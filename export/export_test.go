@@ -65,7 +65,7 @@ func (r rec) values() []any {
 // writeRecs writes a vector file of n recs and returns its path.
 func writeRecs(t *testing.T, n int) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "recs.vec")
+	path := filepath.Join(tempDir(t), "recs.vec")
 	v, err := memvec.Open[rec](path)
 	require.NoError(t, err)
 	for i := range n {
@@ -196,7 +196,7 @@ func TestExportText(t *testing.T) {
 	}
 	texts := [][6]byte{{'a', 'b'}, {'x', 0xff, 'y'}, {'f', 'u', 'l', 'l', '!', '!'}, {}, {'\\', 'x', '4', '1'}, {0xc3, 0xa9}}
 	want := []any{"ab", `x\xffy`, "full!!", "", `\x5cx41`, "é"}
-	path := filepath.Join(t.TempDir(), "text.vec")
+	path := filepath.Join(tempDir(t), "text.vec")
 	v, err := memvec.Open[msg](path)
 	require.NoError(t, err)
 	for _, x := range texts {
@@ -215,7 +215,7 @@ func TestExportText(t *testing.T) {
 // writeRecords writes a Bytes of records and returns its path.
 func writeRecords(t *testing.T, records ...[]byte) string {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "records")
+	dir := filepath.Join(tempDir(t), "records")
 	b, err := memvec.OpenBytes(dir)
 	require.NoError(t, err)
 	require.NoError(t, b.Append(records...))
@@ -268,7 +268,7 @@ func TestExportBytes(t *testing.T) {
 // began, and not those the writer pushes while it runs.
 func TestExportSnapshotBesideAWriter(t *testing.T) {
 	smallBatches(t, 100, 1<<20)
-	path := filepath.Join(t.TempDir(), "live.vec")
+	path := filepath.Join(tempDir(t), "live.vec")
 	v, err := memvec.Open[int64](path)
 	require.NoError(t, err)
 	defer v.Close()
@@ -299,7 +299,7 @@ func TestExportSnapshotBesideAWriter(t *testing.T) {
 // ErrRewritten, which names the file.
 func TestExportFailsIfTheWriterTruncates(t *testing.T) {
 	smallBatches(t, 100, 1<<20)
-	path := filepath.Join(t.TempDir(), "live.vec")
+	path := filepath.Join(tempDir(t), "live.vec")
 	v, err := memvec.Open[int64](path)
 	require.NoError(t, err)
 	defer v.Close()
@@ -342,7 +342,7 @@ func TestExportVector(t *testing.T) {
 // TestExportErrors: what cannot be exported is an error that names the
 // path, and matches errors.Is.
 func TestExportErrors(t *testing.T) {
-	dir := t.TempDir()
+	dir := tempDir(t)
 	err := File(&bytes.Buffer{}, filepath.Join(dir, "missing.vec"), Options{})
 	require.ErrorIs(t, err, os.ErrNotExist)
 	require.ErrorContains(t, err, "memvec: export "+filepath.Join(dir, "missing.vec"))
