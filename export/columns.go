@@ -3,13 +3,13 @@ package export
 import (
 	"encoding/binary"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/memvec/memvec"
+	"github.com/memvec/memvec/internal/textesc"
 )
 
 // A column is one column of the export of a vector: a primitive field of
@@ -158,13 +158,13 @@ func (c *column) fill(src []byte, m, size int) arrow.Array {
 }
 
 // fillText gathers a text column: each element's text, its bytes up to the
-// first zero byte, as UTF-8 (see appendText).
+// first zero byte, as UTF-8 (see textesc.Append).
 func (c *column) fillText(src []byte, m, size int) arrow.Array {
 	c.buf = c.buf[:0]
 	c.offs = c.offs[:0]
 	for i := range m {
 		c.offs = append(c.offs, int32(len(c.buf)))
-		c.buf = appendText(c.buf, src[i*size+c.off:][:c.text])
+		c.buf = textesc.Append(c.buf, src[i*size+c.off:][:c.text])
 	}
 	c.offs = append(c.offs, int32(len(c.buf)))
 	offs := arrow.Int32Traits.CastToBytes(c.offs)
@@ -177,52 +177,6 @@ func grow(b []byte, n int) []byte {
 		return make([]byte, n)
 	}
 	return b[:n]
-}
-
-// appendText appends the text of a text field whose bytes are p, as the
-// memvec command's dump writes it: the bytes up to the first zero byte,
-// as they are where they are UTF-8, so that a string column holds valid
-// UTF-8 (which Arrow's and Parquet's strings must be) and nothing is lost
-// where they are not: a byte that is not part of a UTF-8 character is
-// written \xNN (two lowercase hexadecimal digits), and a backslash before
-// an x and two hexadecimal digits is written \x5c. Nothing else is
-// escaped.
-func appendText(b, p []byte) []byte {
-	for i := 0; i < len(p) && p[i] != 0; {
-		c := p[i]
-		if c < utf8.RuneSelf && c != '\\' {
-			b = append(b, c) // ASCII, most text: no decoding
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRune(p[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = appendByteEscape(b, c)
-		case c == '\\' && looksEscaped(p[i+1:]):
-			b = appendByteEscape(b, '\\')
-		default:
-			b = append(b, p[i:i+size]...)
-		}
-		i += size
-	}
-	return b
-}
-
-// appendByteEscape appends \xNN, for the byte c.
-func appendByteEscape(b []byte, c byte) []byte {
-	const hex = "0123456789abcdef"
-	return append(b, '\\', 'x', hex[c>>4], hex[c&15])
-}
-
-// looksEscaped reports whether p, what follows a backslash in a text,
-// begins with an x and two hexadecimal digits.
-func looksEscaped(p []byte) bool {
-	return len(p) >= 3 && p[0] == 'x' && isHex(p[1]) && isHex(p[2])
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // batchRows returns how many elements of size bytes a batch holds: about
