@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -160,14 +159,6 @@ func tempDirFullChild() {
 func TestTempDirFullDisk(t *testing.T) {
 	for _, fs := range loopFilesystems {
 		t.Run(fs.name, func(t *testing.T) {
-			if fs.name == "btrfs" && runtime.GOARCH == "386" {
-				// A known bug, open: as a 32-bit program on btrfs, the
-				// vector's child dies of a SIGBUS when the disk fills
-				// (CI's 32-bit step found it; a named file's vector
-				// passes there, TestFullDiskOnFilesystems/btrfs). Until
-				// it is fixed, README's Limits says so.
-				t.Skip("known bug: a TempDir vector on a full btrfs faults as a 32-bit program")
-			}
 			dir := scratchDir(t, fs)
 			fillDisk(t, dir, 3<<20)
 			free := freeBlocks(t, dir)

@@ -115,8 +115,10 @@ EOF
 # file's own blocks on a full btrfs (fixed in Linux 6.17: "btrfs: fix
 # -ENOSPC mmap write failure on NOCOW files/extents"), on amd64 as on 386:
 # the full-disk tests that write so on btrfs are skipped there (a -test.skip
-# among the flags replaces this one).
-skip='^TestFullDiskOnFilesystems$/^btrfs$/^(push|open)$|^TestFullDiskOnFilesystems$/^btrfs$/^migrate$/^free=0k$'
+# among the flags replaces this one). TestTempDirFullDisk/btrfs is one: a
+# 64-bit test binary run in this machine faults there just as the 32-bit
+# one does, and both pass on Linux 6.18.
+skip='^TestFullDiskOnFilesystems$/^btrfs$/^(push|open)$|^TestFullDiskOnFilesystems$/^btrfs$/^migrate$/^free=0k$|^TestTempDirFullDisk$/^btrfs$'
 {
 	printf 'set --'
 	for arg in -test.count=1 -test.timeout=60m "-test.skip=$skip" "$@"; do printf " '%s'" "${arg//\'/\'\\\'\'}"; done
