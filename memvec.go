@@ -420,7 +420,13 @@ func (v *MemVec[T]) open(b []byte) error {
 		if err := v.shared.file.growShared(0); err != nil {
 			return v.wrap("open", err)
 		}
+		// Mapping what they grew the file to may have moved the region
+		// (on Windows every growth does: a view cannot grow), and the
+		// old range faults from now on: the length, lock and holder
+		// words that claim and letGo use are found in the new one
+		// first.
 		b = v.mem.Bytes()
+		v.attach(b, 0)
 		if n, err = format.TrustedLength(b, v.dataOffset, v.layout.size, region.BootID()); err != nil {
 			return v.wrap("open", err)
 		}

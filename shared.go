@@ -224,10 +224,12 @@ func (v *MemVec[T]) readyDead() error {
 		if err := v.shared.file.growShared(0); err != nil {
 			return v.wrap("push", err)
 		}
+		// The region may have moved: the words are found in the new
+		// one, whatever ReadyShared returns.
+		v.attach(v.mem.Bytes(), min(len(v.s), n))
 		if err := v.shared.file.r.ReadyShared(end); err != nil {
 			return v.wrap("push", err)
 		}
-		v.attach(v.mem.Bytes(), min(len(v.s), n))
 	}
 	return nil
 }
@@ -437,6 +439,9 @@ func (v *MemVec[T]) refreshShared() (n int, err error) {
 		if err := v.shared.file.growShared(0); err != nil {
 			return len(v.s), v.wrap("refresh", err)
 		}
+		// The region may have moved: the words are found in the new
+		// one, even when the length is refused below.
+		v.attach(v.mem.Bytes(), len(v.s))
 		if need > len(v.mem.Bytes()) {
 			return len(v.s), v.wrap("refresh", corrupt("the header counts elements up to byte %d, the file has %d bytes", need, len(v.mem.Bytes())))
 		}
