@@ -113,6 +113,7 @@ type Map[K comparable, V any] struct {
 	// whose key's bucket is below it may be reused.
 	durable uint64
 	dirty   bool // the flag word's dirty bit is set
+	epoch   uint64
 	kbuf    []uint64
 	vbuf    []uint64
 }
@@ -141,6 +142,7 @@ const (
 	mwDurAlloc   = 3  // the end the last Sync made durable
 	mwSerial     = 4  // the last overflow bucket's stamp
 	mwFlags      = 5  // bit 0: changed since the last Sync; bit 1: count unknown
+	mwEpoch      = 6  // the number of Syncs: a slot freed since the last may be taken by its own key only
 	mwPendSlot   = 8  // a Put or Delete that changes the count: its control word's offset
 	mwPendCtrl   = 9  // the control word it stores
 	mwPendCount  = 10 // the count before it
@@ -159,8 +161,9 @@ const (
 
 	ctrlOccupied = 1 << 63
 	ctrlSel      = 1 << 62
+	ctrlFreed    = 1 << 61 // not occupied: freed by a Delete in the epoch in the checksum word
 	ctrlVerShift = 32
-	ctrlVerMask  = (1<<30 - 1) << ctrlVerShift
+	ctrlVerMask  = (1<<29 - 1) << ctrlVerShift
 
 	maxBucketSize = 4096
 )
@@ -470,7 +473,7 @@ func (m *Map[K, V]) claim() error {
 	m.word(mwFlags).Store(mapFlagUncount | mapFlagDirty)
 	binary.NativeEndian.PutUint64(m.b[format.OffBootID:], region.BootID())
 	m.rebooted = false
-	m.buckets, m.durable = d, d
+	m.buckets, m.durable, m.epoch = d, d, m.word(mwEpoch).Load()
 	m.count = int(format.Word64At(m.b, format.OffLength).Load())
 	m.counted = false
 	m.dirty = true
@@ -493,6 +496,7 @@ func (m *Map[K, V]) recover() error {
 	}
 	m.buckets = m.word(mwBuckets).Load()
 	m.durable = m.word(mwDurable).Load()
+	m.epoch = m.word(mwEpoch).Load()
 	m.count = int(length.Load())
 	m.counted = m.word(mwFlags).Load()&mapFlagUncount == 0
 	if m.word(mwFlags).Load()&mapFlagDirty != 0 {
@@ -893,10 +897,23 @@ func (m *Map[K, V]) writeCopy(off, i int, c uint64) {
 // in a new overflow bucket.
 func (m *Map[K, V]) freeSlot(h uint64) (int, int, error) {
 	bk := bucketOf(h, m.buckets)
+	tag := uint32(h >> 32)
+	// The key's own slot, if a Delete since the last Sync freed it: after
+	// a power loss the disk may hold that slot as it was before, so the
+	// key must not be in another slot of the chain as well.
+	for off, hops := m.bucketAt(bk), m.maxHops(); off != 0 && hops > 0; hops-- {
+		for i := range m.geo.slots {
+			if c := m.ctrl(off, i).Load(); c&(ctrlOccupied|ctrlFreed) == ctrlFreed && uint32(c) == tag && m.keyEqual(off, i) {
+				return off, i, nil
+			}
+		}
+		off = m.next(off)
+	}
 	off, last := m.bucketAt(bk), 0
 	for hops := m.maxHops(); off != 0 && hops > 0; hops-- {
 		for i := range m.geo.slots {
-			if c := m.ctrl(off, i).Load(); c&ctrlOccupied == 0 || m.reusable(off, i, bk) {
+			c := m.ctrl(off, i).Load()
+			if c&ctrlOccupied == 0 && (c&ctrlFreed == 0 || !m.persistent || m.at(off+m.geo.crcOff+8*i).Load() < m.epoch) || c&ctrlOccupied != 0 && m.reusable(off, i, bk) {
 				return off, i, nil
 			}
 		}
@@ -1051,7 +1068,10 @@ func (m *Map[K, V]) Delete(k K) (bool, error) {
 		return false, nil
 	}
 	m.markDirty()
-	m.changeCount(off, i, nextCtrl(c, false, 0, 0), -1)
+	// The slot keeps the key and, in its checksum word, the epoch: until
+	// the next Sync only this key may take it again (see freeSlot).
+	m.at(off + m.geo.crcOff + 8*i).Store(m.epoch)
+	m.changeCount(off, i, nextCtrl(c, false, 0, uint32(h>>32))|ctrlFreed, -1)
 	return true, nil
 }
 
@@ -1085,12 +1105,13 @@ func (m *Map[K, V]) sync() error {
 	m.stepHook()
 	m.word(mwDurable).Store(bk)
 	m.word(mwDurAlloc).Store(end)
+	m.word(mwEpoch).Store(m.epoch + 1)
 	m.word(mwFlags).And(^uint64(mapFlagDirty))
 	if err := syncPrefix(m.mem, m.dataOffset+mapBlockSize); err != nil {
 		m.failed = err
 		return m.wrap("sync", err)
 	}
-	m.durable, m.dirty = bk, false
+	m.durable, m.dirty, m.epoch = bk, false, m.epoch+1
 	return nil
 }
 
