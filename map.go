@@ -486,12 +486,8 @@ func (m *Map[K, V]) claim() error {
 func (m *Map[K, V]) recover() error {
 	binary.NativeEndian.PutUint64(m.b[format.OffBootID:], region.BootID())
 	length := format.Word64At(m.b, format.OffLength)
-	if at := m.word(mwPendSlot).Load(); at != 0 {
-		count := m.word(mwPendCount).Load()
-		if at%8 == 0 && at <= uint64(len(m.b)-8) && format.Word64At(m.b, int(at)).Load() == m.word(mwPendCtrl).Load() {
-			count += m.word(mwPendDelta).Load()
-		}
-		length.Store(count)
+	if m.word(mwPendSlot).Load() != 0 {
+		length.Store(m.pendingCount(length.Load()))
 		m.word(mwPendSlot).Store(0)
 	}
 	m.buckets = m.word(mwBuckets).Load()
@@ -517,7 +513,27 @@ func (m *Map[K, V]) snapshot() {
 		m.buckets = m.word(mwBuckets).Load()
 		m.count = int(format.Word64At(m.b, format.OffLength).Load())
 		m.counted = m.word(mwFlags).Load()&mapFlagUncount == 0
+		if !m.follower {
+			// A writer killed between a Put's or a Delete's slot and the
+			// count left its pending record (see recover).
+			m.count = int(m.pendingCount(uint64(m.count)))
+		}
 	}
+}
+
+// pendingCount returns the count as a killed writer's pending record, if
+// any, sets it: the count before, changed if the slot holds the control
+// word the op stored.
+func (m *Map[K, V]) pendingCount(count uint64) uint64 {
+	at := m.word(mwPendSlot).Load()
+	if at == 0 {
+		return count
+	}
+	count = m.word(mwPendCount).Load()
+	if at%8 == 0 && at <= uint64(len(m.b)-8) && format.Word64At(m.b, int(at)).Load() == m.word(mwPendCtrl).Load() {
+		count += m.word(mwPendDelta).Load()
+	}
+	return count
 }
 
 // word returns the map block's word i.
