@@ -391,8 +391,14 @@ func (m *Map[K, V]) checkBlock() error {
 	switch {
 	case bk > 1<<48 || d > bk || d == 0:
 		return m.wrap("open", fmt.Errorf("%w: the map block counts %d buckets, %d durable", ErrCorrupt, bk, d))
-	case m.word(mwAlloc).Load() < m.start() || m.word(mwDurAlloc).Load() < m.start():
-		return m.wrap("open", fmt.Errorf("%w: the used space ends at %d, before the first bucket", ErrCorrupt, m.word(mwAlloc).Load()))
+	case m.word(mwDurAlloc).Load() < m.start() || m.word(mwDurAlloc).Load() > size:
+		// A Sync made the file this large on the disk before it stored
+		// the end.
+		return m.wrap("open", fmt.Errorf("%w: the durable used space ends at %d, outside the %d-byte file", ErrCorrupt, m.word(mwDurAlloc).Load(), size))
+	case !m.rebooted && !m.follower && (m.word(mwAlloc).Load() < m.start() || m.word(mwAlloc).Load() > size):
+		// The writer grows the file before it stores the end (a
+		// follower may map less, and maps up to the end first).
+		return m.wrap("open", fmt.Errorf("%w: the used space ends at %d, outside the %d-byte file", ErrCorrupt, m.word(mwAlloc).Load(), size))
 	}
 	use := bk
 	if m.rebooted {
@@ -586,7 +592,7 @@ func (m *Map[K, V]) bucketAt(i uint64) int {
 	first, _ := segmentSpan(j)
 	off := m.word(mwDirectory + j).Load()
 	at := off + (i-first)*uint64(m.geo.size)
-	if off == 0 || at < off || at > uint64(len(m.b)-m.geo.size) {
+	if off == 0 || off%uint64(m.geo.size) != 0 || at < off || at > uint64(len(m.b)-m.geo.size) {
 		return 0
 	}
 	return int(at)

@@ -1,7 +1,12 @@
 package memvec
 
 import (
+	"bytes"
+	"encoding/binary"
+	"os"
+
 	"errors"
+	"github.com/memvec/memvec/internal/format"
 	"maps"
 	"math"
 	"math/rand/v2"
@@ -251,4 +256,83 @@ func TestMapRebootKeepsSynced(t *testing.T) {
 	all[1<<40] = wideOf(7)
 	requireSameMap(t, all, w, "claimed and written")
 	require.NoError(t, w.Close())
+}
+
+// validMapFile returns the bytes of a map file of n keys (n large enough
+// for overflow buckets and splits), closed.
+func validMapFile(t testing.TB, n int) []byte {
+	path := filepath.Join(tempDir(t), "valid.map")
+	m, err := OpenMap[uint64, wide](path)
+	require.NoError(t, err)
+	for i := range uint64(n) {
+		require.NoError(t, m.Put(i*0x9E3779B97F4A7C15, wideOf(i)))
+		if i%5 == 0 {
+			_, err := m.Delete((i / 2) * 0x9E3779B97F4A7C15)
+			require.NoError(t, err)
+		}
+	}
+	require.NoError(t, m.Close())
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return b
+}
+
+// FuzzOpenMap opens arbitrary files as a Map (the header checksum fixed
+// up, so that the fuzzer explores the checks behind it), as after a reboot
+// or not, read-only and as a writer. It must never panic or fault: either
+// an error wrapping ErrCorrupt or ErrTypeMismatch that leaves the file as
+// it was, or a Map whose Len, Get and All answer (every value All yields
+// is Get's too) and whose Put and Delete return, with an error or not.
+func FuzzOpenMap(f *testing.F) {
+	valid := validMapFile(f, 300)
+	dataOffset := int(binary.NativeEndian.Uint32(valid[format.OffDataOffset:]))
+	f.Add(valid, false)
+	f.Add(valid, true)
+	f.Add(valid[:len(valid)/2], false)
+	f.Add(valid[:dataOffset+100], false)
+	f.Add([]byte{}, false)
+	f.Add(make([]byte, pageSize), false)
+	for w := range mwDirectory + 8 {
+		for _, x := range []uint64{0, 1, 3, 64, 1 << 20, 1 << 40, 1<<63 + 8} {
+			damaged := bytes.Clone(valid)
+			binary.NativeEndian.PutUint64(damaged[dataOffset+8*w:], x)
+			f.Add(damaged, w%2 == 0)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte, rebooted bool) {
+		if len(b) >= format.HeaderSize && !format.IsBlank(b) {
+			b = withHeader(b, func(h []byte) {
+				if rebooted {
+					h[format.OffBootID] ^= 0x10
+				}
+			})
+		}
+		path := filepath.Join(tempDir(t), "fuzz.map")
+		for _, opts := range [][]Option{{ReadOnly()}, nil} {
+			require.NoError(t, os.WriteFile(path, b, 0o644))
+			m, err := OpenMap[uint64, wide](path, opts...)
+			if err != nil {
+				if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrTypeMismatch) {
+					t.Fatalf("open: %v, neither ErrCorrupt nor ErrTypeMismatch", err)
+				}
+				got, rerr := os.ReadFile(path)
+				require.NoError(t, rerr)
+				require.True(t, bytes.Equal(b, got), "a failed open changed the file")
+				continue
+			}
+			m.Len()
+			for k, v := range m.All() {
+				g, ok := m.Get(k)
+				require.True(t, ok && g == v, "All gives %d: %v, Get %v %v", k, v, g, ok)
+			}
+			for i := range uint64(40) {
+				m.Get(i * 0x9E3779B97F4A7C15)
+				if opts == nil {
+					m.Put(i, wideOf(i))
+					m.Delete(i * 0x9E3779B97F4A7C15)
+				}
+			}
+			m.Close()
+		}
+	})
 }
