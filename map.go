@@ -854,6 +854,13 @@ func (m *Map[K, V]) Put(k K, v V) error {
 	if err != nil {
 		return err
 	}
+	if c := m.ctrl(off, i).Load(); c&ctrlOccupied != 0 {
+		// A split's stale copy: emptied before its key is overwritten,
+		// or a kill in between would leave the new key's bytes under
+		// the old key's control word, a slot All would list.
+		m.ctrl(off, i).Store(nextCtrl(c, false, 0, 0))
+		m.stepHook()
+	}
 	m.writeKey(off, i)
 	m.writeCopy(off, i, 0)
 	m.stepHook()
@@ -1069,6 +1076,7 @@ func (m *Map[K, V]) split() error {
 			m.at(dst + m.geo.crcOff + 8*di).Store(uint64(m.slotSum(dst, di, 0)))
 			m.ctrl(dst, di).Store(ctrlOccupied | 1<<ctrlVerShift | uint64(uint32(h>>32)))
 			di++
+			m.stepHook()
 		}
 		off = m.next(off)
 	}
