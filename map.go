@@ -121,17 +121,16 @@ type Map[K comparable, V any] struct {
 // mapGeometry is where a bucket keeps its slots' parts, from the sizes of
 // K and V.
 type mapGeometry struct {
-	ks, vs    int // the key's and the value's sizes
-	kw, vw    int // the same rounded up to 8
-	slots     int // S
-	size      int // the bucket's size
-	keys      int // the offsets in a bucket of the keys, the first and second copies
-	copy0     int
-	copy1     int
-	ctrlOff   int
-	crcOff    int
-	perSlot   int
-	maxLoadNu int // split when count*5 > buckets*slots*4
+	ks, vs  int // the key's and the value's sizes
+	kw, vw  int // the same rounded up to 8
+	slots   int // S
+	size    int // the bucket's size
+	keys    int // the offsets in a bucket of the keys, the first and second copies
+	copy0   int
+	copy1   int
+	ctrlOff int
+	crcOff  int
+	perSlot int
 }
 
 // The map block's words, at the data offset, in units of 8 bytes.
