@@ -135,6 +135,30 @@ func BenchmarkPush(b *testing.B) {
 		})
 	}
 	dir := tempDir(b)
+	// A scratch vector (TempDir) in the tests' temporary directory, on a
+	// disk here: what its file's pages cost beside anonymous memory's. The
+	// file takes its disk space at each growth and gives it back at Close.
+	b.Run("impl=memvec/backend=tempdir", func(b *testing.B) {
+		b.SetBytes(pushN * 24)
+		b.ReportAllocs()
+		var faults faultCount
+		for b.Loop() {
+			coldStart(b)
+			faults.start()
+			v, err := Make[point](0, TempDir(dir))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := pushMemvec(v, pushN); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			faults.stop()
+			v.Close()
+			b.StartTimer()
+		}
+		faults.report(b)
+	})
 	b.Run("impl=memvec/backend=file", func(b *testing.B) {
 		b.SetBytes(pushN * 24)
 		b.ReportAllocs()

@@ -99,6 +99,11 @@ type Bytes struct {
 	// failedBehind is set by the syncer when its barrier failed, under
 	// bg.mu; the owner's next call makes it failed (adoptBehind).
 	failedBehind *bytesFailure
+	// shared is set for a Bytes opened with Shared: its appends go
+	// through the append lock in the offsets file's header
+	// (bytes_shared.go), never Push's fast path (attach holds its room at
+	// none).
+	shared *sharedWriter
 }
 
 // The offsets file's body: one int64 per entry, aligned to 8 on every
@@ -134,17 +139,17 @@ const (
 // With Follow it opens a follower, which reads beside a live writer as a
 // MemVec's does (see Follow, Refresh and Wait): the directory and its
 // offsets file must exist. With SyncEvery the writer makes its records
-// durable in the background, as a MemVec does (see SyncEvery).
+// durable in the background, as a MemVec does (see SyncEvery). With
+// Shared it opens one of any number of Shared writers of the Bytes, as
+// Open does for a vector (see Shared): Push, PushString, PushFunc and
+// Append from them all land once and whole, each handle sees the others'
+// records after Refresh or Wait, and Truncate is refused (ErrShared).
+// PushFunc's function then runs holding the Shared writers' append lock:
+// the others wait for it.
 func OpenBytes(path string, opts ...Option) (_ *Bytes, err error) {
 	o, err := fileOptions(path, opts)
 	if err != nil {
 		return nil, err
-	}
-	if o.shared {
-		// Shared writers of a vector append under a lock in its header
-		// (FORMAT.md, "Shared writers"); a Bytes's appends do not take it
-		// yet, so two of them would write over each other.
-		return nil, fmt.Errorf("memvec: open %s: %w: the Shared option does not apply to a Bytes yet", path, errors.ErrUnsupported)
 	}
 	if o.follow {
 		return openBytesFollower(path, o)
@@ -154,7 +159,8 @@ func OpenBytes(path string, opts ...Option) (_ *Bytes, err error) {
 		return nil, err
 	}
 	defer func() {
-		if err != nil && made {
+		// Not a directory other Shared writers may have opened since.
+		if err != nil && made && !o.shared {
 			os.RemoveAll(path)
 		}
 	}()
@@ -174,7 +180,11 @@ func OpenBytes(path string, opts ...Option) (_ *Bytes, err error) {
 		}
 		b.dat = dat
 	}
-	if err := b.open(made); err != nil {
+	open := b.open
+	if o.shared {
+		open = b.openShared
+	}
+	if err := open(made); err != nil {
 		b.discardMemories()
 		return nil, err
 	}
@@ -205,6 +215,10 @@ func bytesDirectory(path string, o options) (made bool, err error) {
 	}
 	// Search permission for whoever may read: 0644 files, a 0755 directory.
 	if err := os.Mkdir(path, o.mode|(o.mode&0o444)>>2); err != nil {
+		if errors.Is(err, fs.ErrExist) && o.shared && !o.createNew {
+			// Another Shared writer made it in between: it is theirs too.
+			return bytesDirectory(path, o)
+		}
 		return false, fmt.Errorf("memvec: open %s: %w", path, err)
 	}
 	return true, nil
@@ -248,23 +262,30 @@ func notBytes(op, path string, err error) error {
 	return err
 }
 
-// MakeBytes returns an empty Bytes in anonymous memory (see Anon). Of the
-// options only Reserve and Advise apply, to each of its two regions; it
-// returns an error naming any other.
+// MakeBytes returns an empty Bytes in anonymous memory (see Anon), or with
+// TempDir in two files that no name reaches, one for each of its regions
+// (see TempDir). Of the other options only Reserve and Advise apply, to
+// each of its two regions; it returns an error naming any other.
 func MakeBytes(opts ...Option) (*Bytes, error) {
-	if _, err := anonOptions("make", opts); err != nil {
-		return nil, err
-	}
-	idx, err := NewAnon(0, opts...)
+	o, name, err := makeOptions(opts)
 	if err != nil {
 		return nil, err
 	}
-	dat, err := NewAnon(0, opts...)
+	newRegion := func() (Memory, error) { return NewAnon(0, opts...) }
+	if o.tempGiven {
+		name = "unnamed files in " + o.tempDir
+		newRegion = func() (Memory, error) { return newScratchFile(o, name) }
+	}
+	idx, err := newRegion()
+	if err != nil {
+		return nil, err
+	}
+	dat, err := newRegion()
 	if err != nil {
 		idx.Close()
 		return nil, err
 	}
-	b := &Bytes{path: "anonymous memory", idx: idx, dat: dat}
+	b := &Bytes{path: name, idx: idx, dat: dat}
 	if err := b.open(true); err != nil {
 		b.closeMemories()
 		return nil, err
@@ -369,6 +390,12 @@ func (b *Bytes) attach() {
 		b.data = b.dat.Bytes()
 	}
 	b.room, b.entryRoom = int64(len(b.data)), len(b.offs)
+	if b.shared != nil {
+		// A Shared writer pushes through the append lock (appendShared).
+		b.shared.point(b.length)
+		b.room, b.entryRoom = 0, 0
+		return
+	}
 	if bytesPrefaulter(b.dat) != nil {
 		b.room = int64(min(len(b.data), b.dataFaulted))
 	}
@@ -428,6 +455,9 @@ func (b *Bytes) Push(p []byte) error {
 	start := b.offs[n]
 	end := start + int64(len(p))
 	if n+2 > b.entryRoom || end > b.room {
+		if b.shared != nil {
+			return b.appendShared("push", [][]byte{p})
+		}
 		// A record of this Bytes's own (At's view) is copied first: a
 		// region that cannot grow in place (a File on Windows) moves.
 		p = b.detach(p)
@@ -483,6 +513,9 @@ func (b *Bytes) PushFunc(f func(buf []byte) ([]byte, error)) error {
 	}
 	start := b.offs[n]
 	if want := start + spareRoom; n+2 > b.entryRoom || want > b.room {
+		if b.shared != nil {
+			return b.pushFuncShared(f)
+		}
 		// Room for the spare bytes if the memory can grow by them, else
 		// (a nearly full disk) whatever is there: a longer record is
 		// then copied in by Push, which grows by what it needs alone.
@@ -528,6 +561,9 @@ const spareRoom = 64 << 10
 // Append appends the records ps, in order, all or none: the length counts
 // them all at once, after every one is written. Its errors are Push's.
 func (b *Bytes) Append(ps ...[]byte) error {
+	if b.shared != nil {
+		return b.appendShared("append", ps)
+	}
 	n := b.n
 	if err := b.writable("append"); err != nil {
 		return err
@@ -766,6 +802,10 @@ func (b *Bytes) Truncate(n int) {
 	if b.readOnly && !b.closed {
 		panic(fmt.Sprintf("memvec: truncate %s: %v", b.path, ErrReadOnly))
 	}
+	if b.shared != nil && !b.closed {
+		// Records of other writers may follow the first n.
+		panic(b.errShared("truncate").Error())
+	}
 	if n < 0 || n > b.n {
 		panic(fmt.Sprintf("memvec: truncate %s: length %d out of range [0:%d]", b.path, n, b.n))
 	}
@@ -796,6 +836,9 @@ func (b *Bytes) Truncate(n int) {
 func (b *Bytes) Sync() error {
 	if b.closed {
 		return b.wrap("sync", ErrClosed)
+	}
+	if b.shared != nil {
+		return b.syncShared()
 	}
 	defer b.syncUnlock(b.syncLock())
 	if err := b.backgroundErr("sync"); err != nil {
@@ -870,9 +913,9 @@ func syncPrefix(m Memory, n int) error {
 // mutators return ErrClosed; a second Close returns nil. On a follower,
 // Close may be called while another goroutine is in Wait (see Wait).
 func (b *Bytes) Close() error {
-	if b.follow != nil {
+	if f := b.waits(); f != nil {
 		// A Wait in another goroutine returns first (see Wait).
-		b.follow.endWaits()
+		f.endWaits()
 	}
 	if b.closed {
 		return nil
@@ -892,6 +935,11 @@ func (b *Bytes) Close() error {
 	switch {
 	case err != nil:
 		// Returned below, after the regions are released.
+	case b.shared != nil:
+		b.closeShared()
+		if b.failed != nil {
+			err = b.wrap("close", b.failed)
+		}
 	case b.persistent && !b.readOnly && b.length != nil && b.failed == nil:
 		b.recordLength()
 		if b.n < b.durable {

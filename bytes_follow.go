@@ -94,11 +94,15 @@ func (b *Bytes) adopt(o options) error {
 //
 // On Windows a Refresh that finds a file grown past the follower's view
 // maps it anew, and the records At gave before are invalid after it (see
-// Follow). On a Bytes that is not a follower, Refresh returns (Len(), nil);
+// Follow). On a Shared writer it counts the records every writer has
+// published. On a Bytes that is neither, Refresh returns (Len(), nil);
 // after Close, (0, ErrClosed).
 func (b *Bytes) Refresh() (n int, err error) {
 	if b.closed {
 		return 0, b.wrap("refresh", ErrClosed)
+	}
+	if b.shared != nil {
+		return b.refreshShared()
 	}
 	if b.follow == nil {
 		return b.n, nil
@@ -175,11 +179,12 @@ func (b *Bytes) followTo(n int) error {
 // offsets file's wake word (on Linux; elsewhere it polls), and Wait
 // reports ErrRewritten as Refresh does. If ctx ends first, it returns the
 // number it has and an error wrapping ctx.Err(). Close may be called from
-// another goroutine during a Wait, which then returns (0, ErrClosed). On a
-// Bytes that is not a follower, Wait returns (Len(), nil) if Len() > n and
-// an error otherwise; after Close, (0, ErrClosed).
+// another goroutine during a Wait, which then returns (0, ErrClosed). A
+// Shared writer waits for every writer's records, as a vector's does. On
+// a Bytes that is neither, Wait returns (Len(), nil) if Len() > n and an
+// error otherwise; after Close, (0, ErrClosed).
 func (b *Bytes) Wait(ctx context.Context, n int) (m int, err error) {
-	if f := b.follow; f != nil {
+	if f := b.waits(); f != nil {
 		var done func()
 		if ctx, done = f.startWait(ctx); done == nil {
 			return 0, b.wrap("wait", ErrClosed)
@@ -188,6 +193,9 @@ func (b *Bytes) Wait(ctx context.Context, n int) (m int, err error) {
 	}
 	if b.closed {
 		return 0, b.wrap("wait", ErrClosed)
+	}
+	if b.shared != nil {
+		return b.waitShared(ctx, n)
 	}
 	if b.follow == nil {
 		if b.n > n {
@@ -198,6 +206,19 @@ func (b *Bytes) Wait(ctx context.Context, n int) (m int, err error) {
 	defer catchFault(b.idx.(*File), "wait", debug.SetPanicOnFault(true), &err)
 	fm, _ := following(b.idx)
 	return b.follow.waitFor(ctx, n, "records", fm.wakeWord, b.refresh, func() bool { return b.length.Load() > uint64(n) }, b.wrap)
+}
+
+// waits returns the state that lets Close end the Waits under way: a
+// follower's, or a Shared writer's; nil for any other Bytes, whose Wait
+// never waits.
+func (b *Bytes) waits() *follower {
+	switch {
+	case b.follow != nil:
+		return b.follow
+	case b.shared != nil:
+		return b.shared.waits
+	}
+	return nil
 }
 
 // HasWriter reports whether a writer holds the Bytes now, as MemVec's

@@ -375,18 +375,6 @@ func TestBytesOptions(t *testing.T) {
 
 // TestBytesTypeMismatch: a Bytes and a vector are told apart, whichever is
 // opened as the other, and the error says which is which.
-// TestBytesSharedNotYet: OpenBytes with Shared is an error that says so,
-// and makes nothing: a Bytes's appends do not take the Shared writers'
-// lock yet.
-func TestBytesSharedNotYet(t *testing.T) {
-	path := bytesPath(t)
-	_, err := OpenBytes(path, Shared())
-	require.ErrorIs(t, err, errors.ErrUnsupported)
-	require.ErrorContains(t, err, "the Shared option does not apply to a Bytes yet")
-	_, err = os.Stat(path)
-	require.ErrorIs(t, err, fs.ErrNotExist)
-}
-
 func TestBytesTypeMismatch(t *testing.T) {
 	dir := tempDir(t)
 	bpath := filepath.Join(dir, "b")

@@ -150,3 +150,43 @@ func TestMigrateFullDisk(t *testing.T) {
 	require.Equal(t, len(old), len(got16))
 	require.Equal(t, int16(old[len(old)-1]), got16[len(got16)-1])
 }
+
+// TestSharedFullDisk: two Shared writers push in turns (of 1,000 pushes:
+// a switch waits for the holder's idleness, 200 µs) until a 4 MiB
+// filesystem is full. The push that finds no room returns ENOSPC to the
+// writer that made it (no SIGBUS), then to the other, each time; every
+// element pushed before reads back intact in both, and after reopening.
+func TestSharedFullDisk(t *testing.T) {
+	path := filepath.Join(smallDisk(t, "4m"), "full.vec")
+	a, err := Open[point](path, Shared())
+	require.NoError(t, err)
+	b, err := Open[point](path, Shared())
+	require.NoError(t, err)
+	ws := []*MemVec[point]{a, b}
+	n := 0
+	for ; n < 1_000_000; n++ {
+		if err = ws[n/1000%2].Push(pt(n)); err != nil {
+			break
+		}
+	}
+	require.ErrorIs(t, err, unix.ENOSPC)
+	require.Greater(t, n*24, 3<<20, "growth must fall back to small steps and fill the disk")
+	require.ErrorIs(t, ws[(n/1000+1)%2].Push(pt(n)), unix.ENOSPC, "the other writer finds the disk full too")
+	require.ErrorIs(t, ws[n/1000%2].Append(pt(n), pt(n+1)), unix.ENOSPC)
+	for _, w := range ws {
+		got, err := w.Refresh()
+		require.NoError(t, err)
+		require.Equal(t, n, got, "a failed push must count nothing")
+		for i, x := range w.All() {
+			require.Equal(t, pt(i), x)
+		}
+	}
+	require.NoError(t, a.Sync())
+	require.NoError(t, a.Close())
+	require.NoError(t, b.Close())
+	v := openVec[point](t, path)
+	require.Equal(t, n, v.Len())
+	for i, x := range v.All() {
+		require.Equal(t, pt(i), x)
+	}
+}

@@ -37,6 +37,36 @@ func ExampleMake() {
 	// {2 4 0}
 }
 
+func ExampleTempDir() {
+	// A scratch vector on disk: a file in dir that no name reaches, so a
+	// vector larger than the memory needs no swap, and nothing is left to
+	// clean up, at Close or if the process dies. On Linux, pass a
+	// directory on a disk (/var/tmp): /tmp is often a tmpfs, in memory.
+	dir, err := os.MkdirTemp("", "scratch")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	v, err := memvec.Make[Point](0, memvec.TempDir(dir))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close() // gives the disk space back
+	for i := range 1_000_000 {
+		if err := v.Push(Point{X: float64(i)}); err != nil { // a full disk is an error here
+			log.Fatal(err)
+		}
+	}
+	var sum float64
+	for _, p := range v.All() {
+		sum += p.X
+	}
+	fmt.Println(v.Len(), sum)
+	// Output:
+	// 1000000 4.999995e+11
+}
+
 func ExampleOpen() {
 	dir, err := os.MkdirTemp("", "memvec-example")
 	if err != nil {

@@ -183,12 +183,22 @@ var refused = map[reflect.Kind]string{
 // (or ErrTypeMismatch for another element layout) that says which field is
 // wrong; nothing in b is written.
 func readHeader(b []byte, l *layout) (length int, err error) {
-	h, section, err := format.ReadStatic(b)
+	h, err := checkHeader(b, l)
 	if err != nil {
 		return 0, err
 	}
+	return format.TrustedLength(b, int(h.DataOffset), l.size, region.BootID())
+}
+
+// checkHeader is readHeader without the length: it validates the header at
+// the start of b against l and returns it.
+func checkHeader(b []byte, l *layout) (format.Header, error) {
+	h, section, err := format.ReadStatic(b)
+	if err != nil {
+		return h, err
+	}
 	if err := isVector(h); err != nil {
-		return 0, err
+		return h, err
 	}
 	if !samePhysical(h, l) || string(section) != string(l.section) {
 		// Another layout, or the same one described otherwise (other
@@ -197,13 +207,13 @@ func readHeader(b []byte, l *layout) (length int, err error) {
 		// be the type's.
 		stored, err := storedLayout(h, section)
 		if err != nil {
-			return 0, err
+			return h, err
 		}
 		if err := compareLayouts(h, stored, l); err != nil {
-			return 0, err
+			return h, err
 		}
 	}
-	return format.TrustedLength(b, int(h.DataOffset), l.size, region.BootID())
+	return h, nil
 }
 
 // compareLayouts returns an error wrapping ErrTypeMismatch, saying where

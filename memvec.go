@@ -284,11 +284,15 @@ func New[T any](mem Memory) (_ *MemVec[T], err error) {
 	if err != nil {
 		return nil, wrapError("open", mem, err)
 	}
+	// Anonymous memory and a TempDir's file outlive the vector in no one's
+	// eyes: nobody follows them, and no power loss matters to them.
 	_, anon := mem.(*Anon)
-	v := &MemVec[T]{mem: mem, layout: l, readOnly: isReadOnly(mem), persistent: !anon, dataOffset: int(format.DataOffsetFor(l.body()))}
+	_, scratch := mem.(*scratchFile)
+	v := &MemVec[T]{mem: mem, layout: l, readOnly: isReadOnly(mem), persistent: !anon && !scratch, dataOffset: int(format.DataOffsetFor(l.body()))}
 	b := mem.Bytes()
 	if f, ok := mem.(*File); ok && f.r.Shared() {
-		v.shared = &sharedWriter{id: uint32(f.r.SharedID()), file: f, waits: newFollower(false)}
+		v.shared = newSharedWriter(f)
+		v.shared.readyDead = v.readyDead
 		if len(b) == 0 || format.IsBlank(b) {
 			// Of Shared writers that open a new file at once, one
 			// creates the vector, under the creation lock; the others
@@ -334,7 +338,7 @@ func New[T any](mem Memory) (_ *MemVec[T], err error) {
 		v.attach(b, 0)
 		v.claim(b, 0)
 		if v.shared != nil {
-			v.lockWord().Store(v.shared.id) // a new header: the creator holds the lock
+			v.shared.lock.Store(v.shared.id) // a new header: the creator holds the lock
 		}
 		// The header reaches the disk before any element can: a power
 		// loss never leaves elements under a header that is all zero,
@@ -353,6 +357,11 @@ func New[T any](mem Memory) (_ *MemVec[T], err error) {
 	return v, nil
 }
 
+// openingHook, when a test sets it, is called in the open of a Shared
+// writer or a follower after the header is checked, before the length is
+// read.
+var openingHook func()
+
 // open validates the header of region b and attaches the vector to the
 // elements it counts, by the rule of format.TrustedLength. A writer then claims
 // the region (see claim).
@@ -364,6 +373,15 @@ func (v *MemVec[T]) open(b []byte) error {
 		// follower's may change under it (Relabel).
 		if v.layout, err = rawLayout(b); err == nil {
 			n, err = format.TrustedLength(b, int(binaryDataOffset(b)), v.layout.size, region.BootID())
+		}
+	} else if v.shared != nil || v.follow != nil {
+		// Writers beside this one push, and grow the file, since it was
+		// mapped: the length may count more than b holds. It is read
+		// below, inside the append lock for a Shared writer, in a
+		// snapshot for a follower, which then maps what it counts.
+		_, err = checkHeader(b, v.layout)
+		if openingHook != nil {
+			openingHook()
 		}
 	} else {
 		n, err = readHeader(b, v.layout)
@@ -390,11 +408,11 @@ func (v *MemVec[T]) open(b []byte) error {
 		// What claim and keepTail store in the header, they store inside
 		// the append lock, as Sync does.
 		v.attach(b, n)
-		v.joinShared()
-		if err := v.hold(); err != nil {
+		v.shared.join()
+		if err := v.shared.hold(); err != nil {
 			return err
 		}
-		defer v.letGo()
+		defer v.shared.letGo()
 		// Others may have pushed, and grown the file, since readHeader
 		// looked; after a reboot no writer has claimed the file yet if
 		// its boot identifier is still the old one, and the length
@@ -433,20 +451,28 @@ func (v *MemVec[T]) open(b []byte) error {
 // returns ErrUnsupportedType for a T that is not plain data and the system's
 // error if the memory cannot be mapped. The memory is reserved, not touched:
 // pages count against the process's RSS only when written. Of the options,
-// only Reserve and Advise apply: Make returns an error naming any other it is given,
+// only Reserve, Advise and TempDir apply: Make returns an error naming any other it is given,
 // as in "memvec: make anonymous memory: option ReadOnly does not apply to
-// anonymous memory".
+// anonymous memory". With TempDir the vector is in a file that no name
+// reaches instead (see TempDir), and the capacity's disk blocks are
+// reserved at once: a full disk is an error wrapping ENOSPC.
 func Make[T any](capacity int, opts ...Option) (*MemVec[T], error) {
+	o, name, err := makeOptions(opts)
 	if capacity < 0 {
-		panic(fmt.Sprintf("memvec: make anonymous memory: negative capacity %d", capacity))
+		panic(fmt.Sprintf("memvec: make %s: negative capacity %d", name, capacity))
 	}
 	if _, err := layoutFor[T](); err != nil {
-		return nil, fmt.Errorf("memvec: make anonymous memory: %w", err)
+		return nil, fmt.Errorf("memvec: make %s: %w", name, err)
 	}
-	if _, err := anonOptions("make", opts); err != nil {
+	if err != nil {
 		return nil, err
 	}
-	mem, err := NewAnon(0, opts...)
+	var mem Memory
+	if o.tempGiven {
+		mem, err = newScratchFile(o, name)
+	} else {
+		mem, err = NewAnon(0, opts...)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -502,7 +528,9 @@ func (v *MemVec[T]) attach(b []byte, n int) {
 		c = min(c, max(n, format.CapacityOf(v.faulted, v.dataOffset, v.layout.size)))
 	}
 	if v.shared != nil {
-		// What the holder's fast path may reach (pushHeld).
+		// The header's words, and what the holder's fast path may reach
+		// (pushHeld).
+		v.shared.point(v.length)
 		v.shared.data, v.shared.room = unsafe.Add(base, v.dataOffset), c
 	}
 	if v.readOnly || n < v.durable || v.changed != nil || v.failed != nil || v.shared != nil {
@@ -1144,7 +1172,7 @@ func (v *MemVec[T]) Close() error {
 		// A Shared writer records nothing at Close (other writers append
 		// on; Sync makes theirs and its elements durable), and cuts
 		// nothing (see File.TrimAtClose): it gives up the append lock.
-		v.releaseShared()
+		v.shared.release()
 	} else if err == nil && v.persistent && !v.readOnly && v.length != nil && v.checkFile() == nil {
 		err = v.recordCloseOrFault()
 	}

@@ -299,7 +299,7 @@ func followLink(path string) (string, error) {
 // sense for it, naming them.
 func migrateOptions(opts []Option) (options, error) {
 	o := buildOptions(opts)
-	name := o.firstGiven("ReadOnly", "Follow", "MustExist", "CreateNew", "SyncEvery")
+	name := o.firstGiven("ReadOnly", "Follow", "MustExist", "CreateNew", "SyncEvery", "TempDir")
 	if name == "" {
 		return o, nil
 	}

@@ -3,6 +3,7 @@ package memvec
 import (
 	"fmt"
 	"io/fs"
+	"os"
 	"time"
 
 	"github.com/memvec/memvec/internal/format"
@@ -11,7 +12,7 @@ import (
 
 // An Option configures OpenFile and Open, and (Reserve and Advise only)
 // Make and NewAnon, which return an error naming any other option they are
-// given.
+// given; Make and MakeBytes take TempDir too.
 type Option func(*options)
 
 type options struct {
@@ -32,6 +33,8 @@ type options struct {
 	headOnly  bool
 	syncEvery time.Duration // SyncEvery's period
 	syncGiven bool          // SyncEvery was given
+	tempDir   string        // TempDir's directory
+	tempGiven bool          // TempDir was given
 }
 
 // checkReserve returns an error, in the form of op's errors on name, if the
@@ -73,6 +76,8 @@ func buildOptions(opts []Option) options {
 func fileOptions(path string, opts []Option) (options, error) {
 	o := buildOptions(opts)
 	switch {
+	case o.tempGiven:
+		return o, fmt.Errorf("memvec: open %s: TempDir applies to Make and MakeBytes only: a file that is opened has a name", path)
 	case o.follow && o.readOnly:
 		return o, fmt.Errorf("memvec: open %s: Follow and ReadOnly exclude each other: a follower reads beside a writer, a ReadOnly reader locks writers out", path)
 	case o.follow && o.lockWaits:
@@ -105,17 +110,37 @@ func fileOptions(path string, opts []Option) (options, error) {
 // to ignore.
 func anonOptions(op string, opts []Option) (options, error) {
 	o := buildOptions(opts)
-	if name := o.firstGiven("ReadOnly", "Follow", "Shared", "MustExist", "CreateNew", "LockTimeout", "Mode", "SyncEvery"); name != "" {
+	if name := o.firstGiven("ReadOnly", "Follow", "Shared", "MustExist", "CreateNew", "LockTimeout", "Mode", "SyncEvery", "TempDir"); name != "" {
 		return o, fmt.Errorf("memvec: %s anonymous memory: option %s does not apply to anonymous memory", op, name)
 	}
 	return o, o.checkReserve(op, "anonymous memory")
+}
+
+// makeOptions builds the options of Make and MakeBytes: anonOptions', or
+// with TempDir, a scratch file's, which take Reserve and Advise too and
+// refuse every other option, naming it. name is what errors call the
+// region ("anonymous memory", or the unnamed file in its directory).
+func makeOptions(opts []Option) (o options, name string, err error) {
+	o = buildOptions(opts)
+	if !o.tempGiven {
+		o, err = anonOptions("make", opts)
+		return o, "anonymous memory", err
+	}
+	if o.tempDir == "" {
+		o.tempDir = os.TempDir()
+	}
+	name = "unnamed file in " + o.tempDir
+	if given := o.firstGiven("ReadOnly", "Follow", "Shared", "MustExist", "CreateNew", "LockTimeout", "Mode", "SyncEvery"); given != "" {
+		return o, name, fmt.Errorf("memvec: make %s: option %s does not apply to TempDir, whose file nobody else opens and nothing keeps", name, given)
+	}
+	return o, name, o.checkReserve("make", name)
 }
 
 // firstGiven returns the first of the named options that o was given, or
 // "" if none was.
 func (o options) firstGiven(names ...string) string {
 	given := map[string]bool{"ReadOnly": o.readOnly, "Follow": o.follow, "Shared": o.shared, "MustExist": o.mustExist,
-		"CreateNew": o.createNew, "LockTimeout": o.lockWaits, "Mode": o.modeGiven, "SyncEvery": o.syncGiven}
+		"CreateNew": o.createNew, "LockTimeout": o.lockWaits, "Mode": o.modeGiven, "SyncEvery": o.syncGiven, "TempDir": o.tempGiven}
 	for _, n := range names {
 		if given[n] {
 			return n
@@ -164,6 +189,10 @@ func ReadOnly() Option {
 // description locks): on Linux and Windows only. Elsewhere (macOS, the
 // BSDs) the open fails with an error wrapping errors.ErrUnsupported.
 // Shared excludes ReadOnly, Follow and, for now, SyncEvery.
+//
+// OpenBytes takes it too: Push, PushString, PushFunc and Append of a Bytes
+// opened Shared land as a vector's elements do, each record once and
+// whole; Truncate panics with a message naming ErrShared.
 func Shared() Option {
 	return func(o *options) { o.shared = true }
 }
@@ -254,4 +283,41 @@ func Mode(perm fs.FileMode) Option {
 // memory no reboot keeps, or to Migrate.
 func SyncEvery(d time.Duration) Option {
 	return func(o *options) { o.syncEvery, o.syncGiven = d, true }
+}
+
+// TempDir makes Make and MakeBytes keep their regions in a file in the
+// directory dir that no name reaches, instead of anonymous memory: a
+// vector larger than the memory then needs no swap, its pages going to
+// and from the file as the system's page cache sees fit, and no cleanup,
+// since its disk space goes back to the filesystem at Close or when the
+// process dies, however it dies. An empty dir is os.TempDir() (on Linux
+// often a tmpfs, which is memory: give a directory on a disk, such as
+// /var/tmp, for a vector larger than the memory).
+//
+// On Linux the file is an O_TMPFILE, which never has a name; where the
+// filesystem lacks it, and on macOS and the BSDs, it is a new file whose
+// name is removed at once (a process killed in the microseconds between
+// leaves an empty file named memvec-<hex> in dir). On Windows it is
+// created for deletion at its close, shared with nobody, and its name
+// removed at once with POSIX semantics where the system allows (NTFS
+// since Windows 10 1709); elsewhere the name stays in dir until Close,
+// but no open of it succeeds. MakeBytes makes two such files, one for
+// each of its regions.
+//
+// The vector grows as a file vector does: its disk blocks are reserved
+// before its mapping covers them (so Make's capacity takes its disk space
+// at once), a full disk is an error wrapping ENOSPC from Push, Append or
+// Grow and not a SIGBUS, and a view stays valid across growth within the
+// reservation (on Windows, where a view of a file cannot grow, every
+// growth moves it, as for a File). Nothing of a File's durability
+// applies: Sync does nothing, Close writes nothing back, no header is
+// made durable, no lock is taken and nothing ever fsyncs. The pages the
+// kernel writes back on its own are the price of memory it frees; those
+// it has not written when the file is closed are dropped unwritten.
+//
+// TempDir applies to Make and MakeBytes, with Reserve and Advise; they
+// return an error naming any other option given with it. Open, OpenFile,
+// OpenBytes, NewAnon, Migrate and Relabel return an error for TempDir.
+func TempDir(dir string) Option {
+	return func(o *options) { o.tempDir, o.tempGiven = dir, true }
 }

@@ -66,7 +66,7 @@ func Relabel[T any](path string, opts ...Option) (err error) {
 			err = &fileOpError{op: "relabel", path: path, err: err}
 		}
 	}()
-	if name := buildOptions(opts).firstGiven("ReadOnly", "Follow", "MustExist", "CreateNew", "Mode"); name != "" {
+	if name := buildOptions(opts).firstGiven("ReadOnly", "Follow", "MustExist", "CreateNew", "Mode", "TempDir"); name != "" {
 		return fmt.Errorf("option %s does not apply to Relabel, which opens the file as its writer and never creates it", name)
 	}
 	l, err := layoutFor[T]()

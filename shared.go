@@ -56,31 +56,44 @@ const (
 	takeoverBit = 1 << 31
 )
 
-// sharedWriter is the part of a vector opened Shared that orders its
-// appends.
+// sharedWriter is the part of a container opened Shared that orders its
+// appends: a vector's (MemVec) or a Bytes's, whose lock and holder words
+// are in its offsets file's header. The lock protocol is the same for
+// both; what a container writes under it is its own.
 type sharedWriter struct {
 	id    uint32
-	file  *File
+	file  *File  // the file whose header holds the words
 	count uint32 // this writer's pushes as holder, modulo 2^16
+	// lock and holder are the append lock and the holder word in this
+	// writer's mapping of the header; the container's attach points them
+	// (point), after every change of the mapping.
+	lock, holder *atomic.Uint32
 	// data is where element 0 is in this writer's mapping, and room how
 	// many elements its fast path (pushHeld) may reach: the mapping's,
-	// or, for a prefaulter, as far as it has faulted in. attach sets both.
+	// or, for a prefaulter, as far as it has faulted in. A vector's attach
+	// sets both.
 	data unsafe.Pointer
 	room int
 	// waits counts the Waits under way, as a follower's does, so that a
 	// Close in another goroutine ends them first (see Wait).
 	waits *follower
+	// readyDead is the container's part of a takeover from a writer that
+	// died: it readies what that writer may have left past the length
+	// (see takeOver).
+	readyDead func() error
 }
 
-// lockWord returns the append lock, in the header the vector is attached
-// to.
-func (v *MemVec[T]) lockWord() *atomic.Uint32 {
-	return (*atomic.Uint32)(unsafe.Add(unsafe.Pointer(v.length), format.OffAppendLock-format.OffLength))
+// newSharedWriter returns the sharedWriter of a container whose file f
+// (holding the header) was opened Shared.
+func newSharedWriter(f *File) *sharedWriter {
+	return &sharedWriter{id: uint32(f.r.SharedID()), file: f, waits: newFollower(false)}
 }
 
-// holderWord returns the holder word.
-func (v *MemVec[T]) holderWord() *atomic.Uint32 {
-	return (*atomic.Uint32)(unsafe.Add(unsafe.Pointer(v.length), format.OffHolder-format.OffLength))
+// point points the writer at the header words next to the length word
+// length, in its container's mapping as it is now.
+func (s *sharedWriter) point(length *atomic.Uint64) {
+	s.lock = (*atomic.Uint32)(unsafe.Add(unsafe.Pointer(length), format.OffAppendLock-format.OffLength))
+	s.holder = (*atomic.Uint32)(unsafe.Add(unsafe.Pointer(length), format.OffHolder-format.OffLength))
 }
 
 // alive reports whether the Shared writer id has the file open. An error
@@ -91,13 +104,12 @@ func (s *sharedWriter) alive(id uint32) bool {
 	return ok || err != nil
 }
 
-// joinShared readies a Shared writer's header at its open: a lock or a
+// join readies a Shared writer's header at its open: a lock or a
 // takeover left by a dead writer whose slot this one now has (the slot's
 // id is this one's) is cleared, and so is a busy mark of that dead writer
 // in the holder word, or no one would ever see it die.
-func (v *MemVec[T]) joinShared() {
-	s := v.shared
-	lock, holder := v.lockWord(), v.holderWord()
+func (s *sharedWriter) join() {
+	lock, holder := s.lock, s.holder
 	if l := lock.Load(); l == s.id || l&takeoverBit != 0 && (l>>16)&0x7fff == s.id {
 		lock.CompareAndSwap(l, 0)
 	}
@@ -107,11 +119,10 @@ func (v *MemVec[T]) joinShared() {
 }
 
 // acquire takes the append lock for a Shared writer (see "Shared
-// writers" above), and readies the region past the length if it took it
+// writers" above), and readies what is past the length if it took it
 // from a dead writer.
-func (v *MemVec[T]) acquire() error {
-	s := v.shared
-	lock, holder := v.lockWord(), v.holderWord()
+func (s *sharedWriter) acquire() error {
+	lock, holder := s.lock, s.holder
 	var (
 		owner      uint32    // the holder or taker the waiting is about
 		firstCount uint32    // its count when the waiting began
@@ -154,7 +165,7 @@ func (v *MemVec[T]) acquire() error {
 			}
 		}
 		if next != 0 && lock.CompareAndSwap(l, next) {
-			return v.takeOver()
+			return s.takeOver()
 		}
 		tries++
 		if tries < 64 {
@@ -171,12 +182,12 @@ func (v *MemVec[T]) acquire() error {
 
 // takeOver ends a takeover that acquire began: it waits until no live
 // writer is inside a push, then stores its own id in the lock. A writer
-// that died inside one left elements past the length that count for
-// nothing: the next push overwrites them. It may also have grown the file
-// without readying its blocks, so those past the length are readied.
-func (v *MemVec[T]) takeOver() error {
-	s := v.shared
-	lock, holder := v.lockWord(), v.holderWord()
+// that died inside one left elements (or records' bytes and offsets) past
+// the length that count for nothing: the next push overwrites them. It
+// may also have grown a file without readying its blocks, so the
+// container readies those past the length (readyDead).
+func (s *sharedWriter) takeOver() error {
+	lock, holder := s.lock, s.holder
 	dead := false
 	for tries := 0; ; tries++ {
 		busy := holder.Load() & 0xffff
@@ -200,16 +211,23 @@ func (v *MemVec[T]) takeOver() error {
 		sharedTookOver()
 	}
 	if dead {
-		n := int(v.length.Load())
-		if end, err := regionSize(v.dataOffset, n, v.layout.size); err == nil {
-			if err := s.file.growShared(0); err != nil {
-				return v.wrap("push", err)
-			}
-			if err := s.file.r.ReadyShared(end); err != nil {
-				return v.wrap("push", err)
-			}
-			v.attach(v.mem.Bytes(), min(len(v.s), n))
+		return s.readyDead()
+	}
+	return nil
+}
+
+// readyDead is a vector's part of a takeover from a dead writer (see
+// sharedWriter.readyDead): the blocks of the file past the length.
+func (v *MemVec[T]) readyDead() error {
+	n := int(v.length.Load())
+	if end, err := regionSize(v.dataOffset, n, v.layout.size); err == nil {
+		if err := v.shared.file.growShared(0); err != nil {
+			return v.wrap("push", err)
 		}
+		if err := v.shared.file.r.ReadyShared(end); err != nil {
+			return v.wrap("push", err)
+		}
+		v.attach(v.mem.Bytes(), min(len(v.s), n))
 	}
 	return nil
 }
@@ -221,12 +239,12 @@ var sharedTookOver func()
 // Shared writer, between writing its elements and publishing them.
 var sharedPushing func()
 
-// releaseShared gives the append lock up, if this writer holds it, and
+// release gives the append lock up, if this writer holds it, and
 // wakes the writers that sleep waiting for it: at Close, and before a
 // Wait.
-func (v *MemVec[T]) releaseShared() {
-	lock := v.lockWord()
-	if lock.CompareAndSwap(v.shared.id, 0) {
+func (s *sharedWriter) release() {
+	lock := s.lock
+	if lock.CompareAndSwap(s.id, 0) {
 		region.WakeAll(lock)
 	}
 }
@@ -241,13 +259,13 @@ func (v *MemVec[T]) appendShared(op string, xs []T) (err error) {
 		return nil
 	}
 	defer catchFault(v.shared.file, op, debug.SetPanicOnFault(true), &err)
-	if err := v.hold(); err != nil {
+	if err := v.shared.hold(); err != nil {
 		return err
 	}
 	// The holder: the only writer that stores the length.
 	n := int(v.length.Load())
 	if err := v.roomShared(n + len(xs)); err != nil {
-		v.letGo()
+		v.shared.letGo()
 		return err
 	}
 	v.prefaultShared(n, n+len(xs))
@@ -257,7 +275,7 @@ func (v *MemVec[T]) appendShared(op string, xs []T) (err error) {
 		sharedPushing()
 	}
 	v.publish(n + len(xs))
-	v.letGo()
+	v.shared.letGo()
 	v.attach(v.mem.Bytes(), n+len(xs))
 	return nil
 }
@@ -271,10 +289,9 @@ func (v *MemVec[T]) appendShared(op string, xs []T) (err error) {
 // Sync or an open, which write the durability record in the header
 // around a barrier and must not be overtaken as idle in the middle of it
 // (another writer's record would mix with theirs).
-func (v *MemVec[T]) hold() error {
-	s := v.shared
+func (s *sharedWriter) hold() error {
 	for {
-		lock, holder := v.lockWord(), v.holderWord()
+		lock, holder := s.lock, s.holder
 		if lock.Load() == s.id && holder.CompareAndSwap(s.count<<16, s.count<<16|s.id) {
 			if lock.Load() == s.id {
 				return nil
@@ -283,17 +300,16 @@ func (v *MemVec[T]) hold() error {
 			// new holder has already stored its own word.
 			holder.CompareAndSwap(s.count<<16|s.id, s.count<<16)
 		}
-		if err := v.acquire(); err != nil {
+		if err := s.acquire(); err != nil {
 			return err
 		}
 	}
 }
 
 // letGo ends what hold began: the holder word not busy, its count one up.
-func (v *MemVec[T]) letGo() {
-	s := v.shared
+func (s *sharedWriter) letGo() {
 	s.count++
-	v.holderWord().Store(s.count << 16)
+	s.holder.Store(s.count << 16)
 }
 
 // pushHeld is Push for a Shared writer that holds the append lock, with
@@ -309,7 +325,7 @@ func (v *MemVec[T]) pushHeld(x T) bool {
 	if v.closed || v.changed != nil || v.failed != nil {
 		return false
 	}
-	lock, holder := v.lockWord(), v.holderWord()
+	lock, holder := s.lock, s.holder
 	idle := s.count << 16
 	if lock.Load() != s.id || !holder.CompareAndSwap(idle, idle|s.id) {
 		return false
@@ -320,12 +336,12 @@ func (v *MemVec[T]) pushHeld(x T) bool {
 	}
 	n := v.length.Load()
 	if n >= uint64(s.room) {
-		v.letGo()
+		s.letGo()
 		return false
 	}
 	*(*T)(unsafe.Add(s.data, uintptr(n)*v.layout.size)) = x
 	v.publish(int(n) + 1)
-	v.letGo()
+	s.letGo()
 	v.s = unsafe.Slice((*T)(s.data), n+1)
 	return true
 }
@@ -359,22 +375,38 @@ func (v *MemVec[T]) roomShared(n int) error {
 		return v.wrap("push", err)
 	}
 	f := v.shared.file
-	r := f.r
-	if need <= len(r.Bytes()) {
+	if need <= len(f.r.Bytes()) {
+		return nil
+	}
+	err = growSharedTo(f, need, nextRegionSize)
+	v.attach(f.r.Bytes(), len(v.s))
+	if err != nil {
+		return v.wrap("grow", err)
+	}
+	return nil
+}
+
+// growSharedTo makes the region of a Shared writer's file f hold need
+// bytes: it maps what other writers grew the file to and, if that is not
+// enough, grows the file to policy(size, need) (the container's growth
+// policy), or to need alone in pages if that does not fit (a nearly full
+// disk). It returns the first error. The caller attaches to the region
+// again, whatever it returns: the mapping may have moved.
+func growSharedTo(f *File, need int, policy func(size, need int) int) error {
+	if need <= len(f.r.Bytes()) {
 		return nil
 	}
 	if err := f.growShared(0); err != nil {
-		return v.wrap("grow", err)
+		return err
 	}
-	if len(r.Bytes()) < need {
-		if err := f.growShared(nextRegionSize(len(r.Bytes()), need)); err != nil {
-			if err2 := f.growShared(roundUp(need, pageSize)); err2 != nil {
-				v.attach(r.Bytes(), len(v.s))
-				return v.wrap("grow", err)
-			}
+	if len(f.r.Bytes()) >= need {
+		return nil
+	}
+	if err := f.growShared(policy(len(f.r.Bytes()), need)); err != nil {
+		if f.growShared(roundUp(need, pageSize)) != nil {
+			return err
 		}
 	}
-	v.attach(r.Bytes(), len(v.s))
 	return nil
 }
 
@@ -422,10 +454,10 @@ func (v *MemVec[T]) syncShared() (err error) {
 		return err
 	}
 	defer catchFault(v.shared.file, "sync", debug.SetPanicOnFault(true), &err)
-	if err := v.hold(); err != nil {
+	if err := v.shared.hold(); err != nil {
 		return err
 	}
-	defer v.letGo()
+	defer v.shared.letGo()
 	if err := v.checkFile(); err != nil {
 		return v.wrap("sync", err)
 	}
@@ -449,7 +481,7 @@ func (v *MemVec[T]) syncShared() (err error) {
 func (v *MemVec[T]) waitShared(ctx context.Context, n int) (m int, err error) {
 	defer catchFault(v.shared.file, "wait", debug.SetPanicOnFault(true), &err)
 	if v.length.Load() <= uint64(n) {
-		v.releaseShared()
+		v.shared.release()
 	}
 	return v.shared.waits.waitFor(ctx, n, "elements", v.wake, v.refreshShared, func() bool { return v.length.Load() > uint64(n) }, v.wrap)
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/memvec/memvec"
+	"github.com/memvec/memvec/internal/textesc"
 )
 
 // An encoder writes elements as text, decoded by the layout stored in the
@@ -145,7 +146,7 @@ func (e *encoder) csv(n *node, p []byte) {
 			e.buf = append(e.buf, ',')
 		}
 		e.cols++
-		e.text = appendText(e.text[:0], p[:n.len])
+		e.text = textesc.Append(e.text[:0], p[:n.len])
 		e.buf = appendCSVField(e.buf, e.text)
 		e.spill()
 	case n.kind == memvec.Array:
@@ -173,7 +174,7 @@ func (e *encoder) csv(n *node, p []byte) {
 func (e *encoder) json(n *node, p []byte) {
 	switch {
 	case n.text:
-		e.text = appendText(e.text[:0], p[:n.len])
+		e.text = textesc.Append(e.text[:0], p[:n.len])
 		e.buf = appendJSONString(e.buf, e.text)
 		e.spill()
 	case n.kind == memvec.Array:

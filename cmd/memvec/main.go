@@ -9,6 +9,8 @@
 //	                      with -durable, 3 if valid but not all durable)
 //	memvec dump [-format csv|jsonl] [-from I] [-to J] [-follow] FILE
 //	                      the elements, one per line
+//	memvec export -format parquet|arrow [-o OUT] FILE
+//	                      the elements as a Parquet or an Arrow IPC file
 //
 // Install it with
 //
@@ -118,6 +120,31 @@
 // prints every index once, and what it printed before the notice may have
 // changed since.
 //
+// # export
+//
+// export writes the elements as a Parquet file or an Arrow IPC file (the
+// random-access format, Feather V2), for DuckDB, Spark, Polars, pyarrow
+// and the other engines that read them: one column per primitive field,
+// named by its path as dump's csv header names it ("Pos.X", "Tags[3]",
+// "value"), a text field as a UTF-8 string column (its text as dump prints
+// it), a complex field as two float columns (".real", ".imag"). See
+// package github.com/memvec/memvec/export, which does the work and which a
+// program can call to export its own vectors, for the types and the
+// format's settings.
+//
+// It exports the elements FILE holds when it starts: opened as a reader,
+// or as a follower if a writer has it open, whose later appends are not
+// exported (if the writer truncates what export reads, export fails and
+// says so). It streams, in batches of about 32 MiB of elements, and gives
+// the file's pages back behind it: its memory stays about 100 MiB
+// whatever the file's size. With -o OUT it writes a file beside OUT and
+// renames it to OUT once whole, so that a failed export leaves no partial
+// OUT (and an OUT that was there is left as it was); it never writes
+// FILE, and refuses an OUT that is FILE. Without -o it writes to standard
+// output, which must not be a terminal. When standard error is a
+// terminal, it shows its progress there (elements, MiB, the rate and the
+// time left), and nothing when it is not.
+//
 // # Bytes
 //
 // FILE may name a Bytes: its directory, or the offsets or the data file in
@@ -142,6 +169,10 @@
 // Bytes is exit status 1, as a damaged vector file is. An odd generation is
 // no warning for a Bytes: it rewrites only its length (Truncate), in one
 // store, which leaves no record half written.
+//
+// export writes a Bytes as one column, "record": a UTF-8 string column if
+// every record is valid UTF-8 (it reads them once to know), else a binary
+// column (Arrow large_utf8 or large_binary).
 //
 // dump prints records I up to J, one per line. A record is printed as its
 // text where it is valid UTF-8. Any other record, and one that begins with
@@ -184,12 +215,14 @@ import (
 	"strings"
 
 	"github.com/memvec/memvec"
+	"github.com/memvec/memvec/export"
 )
 
 // synopsis is what a usage error prints after its message.
 const synopsis = `usage: memvec info FILE
        memvec check [-durable] FILE
        memvec dump [-format csv|jsonl] [-from I] [-to J] [-follow] FILE
+       memvec export -format parquet|arrow [-o OUT] FILE
        memvec help
 `
 
@@ -214,6 +247,17 @@ Commands:
     -follow    then print the elements a writer appends, as they come,
                until interrupted (or until element J-1 with -to);
                waits for FILE to be created if it does not exist yet
+  export -format parquet|arrow [-o OUT] FILE
+               write the elements as a Parquet file or an Arrow IPC file,
+               one column per field (named by its path, as dump's csv
+               header), text fields as UTF-8 strings; a Bytes as one
+               column, "record" (a string if every record is UTF-8, else
+               binary). It exports what FILE holds when it starts, also
+               beside a live writer, in bounded memory; on a terminal it
+               shows its progress on standard error.
+    -format F  parquet or arrow
+    -o OUT     write to OUT (made whole, then renamed: a failed export
+               leaves no OUT); default standard output, if not a terminal
   help         print this help
 
 FILE may be a Bytes (records of any length): its directory. dump prints a
@@ -320,6 +364,22 @@ func command(args []string, stdout, stderr io.Writer) error {
 			return dumpBytes(dir, o, stdout, stderr)
 		}
 		return dump(path, o, stdout, stderr)
+	case "export":
+		fs := newFlagSet(name)
+		var o exportOptions
+		format := fs.String("format", "", "")
+		fs.StringVar(&o.out, "o", "", "")
+		path, err := parse(fs, args)
+		if err != nil {
+			return err
+		}
+		if *format == "" {
+			return usageError{errNoFormat.Error()}
+		}
+		if o.format, err = export.ParseFormat(*format); err != nil {
+			return usageError{fmt.Sprintf("export: -format %s: want parquet or arrow", *format)}
+		}
+		return runExport(path, o, stdout, stderr)
 	}
 	return usageError{fmt.Sprintf("unknown command %q", name)}
 }

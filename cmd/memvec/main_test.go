@@ -22,6 +22,7 @@ import (
 	"unsafe"
 
 	"github.com/memvec/memvec"
+	"github.com/memvec/memvec/internal/testdir"
 	"github.com/stretchr/testify/require"
 )
 
@@ -80,27 +81,11 @@ func memvecRun(t *testing.T, file string, args ...string) (stdout, stderr string
 	return hide(out.String()), hide(errOut.String()), cmd.ProcessState.ExitCode()
 }
 
-// tempDir returns a new temporary directory, removed when the test ends.
-// t.TempDir's os.RemoveAll fails under Wine 8; this falls back to removing
-// the entries one by one.
+// tempDir returns a new temporary directory, removed when the test ends,
+// also under Wine (see package testdir).
 func tempDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "memvec-cmd-test-")
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		if os.RemoveAll(dir) == nil {
-			return
-		}
-		var paths []string
-		filepath.WalkDir(dir, func(path string, _ fs.DirEntry, err error) error {
-			paths = append(paths, path)
-			return nil
-		})
-		for i := len(paths) - 1; i >= 0; i-- {
-			os.Remove(paths[i])
-		}
-	})
-	return dir
+	return testdir.New(t, "memvec-cmd-test-")
 }
 
 // The element types of the tests: nested and named structs, arrays of

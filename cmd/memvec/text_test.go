@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/memvec/memvec"
+	"github.com/memvec/memvec/internal/textesc"
 	"github.com/stretchr/testify/require"
 )
 
@@ -103,7 +104,7 @@ layout:
 `)
 }
 
-// unescapeText undoes appendText's escapes, as its documentation says: each
+// unescapeText undoes textesc.Append's escapes, as its documentation says: each
 // \x and two hexadecimal digits is the byte they give.
 func unescapeText(s string) string {
 	return escape.ReplaceAllStringFunc(s, func(e string) string {
@@ -114,7 +115,7 @@ func unescapeText(s string) string {
 
 var escape = regexp.MustCompile(`\\x[0-9a-fA-F]{2}`)
 
-// TestTextRoundTrips: for any bytes, appendText writes valid UTF-8 from
+// TestTextRoundTrips: for any bytes, textesc.Append writes valid UTF-8 from
 // which unescapeText gives back the bytes up to the first zero; it leaves
 // text without \xNN in it as it is; appendCSVField quotes as encoding/csv
 // does; appendJSONString writes what encoding/json writes without its HTML
@@ -128,7 +129,7 @@ func TestTextRoundTrips(t *testing.T) {
 			b.WriteString(alphabet[r.IntN(len(alphabet))])
 		}
 		p := []byte(b.String())
-		text := appendText(nil, p)
+		text := textesc.Append(nil, p)
 		require.True(t, utf8.Valid(text), "%q -> %q", p, text)
 		want, _, _ := bytes.Cut(p, []byte{0})
 		require.Equal(t, string(want), unescapeText(string(text)), "%d: %q -> %q", i, p, text)

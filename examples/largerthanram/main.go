@@ -1,7 +1,8 @@
 // Command largerthanram pushes a file vector larger than the machine's
-// memory and scans it, next to a plain sequential write and read of the
-// same bytes through bufio, and reports the throughput and the peak RSS of
-// each.
+// memory and scans it, then does the same with a scratch vector (Make with
+// TempDir: a file that no name reaches, freed at Close or at the process's
+// death), next to a plain sequential write and read of the same bytes
+// through bufio, and reports the throughput and the peak RSS of each.
 //
 // It is not part of the tests. The default -size, 4 GiB, keeps a first run
 // to a minute or so and fits a laptop's disk; it is not larger than most
@@ -11,8 +12,13 @@
 //
 //	go run ./examples/largerthanram -dir /var/tmp -size 32GiB
 //
-// The two files are written one after the other, in a directory of their
-// own inside -dir, removed at the end. Before it writes, the program checks
+// The files are written one after the other, in a directory of their own
+// inside -dir, removed at the end; the scratch vector's has no name there
+// and needs no removal, whatever happens to the program. The scratch
+// vector is a vector for one run: nothing of it is kept, so it is never
+// synced, and it is scanned in the process that pushed it, without the
+// eviction the named file gets (there is no path to open again), the
+// pages the kernel has not written back yet read from memory. Before it writes, the program checks
 // that -dir has room (on Linux, macOS, FreeBSD, DragonFly and Windows):
 // -size, plus the vector file's spare capacity (up to 1 GiB, by the growth
 // policy), plus 1 GiB left free for the rest of the system. It refuses to
@@ -60,7 +66,7 @@ var dontNeed bool
 var work string
 
 func main() {
-	dir := flag.String("dir", os.TempDir(), "directory for the two files, which must have room for -size and up to 2 GiB more")
+	dir := flag.String("dir", os.TempDir(), "directory for the files, which must have room for -size and up to 2 GiB more")
 	sizeFlag := flag.String("size", "4GiB", "bytes of elements to write (suffixes KiB, MiB, GiB); more than the machine's memory to see the point")
 	window := flag.Int("window", 256<<20, "bytes between madvise hints")
 	hint := flag.String("hint", "dontneed", "what to tell the kernel about the elements behind the write and read points: dontneed (the vector's DontNeed; MADV_PAGEOUT on Linux) or none")
@@ -108,6 +114,14 @@ func main() {
 	report("memvec scan", n, time.Since(start))
 	os.Remove(path)
 
+	resetPeak()
+	pushed, scanned, scratchSum, err := scratchVector(work, n, *window)
+	if err != nil {
+		fail(err)
+	}
+	report("tempdir push", n, pushed)
+	report("tempdir scan", n, scanned)
+
 	plain := filepath.Join(work, "largerthanram.bin")
 	resetPeak()
 	start = time.Now()
@@ -126,8 +140,8 @@ func main() {
 	}
 	report("bufio read", n, time.Since(start))
 	os.Remove(plain)
-	if sum != plainSum {
-		fail(fmt.Errorf("the scans disagree: %v and %v", sum, plainSum))
+	if sum != plainSum || scratchSum != plainSum {
+		fail(fmt.Errorf("the scans disagree: %v, %v and %v", sum, scratchSum, plainSum))
 	}
 }
 
@@ -179,6 +193,47 @@ func scanVector(path string, window int) (float64, error) {
 		}
 	}
 	return sum, nil
+}
+
+// scratchVector pushes n points into a vector made with TempDir(dir),
+// whose file no name reaches, with AdviseSequential (MADV_SEQUENTIAL),
+// dropping its pages from the process's memory
+// behind the write point, then sums the X of every point, dropping them
+// behind the read point, and closes it, which gives its disk space back.
+// It returns how long the push and the scan took (the peak RSS reported
+// with the scan is of both).
+func scratchVector(dir string, n, window int) (pushed, scanned time.Duration, sum float64, err error) {
+	start := time.Now()
+	// Sequential advice, for the scan; it is the whole region's, from the
+	// start (measured at 24 GiB: the scan at 818 MB/s with it, 537 MB/s
+	// without; the push the same either way).
+	v, err := memvec.Make[Point](0, memvec.TempDir(dir), memvec.Advise(memvec.AdviseSequential))
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer v.Close()
+	per := max(window/pointSize, 1)
+	for i := range n {
+		if err := v.Push(Point{float64(i), 1, 2}); err != nil {
+			return 0, 0, 0, err
+		}
+		if dontNeed && (i+1)%per == 0 {
+			if err := v.DontNeed(i+1-per, i+1); err != nil {
+				return 0, 0, 0, err
+			}
+		}
+	}
+	pushed = time.Since(start)
+	start = time.Now()
+	for i, p := range v.Slice() {
+		sum += p.X
+		if dontNeed && (i+1)%per == 0 {
+			if err := v.DontNeed(i+1-per, i+1); err != nil {
+				return 0, 0, 0, err
+			}
+		}
+	}
+	return pushed, time.Since(start), sum, v.Close()
 }
 
 // writePlain writes the bytes of the same points through a bufio.Writer

@@ -57,7 +57,9 @@ type File struct {
 	sizeChanged bool   // since the last Sync: fsync is needed too
 	trimTo      int    // the size Close cuts the file to if no follower maps it (see TrimAtClose); 0: none
 	closed      bool
-	sharedID    int // a Shared writer's identity, the slot byte it holds (see SharedID); 0 for any other handle
+	unnamed     bool // made by CreateUnnamed: no name reaches it, no lock guards it
+	nameStays   bool // an unnamed file whose name stays in its directory until Close (see createUnnamed on Windows)
+	sharedID    int  // a Shared writer's identity, the slot byte it holds (see SharedID); 0 for any other handle
 
 	// changed is the error of a change another program made to the file
 	// under this writable handle, once found (see CheckChange): nothing is
@@ -74,6 +76,35 @@ type File struct {
 // OpenFile opens, locks and maps the file at path. Its errors say
 // "memvec: <op> <path>: ...".
 func OpenFile(path string, o Options) (*File, error) { return openFile(path, o) }
+
+// CreateUnnamed creates, in the directory dir, a file that no name
+// reaches, opened for writing and empty, for a region that lives no longer
+// than its process: on Linux an O_TMPFILE (where the filesystem has it), or
+// else, on Unix, a file created with a random name and removed at once; on
+// Windows a file created for deletion at its close and, where the system
+// allows (NTFS since Windows 10 1709), removed at once with POSIX semantics
+// (see createUnnamed for each). Its disk space goes back to the filesystem
+// when Close closes it, or when the process dies and the system closes it.
+//
+// It grows as any writer's File does (Resize: the disk blocks first, then
+// the mapping, inside its reservation), but it takes no lock (nobody else
+// can open it), has no directory entry to sync, and is never compared with
+// a path. name is what its errors call it, "memvec: <op> <name>: ...".
+func CreateUnnamed(dir, name string, o Options) (*File, error) {
+	f, err := createUnnamed(dir, name, o)
+	if err != nil {
+		return nil, fmt.Errorf("memvec: create %s: %w", name, err)
+	}
+	return f, nil
+}
+
+// Unnamed reports whether the file was made by CreateUnnamed.
+func (f *File) Unnamed() bool { return f.unnamed }
+
+// NameStays reports whether the name of a file CreateUnnamed made stays in
+// its directory until Close: on Windows, where the system refused to
+// remove it at once (see createUnnamed there). Never on Unix.
+func (f *File) NameStays() bool { return f.nameStays }
 
 // Bytes returns the mapped file: its length is the file's size.
 func (f *File) Bytes() []byte { return f.b }

@@ -22,6 +22,11 @@ func openFile(path string, o Options) (*File, error) {
 	return nil, fmt.Errorf("memvec: open %s: file-backed vectors are not supported on %s yet: %w", path, runtime.GOOS, errors.ErrUnsupported)
 }
 
+// createUnnamed fails: there are no files here.
+func createUnnamed(dir, name string, o Options) (*File, error) {
+	return nil, fmt.Errorf("file-backed regions are not supported on %s yet: %w", runtime.GOOS, errors.ErrUnsupported)
+}
+
 func (f *File) resize(size int) error { return errors.ErrUnsupported }
 func (f *File) sync(int) error        { return errors.ErrUnsupported }
 func (f *File) syncFirstPage() error  { return errors.ErrUnsupported }

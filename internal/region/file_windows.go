@@ -480,7 +480,8 @@ func (f *File) diskSize() (int64, error) {
 
 // fileChange says how another program has changed the file under this
 // writer, or returns "" if it has not: the file is shorter than the size
-// this handle gave it, or it is marked for deletion, both from one
+// this handle gave it, or it is marked for deletion (by another program:
+// not one this handle removed itself, as an unnamed file's), both from one
 // GetFileInformationByHandleEx. Windows keeps other programs from doing
 // either while memvec has the file open, mapped: it refuses to cut a file
 // under a mapped view (ERROR_USER_MAPPED_FILE), and to delete or rename a
@@ -494,7 +495,7 @@ func (f *File) fileChange() (string, error) {
 		return "", err
 	case info.EndOfFile < int64(f.fileSize):
 		return f.cutError(info.EndOfFile), nil
-	case info.DeletePending:
+	case info.DeletePending && !f.pathReplaced:
 		return "the file was removed by another program", nil
 	}
 	return "", nil
@@ -503,6 +504,12 @@ func (f *File) fileChange() (string, error) {
 // close unmaps the file, unlocks it (a follower, the follower byte) and
 // closes it.
 func (f *File) close() error {
+	if f.unnamed {
+		// No lock, no follower: the view and the handle, whose close
+		// deletes the file (see createUnnamed).
+		err := f.unmapView()
+		return errors.Join(err, f.osFile.Close())
+	}
 	unlock := unlockFile
 	if f.follow {
 		unlock = unlockFollower

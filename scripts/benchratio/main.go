@@ -34,6 +34,7 @@ var goals = []goal{
 	{"(a raw anonymous mapping without MAP_POPULATE / presized append)", "BenchmarkPushMmap/impl=mmap/populate=false", "BenchmarkPush/impl=slice/prealloc=true", "ns/op", 0},
 	{"peak RSS of anon push / data size", "BenchmarkPeakRSS/impl=memvec/backend=anon", "", "peak/data", 1.05},
 	{"(append to nil: peak RSS / data size)", "BenchmarkPeakRSS/impl=slice/prealloc=false", "", "peak/data", 0},
+	{"TempDir Push / anon Push (Make with and without TempDir)", "BenchmarkPush/impl=memvec/backend=tempdir", "BenchmarkPush/impl=memvec/backend=anon", "ns/op", 1.3},
 	{"file Push / bufio write", "BenchmarkPush/impl=memvec/backend=file", "BenchmarkPush/impl=bufio", "ns/op", 0.50},
 	{"Open + last element / os.ReadFile (240 MB, not cached)", "BenchmarkOpen/cache=cold/impl=memvec/mode=rw", "BenchmarkOpen/cache=cold/impl=readfile", "ns/op", 0.0002},
 	{"(the same, read-only Open)", "BenchmarkOpen/cache=cold/impl=memvec/mode=ro", "BenchmarkOpen/cache=cold/impl=readfile", "ns/op", 0.0002},
