@@ -125,6 +125,7 @@ type mapGeometry struct {
 	kw, vw  int // the same rounded up to 8
 	slots   int // S
 	size    int // the bucket's size
+	shift   int // log2 of size: a division by it on the hot paths is a shift
 	keys    int // the offsets in a bucket of the keys, the first and second copies
 	copy0   int
 	copy1   int
@@ -187,6 +188,7 @@ func mapGeometryFor(ks, vs int) (mapGeometry, error) {
 		g.size *= 2
 	}
 	g.slots = (g.size - bucketHeader) / g.perSlot
+	g.shift = bits.TrailingZeros(uint(g.size))
 	if g.slots < 4 {
 		return g, fmt.Errorf("a key of %d bytes and two copies of a value of %d bytes take %d bytes a slot, more than a 4096-byte bucket of 4 slots has room for: %w", ks, vs, g.perSlot, ErrUnsupportedType)
 	}
@@ -579,7 +581,9 @@ func (m *Map[K, V]) loadKey(k K) uint64 {
 	if m.geo.kw == 0 {
 		return mapHash(nil, 0)
 	}
-	clear(m.kbuf)
+	if m.geo.ks != m.geo.kw {
+		clear(m.kbuf) // the padding
+	}
 	copy(unsafe.Slice((*byte)(unsafe.Pointer(&m.kbuf[0])), m.geo.kw), unsafe.Slice((*byte)(unsafe.Pointer(&k)), m.geo.ks))
 	return mapHash(m.kbuf, m.geo.ks)
 }
@@ -613,7 +617,7 @@ func (m *Map[K, V]) next(off int) int {
 }
 
 // maxHops bounds a chain's walk, so that damaged links cannot loop.
-func (m *Map[K, V]) maxHops() int { return len(m.b)/m.geo.size + 1 }
+func (m *Map[K, V]) maxHops() int { return len(m.b)>>m.geo.shift + 1 }
 
 func (m *Map[K, V]) ctrl(off, i int) *atomic.Uint64 { return m.at(off + m.geo.ctrlOff + 8*i) }
 
@@ -668,13 +672,14 @@ func (m *Map[K, V]) find(h uint64, load bool) (off, slot int, c uint64, ok bool)
 	if m.buckets == 0 || len(m.b) == 0 {
 		return 0, 0, 0, false
 	}
-	tag := uint32(h >> 32)
+	// Occupied with the key's tag, in one compare.
+	want := ctrlOccupied | h>>32
 	off = m.bucketAt(bucketOf(h, m.buckets))
 	for hops := m.maxHops(); off != 0 && hops > 0; hops-- {
 		for i := range m.geo.slots {
 			for {
 				c = m.ctrl(off, i).Load()
-				if c&ctrlOccupied == 0 || uint32(c) != tag || !m.keyEqual(off, i) {
+				if c&(ctrlOccupied|math.MaxUint32) != want || !m.keyEqual(off, i) {
 					break
 				}
 				sel := c >> 62 & 1
@@ -837,7 +842,9 @@ func (m *Map[K, V]) Put(k K, v V) error {
 		return err
 	}
 	h := m.loadKey(k)
-	clear(m.vbuf)
+	if m.geo.vs != m.geo.vw {
+		clear(m.vbuf) // the padding
+	}
 	copy(unsafe.Slice((*byte)(unsafe.Pointer(&m.vbuf[0])), m.geo.vw), unsafe.Slice((*byte)(unsafe.Pointer(&v)), m.geo.vs))
 	m.markDirty()
 	if off, i, c, ok := m.find(h, false); ok {
