@@ -85,8 +85,17 @@ import (
 // that returned holds, and the key being written has its old value or its
 // new one. After a power loss, everything a returned Sync covered holds;
 // a key changed since has its value at that Sync or one written to it
-// since, never a torn one. Opening costs O(1) whatever happened. A
-// follower (Follow) reads beside the writer, and never sees a torn value.
+// since, never a torn one. Opening costs O(1) whatever happened.
+//
+// A follower (Follow) reads beside the writer, and never sees a torn
+// value. Its Get finds every key that was in the map at its last Refresh
+// and that the writer has not deleted since, with the value it had then
+// or one written to it since, however the writer's splits have moved it
+// (a key deleted since may still be found, with a value it had). Len and
+// All show the map as of the last Refresh, but All, beside a writer that
+// goes on, may miss a key that a split since the Refresh moved, or list
+// one deleted since: use Get for what must be exact.
+//
 // A Map is not safe for concurrent use.
 type Map[K comparable, V any] struct {
 	path       string
@@ -717,10 +726,45 @@ func (m *Map[K, V]) Get(k K) (v V, ok bool) {
 		}()
 		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	}
-	if _, _, _, ok = m.find(h, true); !ok {
+	if _, _, _, ok = m.find(h, true); !ok && !(m.follower && !m.rebooted && m.findMoved(h)) {
 		return v, false
 	}
 	return m.value(), true
+}
+
+// findMoved is a follower's second look for a key that its view did not
+// find: the writer may have split the key's bucket since the Refresh,
+// then, after a Sync, reused the slot of the parent's stale copy for
+// another key, leaving the key in a child the view does not count. It
+// looks again with the writer's bucket count, as long as that count
+// changes under it (a split is the only way a key leaves its bucket, and
+// it copies the keys before it stores the count), and reports whether it
+// found the key, with its value in vbuf. The view (the count Len and All
+// use) stays the Refresh's; only the mapping may grow.
+func (m *Map[K, V]) findMoved(h uint64) bool {
+	seen := m.buckets
+	for {
+		live := m.word(mwBuckets).Load()
+		if live == seen {
+			return false
+		}
+		// The buckets live counts were allocated before it was stored.
+		if end := m.word(mwAlloc).Load(); end > uint64(len(m.b)) {
+			fm, _ := following(m.mem)
+			if end > math.MaxInt/2 || fm.followTo(int(end)) != nil {
+				return false
+			}
+			m.b = m.mem.Bytes()
+		}
+		view := m.buckets
+		m.buckets = live
+		_, _, _, ok := m.find(h, true)
+		m.buckets = view
+		if ok {
+			return true
+		}
+		seen = live
+	}
 }
 
 // Len returns the number of keys; 0 after Close. After a power loss it

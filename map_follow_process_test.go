@@ -5,6 +5,7 @@ package memvec
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -119,5 +120,86 @@ func TestMapFollowerNeverSeesTornValues(t *testing.T) {
 	require.True(t, c.lines.Scan(), "the follower ended without a word")
 	require.True(t, strings.HasPrefix(c.lines.Text(), "read "), "the follower said %q", c.lines.Text())
 	t.Logf("the follower %s values", c.lines.Text())
+	require.NoError(t, c.cmd.Wait())
+}
+
+func init() { children["mapfollowmoved"] = mapFollowMovedChild }
+
+// mapFollowMovedChild follows the map at $MEMVEC_PATH, whose keys
+// mapSplitKey(1) to mapSplitKey($MEMVEC_KEYS) have the values wideOf(i).
+// It refreshes once and says "ok", then gets all those keys over and over,
+// never refreshing, until its stdin closes; then it gets them once more and
+// says how many passes it made. It fails on the first key it does not find
+// with its value.
+func mapFollowMovedChild() {
+	fail := func(format string, args ...any) {
+		fmt.Printf(format+"\n", args...)
+		os.Exit(childFailed)
+	}
+	n, _ := strconv.ParseUint(os.Getenv("MEMVEC_KEYS"), 10, 64)
+	m, err := OpenMap[uint64, wide](os.Getenv("MEMVEC_PATH"), Follow())
+	if err != nil {
+		fail("%v", err)
+	}
+	if got, err := m.Refresh(); err != nil || got != int(n) {
+		fail("refresh: %d keys, %v", got, err)
+	}
+	fmt.Println("ok")
+	done := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		close(done)
+	}()
+	for pass := 1; ; pass++ {
+		for i := uint64(1); i <= n; i++ {
+			if v, ok := m.Get(mapSplitKey(i)); !ok || v != wideOf(i) {
+				fail("pass %d: key %d of %d is %v (present %v)", pass, i, n, v, ok)
+			}
+		}
+		select {
+		case <-done:
+			for i := uint64(1); i <= n; i++ {
+				if v, ok := m.Get(mapSplitKey(i)); !ok || v != wideOf(i) {
+					fail("last pass: key %d of %d is %v (present %v)", i, n, v, ok)
+				}
+			}
+			fmt.Println("passes", pass)
+			return
+		default:
+		}
+	}
+}
+
+// TestMapFollowerFindsMovedKeys: a follower refreshes once, over 2,000
+// keys, and then, without refreshing, gets them over and over while the
+// writer, in this process, puts 60,000 new keys with a Sync every 100:
+// the splits move about half of the follower's keys out of the buckets
+// its view counts, and the Puts after each Sync reuse the slots of the
+// copies left behind. The follower finds every key, with its value, all
+// along and at the end.
+func TestMapFollowerFindsMovedKeys(t *testing.T) {
+	const keys, more = 2000, 60_000
+	path := filepath.Join(tempDir(t), "moved.map")
+	m, err := OpenMap[uint64, wide](path)
+	require.NoError(t, err)
+	defer m.Close()
+	for i := uint64(1); i <= keys; i++ {
+		require.NoError(t, m.Put(mapSplitKey(i), wideOf(i)))
+	}
+	require.NoError(t, m.Sync())
+	c := startChild(t, "mapfollowmoved", "MEMVEC_PATH="+path, "MEMVEC_KEYS="+strconv.Itoa(keys))
+	c.expect(t, "ok")
+	b0 := m.buckets
+	for i := uint64(keys + 1); i <= keys+more; i++ {
+		require.NoError(t, m.Put(mapSplitKey(i), wideOf(i)))
+		if i%100 == 0 {
+			require.NoError(t, m.Sync())
+		}
+	}
+	require.Greater(t, m.buckets, 8*b0, "the writer split the follower's buckets")
+	require.NoError(t, c.stdin.Close())
+	require.True(t, c.lines.Scan(), "the follower ended without a word")
+	require.True(t, strings.HasPrefix(c.lines.Text(), "passes "), "the follower said %q", c.lines.Text())
+	t.Logf("the follower made %s over %d keys", c.lines.Text(), keys)
 	require.NoError(t, c.cmd.Wait())
 }
