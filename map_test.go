@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -219,7 +220,9 @@ func TestMapTypes(t *testing.T) {
 	require.NoError(t, ro.Close())
 	require.ErrorIs(t, ro.Put(3, 4), ErrClosed)
 	require.Zero(t, ro.Len())
-	_, err = OpenMap[uint64, uint64](path, SyncEvery(1))
+	_, err = OpenMap[uint64, uint64](path, SyncEvery(time.Second), ReadOnly())
+	require.Error(t, err, "SyncEvery with ReadOnly")
+	_, err = OpenMap[uint64, uint64](path, Shared())
 	require.True(t, errors.Is(err, errors.ErrUnsupported))
 }
 
