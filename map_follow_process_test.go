@@ -19,7 +19,8 @@ import (
 func init() { children["mapfollow"] = mapFollowChild }
 
 // mapFollowChild follows the map at $MEMVEC_PATH. Between the commands on
-// its stdin it reads the map over and over (Refresh, Get of random keys,
+// its stdin it reads the map over and over (Refresh, Get of random keys
+// from 1 to $MEMVEC_KEYS, or mapWorkKeys,
 // All), requiring every value whole; on "check KEY X" it refreshes and
 // answers "ok" if Get(KEY) is X (or the key is absent, for X 0), else what
 // it found; at the end of stdin it says how many values it read.
@@ -41,6 +42,10 @@ func mapFollowChild() {
 		close(commands)
 	}()
 	r := rand.New(rand.NewPCG(uint64(os.Getpid()), 4))
+	keys := uint64(mapWorkKeys)
+	if n, err := strconv.ParseUint(os.Getenv("MEMVEC_KEYS"), 10, 64); err == nil {
+		keys = n
+	}
 	reads := 0
 	for {
 		select {
@@ -65,7 +70,7 @@ func mapFollowChild() {
 				fail("refresh: %v", err)
 			}
 			for range 100 {
-				if v, ok := m.Get(1 + r.Uint64N(mapWorkKeys)); ok && !v.whole() {
+				if v, ok := m.Get(1 + r.Uint64N(keys)); ok && !v.whole() {
 					fail("torn value %v", v)
 				}
 				reads++
@@ -84,7 +89,7 @@ func mapFollowChild() {
 
 // TestMapFollowerNeverSeesTornValues: a follower in another process reads
 // the map while this process's writer rewrites three-word values of
-// 20,000 keys and grows the map through splits; the follower never reads a
+// 20,000 keys (by Put and Update) and grows the map through splits; the follower never reads a
 // value whose words disagree, and after a Refresh sees each change the
 // writer made before it asked.
 func TestMapFollowerNeverSeesTornValues(t *testing.T) {
@@ -98,10 +103,13 @@ func TestMapFollowerNeverSeesTornValues(t *testing.T) {
 	for round := range 40 {
 		for range 5000 {
 			k := 1 + r.Uint64N(mapWorkKeys)
-			if r.IntN(10) == 0 {
+			switch x := wideOf(r.Uint64()>>1 | 1); r.IntN(10) {
+			case 0:
 				_, err = m.Delete(k)
-			} else {
-				err = m.Put(k, wideOf(r.Uint64()>>1|1))
+			case 1, 2, 3:
+				err = m.Update(k, func(wide, bool) (wide, bool) { return x, true })
+			default:
+				err = m.Put(k, x)
 			}
 			require.NoError(t, err)
 		}
@@ -201,5 +209,35 @@ func TestMapFollowerFindsMovedKeys(t *testing.T) {
 	require.True(t, c.lines.Scan(), "the follower ended without a word")
 	require.True(t, strings.HasPrefix(c.lines.Text(), "passes "), "the follower said %q", c.lines.Text())
 	t.Logf("the follower made %s over %d keys", c.lines.Text(), keys)
+	require.NoError(t, c.cmd.Wait())
+}
+
+// TestMapFollowerSeesWholeUpdates: a follower in another process reads
+// four hot counters over and over while this process's writer counts
+// them up by Update, 400,000 times: every value it reads is whole (an
+// Update that wrote the value in place, as through a pointer into the
+// map, would be read half written), and after a Refresh it sees the
+// count the writer reached.
+func TestMapFollowerSeesWholeUpdates(t *testing.T) {
+	path := filepath.Join(tempDir(t), "counters.map")
+	m, err := OpenMap[uint64, wide](path)
+	require.NoError(t, err)
+	defer m.Close()
+	c := startChild(t, "mapfollow", "MEMVEC_PATH="+path, "MEMVEC_KEYS=4")
+	count := func(v wide, _ bool) (wide, bool) { return wideOf(uint64(v[0]) + 1), true }
+	for round := range 40 {
+		for j := range 10_000 {
+			require.NoError(t, m.Update(1+uint64(j%4), count))
+		}
+		k := 1 + uint64(round%4)
+		v, ok := m.Get(k)
+		require.True(t, ok)
+		fmt.Fprintf(c.stdin, "check %d %d\n", k, v[0])
+		c.expect(t, "ok")
+	}
+	require.NoError(t, c.stdin.Close())
+	require.True(t, c.lines.Scan(), "the follower ended without a word")
+	require.True(t, strings.HasPrefix(c.lines.Text(), "read "), "the follower said %q", c.lines.Text())
+	t.Logf("the follower %s values", c.lines.Text())
 	require.NoError(t, c.cmd.Wait())
 }

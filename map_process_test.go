@@ -21,9 +21,9 @@ func init() { children["mapwork"] = mapWorkChild }
 const mapWorkKeys = 20_000
 
 // mapWorkChild opens the map at $MEMVEC_PATH and forever puts and deletes
-// random keys, with a Sync now and then. Before each Put or Delete it
-// writes "B P key x" or "B D key" to stdout, unbuffered, and "A" once the
-// call returned. With $MEMVEC_STEP n > 0 it kills itself at the n-th step
+// random keys, and counts keys up by Update, with a Sync now and then.
+// Before each Put, Update or Delete it writes "B P key x", "B U key" or
+// "B D key" to stdout, unbuffered, and "A" once the call returned. With $MEMVEC_STEP n > 0 it kills itself at the n-th step
 // of the Map's work (mapStep: between the stores of a Put, a Delete, a
 // split, a Sync).
 func mapWorkChild() {
@@ -46,10 +46,13 @@ func mapWorkChild() {
 	for j := 0; ; j++ {
 		k := 1 + r.Uint64N(mapWorkKeys)
 		switch x := r.IntN(1000); {
-		case x < 700:
+		case x < 550:
 			v := r.Uint64() >> 1
 			os.Stdout.WriteString("B P " + strconv.FormatUint(k, 10) + " " + strconv.FormatUint(v, 10) + "\n")
 			err = m.Put(k, wideOf(v))
+		case x < 750:
+			os.Stdout.WriteString("B U " + strconv.FormatUint(k, 10) + "\n")
+			err = m.Update(k, func(v wide, _ bool) (wide, bool) { return wideOf(uint64(v[0]) + 1), true })
 		case x < 998:
 			os.Stdout.WriteString("B D " + strconv.FormatUint(k, 10) + "\n")
 			_, err = m.Delete(k)
@@ -67,7 +70,8 @@ func mapWorkChild() {
 	}
 }
 
-// mapWorkOp is an op the child announced: a Put of x or a Delete of key.
+// mapWorkOp is an op the child announced: a Put of x (an Update: x is the
+// value it counts up to) or a Delete of key.
 type mapWorkOp struct {
 	put bool
 	key uint64
@@ -77,9 +81,9 @@ type mapWorkOp struct {
 // TestMapKillNineKeepsReturnedOps kills a child that puts and deletes
 // (kill -9 on Unix, TerminateProcess on Windows), half the time at a
 // random moment and half at a random step of the Map's work (inside a
-// Put, a Delete, a split or a Sync), many times over one file, and after
-// each kill requires of the map, opened ReadOnly: every Put and Delete
-// that returned holds; the key of the op in flight has its old value or
+// Put, an Update, a Delete, a split or a Sync), many times over one file, and after
+// each kill requires of the map, opened ReadOnly: every Put, Update and
+// Delete that returned holds; the key of the op in flight has its old value or
 // its new one, whole; no other key changed; Len counts the keys.
 func TestMapKillNineKeepsReturnedOps(t *testing.T) {
 	trials := 40
@@ -121,10 +125,12 @@ func TestMapKillNineKeepsReturnedOps(t *testing.T) {
 					}
 					continue
 				case len(f) >= 3 && f[0] == "B" && pending == nil:
-					op := &mapWorkOp{put: f[1] == "P"}
+					op := &mapWorkOp{put: f[1] != "D"}
 					op.key, _ = strconv.ParseUint(f[2], 10, 64)
-					if op.put && len(f) == 4 {
+					if f[1] == "P" && len(f) == 4 {
 						op.x, _ = strconv.ParseUint(f[3], 10, 64)
+					} else if f[1] == "U" {
+						op.x = model[op.key] + 1
 					}
 					pending = op
 					continue
