@@ -85,8 +85,17 @@ import (
 // that returned holds, and the key being written has its old value or its
 // new one. After a power loss, everything a returned Sync covered holds;
 // a key changed since has its value at that Sync or one written to it
-// since, never a torn one. Opening costs O(1) whatever happened. A
-// follower (Follow) reads beside the writer, and never sees a torn value.
+// since, never a torn one. Opening costs O(1) whatever happened.
+//
+// A follower (Follow) reads beside the writer, and never sees a torn
+// value. Its Get finds every key that was in the map at its last Refresh
+// and that the writer has not deleted since, with the value it had then
+// or one written to it since, however the writer's splits have moved it
+// (a key deleted since may still be found, with a value it had). Len and
+// All show the map as of the last Refresh, but All, beside a writer that
+// goes on, may miss a key that a split since the Refresh moved, or list
+// one deleted since: use Get for what must be exact.
+//
 // A Map is not safe for concurrent use.
 type Map[K comparable, V any] struct {
 	path       string
@@ -114,6 +123,7 @@ type Map[K comparable, V any] struct {
 	durable uint64
 	dirty   bool // the flag word's dirty bit is set
 	epoch   uint64
+	bg      *backgroundSync // the syncer, with SyncEvery (map_syncevery.go)
 	kbuf    []uint64
 	vbuf    []uint64
 }
@@ -229,6 +239,12 @@ func mapBody(l *layout) format.Body {
 // Mode option's permissions) unless ReadOnly or MustExist is given, and
 // only if missing with CreateNew. It locks the file as Open does
 // (exclusively, or shared with ReadOnly; LockTimeout as for Open). With
+// SyncEvery(d) a writer syncs in the background as a vector does (see
+// SyncEvery): within d of the first change not yet durable; a background
+// Sync's error is returned by the next Put, Delete, Sync or Close, and a
+// failed one fails the map as Sync does; every Put and Delete takes the
+// lock a background Sync holds while it runs (a Map has no fast path
+// without it; see map_syncevery.go). With
 // Follow it opens a follower, which reads beside a live writer: Get, Len
 // and All show the map as the writer left it at the follower's last
 // Refresh (and values it updated in place since).
@@ -250,8 +266,6 @@ func OpenMap[K comparable, V any](path string, opts ...Option) (*Map[K, V], erro
 	switch {
 	case o.shared:
 		return nil, fmt.Errorf("memvec: open %s: %w: the Shared option does not apply to a Map", path, errors.ErrUnsupported)
-	case o.syncGiven:
-		return nil, fmt.Errorf("memvec: open %s: %w: SyncEvery does not apply to a Map yet: call Sync", path, errors.ErrUnsupported)
 	}
 	f, err := openFile(path, o)
 	if err != nil {
@@ -263,6 +277,7 @@ func OpenMap[K comparable, V any](path string, opts ...Option) (*Map[K, V], erro
 		f.Close()
 		return nil, err
 	}
+	m.startSyncer(o.syncEvery)
 	return m, nil
 }
 
@@ -722,10 +737,45 @@ func (m *Map[K, V]) Get(k K) (v V, ok bool) {
 		}()
 		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	}
-	if _, _, _, ok = m.find(h, true); !ok {
+	if _, _, _, ok = m.find(h, true); !ok && !(m.follower && !m.rebooted && m.findMoved(h)) {
 		return v, false
 	}
 	return m.value(), true
+}
+
+// findMoved is a follower's second look for a key that its view did not
+// find: the writer may have split the key's bucket since the Refresh,
+// then, after a Sync, reused the slot of the parent's stale copy for
+// another key, leaving the key in a child the view does not count. It
+// looks again with the writer's bucket count, as long as that count
+// changes under it (a split is the only way a key leaves its bucket, and
+// it copies the keys before it stores the count), and reports whether it
+// found the key, with its value in vbuf. The view (the count Len and All
+// use) stays the Refresh's; only the mapping may grow.
+func (m *Map[K, V]) findMoved(h uint64) bool {
+	seen := m.buckets
+	for {
+		live := m.word(mwBuckets).Load()
+		if live == seen {
+			return false
+		}
+		// The buckets live counts were allocated before it was stored.
+		if end := m.word(mwAlloc).Load(); end > uint64(len(m.b)) {
+			fm, _ := following(m.mem)
+			if end > math.MaxInt/2 || fm.followTo(int(end)) != nil {
+				return false
+			}
+			m.b = m.mem.Bytes()
+		}
+		view := m.buckets
+		m.buckets = live
+		_, _, _, ok := m.find(h, true)
+		m.buckets = view
+		if ok {
+			return true
+		}
+		seen = live
+	}
 }
 
 // Len returns the number of keys; 0 after Close. After a power loss it
@@ -814,6 +864,9 @@ func (m *Map[K, V]) entryAt(off, i int, bk, n uint64) (k K, v V, ok bool) {
 
 // writable returns the error of a mutator that may not write.
 func (m *Map[K, V]) writable(op string) error {
+	if err := m.backgroundErr(op); err != nil {
+		return err
+	}
 	switch {
 	case m.closed:
 		return m.wrap(op, ErrClosed)
@@ -838,6 +891,7 @@ func (m *Map[K, V]) markDirty() {
 // memory's error if the map cannot grow (a full disk): the map is then
 // unchanged.
 func (m *Map[K, V]) Put(k K, v V) error {
+	defer m.syncUnlock(m.syncLock())
 	if err := m.writable("put"); err != nil {
 		return err
 	}
@@ -1095,6 +1149,7 @@ func (m *Map[K, V]) split() error {
 // Delete removes k, and reports whether it was there. Its errors are
 // Put's.
 func (m *Map[K, V]) Delete(k K) (bool, error) {
+	defer m.syncUnlock(m.syncLock())
 	if err := m.writable("delete"); err != nil {
 		return false, err
 	}
@@ -1116,6 +1171,10 @@ func (m *Map[K, V]) Delete(k K) (bool, error) {
 // ErrSyncFailed if the system reports a failed write-back; the map then
 // refuses writes. It does nothing for anonymous memory or a ReadOnly map.
 func (m *Map[K, V]) Sync() error {
+	defer m.syncUnlock(m.syncLock())
+	if err := m.backgroundErr("sync"); err != nil {
+		return err
+	}
 	switch {
 	case m.closed:
 		return m.wrap("sync", ErrClosed)
@@ -1152,14 +1211,26 @@ func (m *Map[K, V]) sync() error {
 }
 
 // Close makes the map durable if it changed (a Sync), and releases the
-// lock and the mapping. After Close, Len is 0 and the mutators return
-// ErrClosed; a second Close returns nil.
+// lock and the mapping; with SyncEvery it stops the background Syncs. It
+// returns the error of that Sync, or of a background one no call returned
+// yet, or the failure a Sync left (see Sync). After Close, Len is 0 and
+// the mutators return ErrClosed; a second Close returns nil.
 func (m *Map[K, V]) Close() error {
 	if m.closed {
 		return nil
 	}
-	var err error
-	if m.persistent && !m.readOnly && m.failed == nil && len(m.b) > 0 {
+	if bg := m.bg; bg != nil {
+		bg.mu.Lock()
+		defer bg.done.Wait() // after the lock is let go, below
+		defer bg.mu.Unlock()
+		bg.stopSyncer()
+	}
+	err := m.backgroundErr("close")
+	switch {
+	case err != nil:
+	case m.failed != nil:
+		err = m.wrap("close", m.failed)
+	case m.persistent && !m.readOnly && len(m.b) > 0:
 		err = m.sync()
 	}
 	m.closed = true

@@ -54,3 +54,27 @@ func ExampleOpenMap() {
 	// 999 users; 42 last seen at 1800000000 true
 	// 7 is there: false
 }
+
+// Counters kept across runs: hits per page, counted up in place.
+func ExampleMap_Update() {
+	dir, err := os.MkdirTemp("", "memvec-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	hits, err := memvec.OpenMap[[32]byte, uint64](filepath.Join(dir, "hits.map"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer hits.Close()
+	page := func(s string) (k [32]byte) { copy(k[:], s); return k }
+	count := func(n uint64, _ bool) (uint64, bool) { return n + 1, true }
+	for _, p := range []string{"/", "/about", "/", "/blog/maps", "/"} {
+		if err := hits.Update(page(p), count); err != nil {
+			log.Fatal(err)
+		}
+	}
+	n, _ := hits.Get(page("/"))
+	fmt.Println("/ was hit", n, "times;", hits.Len(), "pages")
+	// Output: / was hit 3 times; 3 pages
+}

@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -219,7 +220,9 @@ func TestMapTypes(t *testing.T) {
 	require.NoError(t, ro.Close())
 	require.ErrorIs(t, ro.Put(3, 4), ErrClosed)
 	require.Zero(t, ro.Len())
-	_, err = OpenMap[uint64, uint64](path, SyncEvery(1))
+	_, err = OpenMap[uint64, uint64](path, SyncEvery(time.Second), ReadOnly())
+	require.Error(t, err, "SyncEvery with ReadOnly")
+	_, err = OpenMap[uint64, uint64](path, Shared())
 	require.True(t, errors.Is(err, errors.ErrUnsupported))
 }
 
@@ -335,4 +338,69 @@ func FuzzOpenMap(f *testing.F) {
 			m.Close()
 		}
 	})
+}
+
+// TestMapUpdateModel applies random Updates (counting up, setting, or
+// leaving a key as it is), Puts and Deletes to a Map and to a Go map, in
+// anonymous memory and in a file reopened now and then, comparing what f
+// is given, every answer, and the whole map at the end.
+func TestMapUpdateModel(t *testing.T) {
+	path := filepath.Join(tempDir(t), "update.map")
+	for _, file := range []bool{false, true} {
+		var m *Map[uint64, wide]
+		var err error
+		open := func() {
+			if file {
+				m, err = OpenMap[uint64, wide](path)
+			} else if m == nil {
+				m, err = MakeMap[uint64, wide](0)
+			}
+			require.NoError(t, err)
+		}
+		open()
+		r := rand.New(rand.NewPCG(rand.Uint64(), 8))
+		want := map[uint64]wide{}
+		for j := range 30_000 {
+			k := r.Uint64N(3000) * 0x9E3779B97F4A7C15
+			switch x := r.IntN(100); {
+			case x < 60:
+				keep := r.IntN(8) == 0
+				calls := 0
+				require.NoError(t, m.Update(k, func(v wide, ok bool) (wide, bool) {
+					calls++
+					w, had := want[k]
+					require.Equal(t, had, ok, "op %d: Update(%d) given present", j, k)
+					require.Equal(t, w, v, "op %d: Update(%d) given", j, k)
+					return wideOf(uint64(v[0]) + 1), !keep
+				}))
+				require.Equal(t, 1, calls, "op %d: f called once", j)
+				if !keep {
+					want[k] = wideOf(uint64(want[k][0]) + 1)
+				}
+			case x < 75:
+				v := wideOf(r.Uint64() >> 2)
+				require.NoError(t, m.Put(k, v))
+				want[k] = v
+			case x < 95:
+				ok, err := m.Delete(k)
+				require.NoError(t, err)
+				_, had := want[k]
+				require.Equal(t, had, ok, "op %d: Delete(%d)", j, k)
+				delete(want, k)
+			default:
+				if file && r.IntN(20) == 0 {
+					require.NoError(t, m.Close())
+					open()
+				}
+			}
+			require.Equal(t, len(want), m.Len(), "op %d", j)
+		}
+		requireSameMap(t, want, m, "after the Updates")
+		require.NoError(t, m.Close())
+		require.ErrorIs(t, m.Update(1, func(v wide, ok bool) (wide, bool) { return v, true }), ErrClosed)
+	}
+	ro, err := OpenMap[uint64, wide](path, ReadOnly())
+	require.NoError(t, err)
+	defer ro.Close()
+	require.ErrorIs(t, ro.Update(1, func(v wide, ok bool) (wide, bool) { return v, true }), ErrReadOnly)
 }
