@@ -278,9 +278,9 @@ func Mode(perm fs.FileMode) Option {
 // reboot then drops it and what follows, back to the Sync before.
 //
 // SyncEvery applies to the vectors Open and New make of a File that a
-// writer opened; a d of zero or less is an error, and so is SyncEvery with
-// ReadOnly or Follow, which write nothing, given to Make or NewAnon, whose
-// memory no reboot keeps, or to Migrate.
+// writer opened, and to OpenMap (see there); a d of zero or less is an
+// error, and so is SyncEvery with ReadOnly or Follow, which write nothing,
+// given to Make or NewAnon, whose memory no reboot keeps, or to Migrate.
 func SyncEvery(d time.Duration) Option {
 	return func(o *options) { o.syncEvery, o.syncGiven = d, true }
 }

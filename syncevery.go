@@ -86,13 +86,16 @@ func (v *MemVec[T]) startSyncer() {
 
 // startBackgroundSync starts a syncer with period every for a container
 // whose header's wake word is wake (the syncer sets its bit 0 so that the
-// next Push looks at it; see "Durability on a schedule"). sync is the
+// next Push looks at it; see "Durability on a schedule"), or nil for one
+// whose every mutator takes bg.mu (a Map: no fast path). sync is the
 // syncer's Sync, called under bg.mu: it sets the wake word's bit 0 again
 // before it loads the length it makes durable, since the region, and the
 // word with it, may have moved since.
 func startBackgroundSync(every time.Duration, wake *atomic.Uint32, sync func() error) *backgroundSync {
 	bg := &backgroundSync{every: every, kicks: make(chan struct{}, 1), stop: make(chan struct{})}
-	wake.Or(1)
+	if wake != nil {
+		wake.Or(1)
+	}
 	bg.done.Add(1)
 	go bg.run(sync)
 	return bg

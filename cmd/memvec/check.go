@@ -24,7 +24,7 @@ var errNotDurable = errors.New("valid, but not every element is durable")
 func check(path string, durable bool, stdout, stderr io.Writer) error {
 	r, live, err := open(path)
 	if err != nil {
-		return err
+		return asMap(path, err, func(m *memvec.RawMap, live bool) error { return checkMap(path, m, live, durable, stdout, stderr) })
 	}
 	defer r.Close()
 	in, ok := r.Info()

@@ -46,8 +46,11 @@ func dump(path string, o dumpOptions, stdout, stderr io.Writer) (err error) {
 	} else {
 		r, _, err = open(path, opts...)
 	}
-	if err != nil || r == nil {
-		return err // r is nil, with no error, if interrupted while waiting
+	if err != nil {
+		return asMap(path, err, func(m *memvec.RawMap, _ bool) error { return dumpMap(m, o, stdout) })
+	}
+	if r == nil {
+		return nil // interrupted while waiting
 	}
 	defer r.Close()
 	w := bufio.NewWriterSize(stdout, 64<<10)

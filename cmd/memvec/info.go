@@ -17,7 +17,7 @@ import (
 func info(path string, stdout io.Writer) error {
 	r, live, err := open(path)
 	if err != nil {
-		return err
+		return asMap(path, err, func(m *memvec.RawMap, live bool) error { return infoMap(path, m, live, stdout) })
 	}
 	defer r.Close()
 	w := bufio.NewWriter(stdout)
@@ -59,25 +59,7 @@ func info(path string, stdout io.Writer) error {
 	fmt.Fprintf(w, "file size    %d bytes\n", in.FileSize)
 
 	fmt.Fprintf(w, "\nlayout:\n")
-	lines := layoutLines(in.Layout.Type)
-	cols := [...]string{"offset", "size", "kind", "field", "type"}
-	width := [len(cols)]int{}
-	for i, c := range cols {
-		width[i] = len(c)
-	}
-	for _, l := range lines {
-		for i, c := range l.cells() {
-			width[i] = max(width[i], len(c))
-		}
-	}
-	row := func(c [5]string) {
-		s := fmt.Sprintf("  %*s  %*s  %-*s  %-*s  %s", width[0], c[0], width[1], c[1], width[2], c[2], width[3], c[3], c[4])
-		fmt.Fprintln(w, strings.TrimRight(s, " "))
-	}
-	row(cols)
-	for _, l := range lines {
-		row(l.cells())
-	}
+	layoutTable(w, in.Layout.Type)
 
 	powerLossWords(w, in)
 	return w.Flush()

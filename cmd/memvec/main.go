@@ -1,7 +1,7 @@
 // Command memvec shows what a memvec vector file holds, without its Go
 // element type: the layout stored in the file says what each element is.
-// It reads a Bytes too (memvec.OpenBytes, records of any length): see
-// Bytes below.
+// It reads a Bytes too (memvec.OpenBytes, records of any length), and a
+// map file (memvec.OpenMap): see Bytes and Maps below.
 //
 //	memvec info FILE      the header, the element layout, the lengths
 //	memvec check [-durable] FILE
@@ -194,10 +194,56 @@
 // -follow waits for a vector file that does not exist yet, not for a
 // Bytes).
 //
+// # Maps
+//
+// FILE may be a map file (memvec.OpenMap's, kind 3). The command reads it
+// through memvec.OpenRawMap, with the key's and the value's types from its
+// stored layout, that of struct{ Key K; Value V }; as a ReadOnly reader,
+// or, if a writer has it open, as a follower.
+//
+// info prints the kind ("map"), the key's and the value's types and
+// sizes, the entries (counted, after a power loss, since the length word
+// is then not trusted), the buckets in use and how many of them the last
+// Sync made durable (and the number a reader reads, if not all: after a
+// power loss), the bucket size and its slots, the used and durable ends,
+// the layout of an entry (Key, then Value and its fields), and the map
+// block's words: whether the map changed since its last Sync, the length
+// word, the number of Syncs, the overflow serial, a killed writer's
+// pending record, the writer's boot.
+//
+// check reads every slot of every chain a reader reads
+// (memvec.RawMap.Check) and prints "FILE: valid, a map of N entries, K ->
+// V, in B buckets". A damaged map is exit status 1, with what check found
+// first and how much in all: an entry whose value's checksum does not hold
+// (in the writer's boot, where no torn page can explain it), a control
+// word whose tag is not its key's hash's (the entry is lost to every
+// reader), a bucket reached a second time (a chain that loops or joins
+// another), a key twice in a chain, or a length word that is not the
+// number of entries. What a kill or a power loss legitimately leaves is a
+// warning on standard error: a Delete a kill stopped half way, entries
+// read from their other copy or dropped after a power loss, links to
+// overflow buckets the power loss lost. A map at rest that changed since
+// its last Sync (its writer was killed, or exited without Close) is valid,
+// and the summary says that a reader after a reboot reads only the buckets
+// that Sync made durable; with -durable that is exit status 3. Beside a
+// live writer, check compares neither the count nor the keys of a chain,
+// which change as it reads.
+//
+// dump prints an entry a line, the key then the value, as an element of
+// struct{ Key K; Value V } is printed: in csv, a header row of the columns
+// "Key" (or "Key.X", "Key[0]", ... for a key that is a struct or an array)
+// then "Value" (or "Value.X", ...), then a row per entry; in jsonl, an
+// object {"Key":...,"Value":...}. Fields are formatted as for a vector
+// file. The entries come in no set order, RawMap.All's; -from and -to
+// count in it. -follow does not apply to a map: it has no end to follow.
+// Beside a live writer no value is torn, and an entry that the writer
+// changes while dump runs is printed with its value before or after the
+// change.
+//
 // # Exit status
 //
 // 0 on success; 1 if the file cannot be opened, is not a valid vector
-// file, or cannot be read (with a message on standard error); 2 on a usage
+// file, Bytes or map file, or cannot be read (with a message on standard error); 2 on a usage
 // error (an unknown command, a bad flag, a missing FILE); 3 for check
 // -durable of a valid file whose length counts elements that are not
 // durable yet (see check). A file that
@@ -263,6 +309,10 @@ Commands:
 FILE may be a Bytes (records of any length): its directory. dump prints a
 record as its text where it is UTF-8, else (and if it begins with the
 marker) as memvec-base64: and the record in base64.
+
+FILE may be a map file: info, check and dump read it (dump: an entry a
+line, csv columns Key... then Value..., or {"Key":...,"Value":...}; in no
+set order; check -durable: 3 if changed since its last Sync).
 
 Exit status: 0 on success, 1 if the file cannot be read or is not valid,
 2 on a usage error, 3 for check -durable of a file not all durable. See go doc github.com/memvec/memvec/cmd/memvec.

@@ -95,6 +95,20 @@ var goals = []goal{
 	{"(4 Shared writers / 1 exclusive writer)", "BenchmarkSharedPush/impl=shared/writers=4", "BenchmarkSharedPush/impl=exclusive/writers=1", "ns/op", 0},
 	{"2 Shared writers / 2 write(2) writers on one O_APPEND file (rate ≥ 10)", "BenchmarkSharedPush/impl=shared/writers=2", "BenchmarkSharedPush/impl=oappend/writers=2", "ns/op", 0.1},
 	{"Add from 2 processes: Shared MemVec[atomic.Uint64] / raw shared mapping", "BenchmarkSharedAdd/impl=memvec/procs=2", "BenchmarkSharedAdd/impl=mmap/procs=2", "ns/op", 1.1},
+	{"Map[uint64, uint64] Get, 10^6 entries / Go map", "BenchmarkMapGet/n=1000000/type=u64/impl=memvec", "BenchmarkMapGet/n=1000000/type=u64/impl=gomap", "ns/op", 1.5},
+	{"Map[[16]byte, [3]int64] Get, 10^6 entries / Go map", "BenchmarkMapGet/n=1000000/type=k16/impl=memvec", "BenchmarkMapGet/n=1000000/type=k16/impl=gomap", "ns/op", 1.5},
+	{"(Map[uint64, uint64] Get, 10^4 entries in cache / Go map)", "BenchmarkMapGet/n=10000/type=u64/impl=memvec", "BenchmarkMapGet/n=10000/type=u64/impl=gomap", "ns/op", 0},
+	{"(Map[[16]byte, [3]int64] Get, 10^4 entries in cache / Go map)", "BenchmarkMapGet/n=10000/type=k16/impl=memvec", "BenchmarkMapGet/n=10000/type=k16/impl=gomap", "ns/op", 0},
+	{"Map[uint64, uint64] Put to 10^7 in a file, no Sync / Go map", "BenchmarkMapPut/type=u64/impl=memvec/backend=file", "BenchmarkMapPut/type=u64/impl=gomap", "ns/put", 2.0},
+	{"Map[[16]byte, [3]int64] Put to 10^7 in a file, no Sync / Go map", "BenchmarkMapPut/type=k16/impl=memvec/backend=file", "BenchmarkMapPut/type=k16/impl=gomap", "ns/put", 2.0},
+	{"(Map[uint64, uint64] Put to 10^7, anonymous memory / Go map)", "BenchmarkMapPut/type=u64/impl=memvec/backend=anon", "BenchmarkMapPut/type=u64/impl=gomap", "ns/put", 0},
+	{"(Map[[16]byte, [3]int64] Put to 10^7, anonymous memory / Go map)", "BenchmarkMapPut/type=k16/impl=memvec/backend=anon", "BenchmarkMapPut/type=k16/impl=gomap", "ns/put", 0},
+	{"Map[uint64, uint64] worst Put growing to 10^7, ns (goal: 1 ms)", "BenchmarkMapPutLatency/type=u64/impl=memvec/backend=file", "", "worst-ns", 1e6},
+	{"Map[[16]byte, [3]int64] worst Put growing to 10^7, ns (goal: 1 ms)", "BenchmarkMapPutLatency/type=k16/impl=memvec/backend=file", "", "worst-ns", 1e6},
+	{"(Map[uint64, uint64] Put p99.9 / Go map's insertion)", "BenchmarkMapPutLatency/type=u64/impl=memvec/backend=file", "BenchmarkMapPutLatency/type=u64/impl=gomap", "p999-ns", 0},
+	{"(Map[[16]byte, [3]int64] Put p99.9 / Go map's insertion)", "BenchmarkMapPutLatency/type=k16/impl=memvec/backend=file", "BenchmarkMapPutLatency/type=k16/impl=gomap", "p999-ns", 0},
+	{"(Map[uint64, uint64] worst Put / Go map's worst insertion)", "BenchmarkMapPutLatency/type=u64/impl=memvec/backend=file", "BenchmarkMapPutLatency/type=u64/impl=gomap", "worst-ns", 0},
+	{"(Map[[16]byte, [3]int64] worst Put / Go map's worst insertion)", "BenchmarkMapPutLatency/type=k16/impl=memvec/backend=file", "BenchmarkMapPutLatency/type=k16/impl=gomap", "worst-ns", 0},
 }
 
 var line = regexp.MustCompile(`^(Benchmark\S+?)(-\d+)?\s+\d+\s+(.*)$`)

@@ -1,0 +1,406 @@
+package memvec
+
+import (
+	"bytes"
+	"encoding/binary"
+	"os"
+
+	"errors"
+	"github.com/memvec/memvec/internal/format"
+	"maps"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// wide is the value type of the tests whose values do not fit in a word:
+// its three words must agree (wideOf), so a torn value shows.
+type wide [3]int64
+
+func wideOf(x uint64) wide { return wide{int64(x), int64(x * 3), int64(x ^ 0x5555)} }
+
+func (w wide) whole() bool { return w == wideOf(uint64(w[0])) }
+
+// requireSameMap requires m to hold exactly want's entries: by Len, by Get
+// of each key, and by All (each once).
+func requireSameMap[K comparable, V comparable](t *testing.T, want map[K]V, m *Map[K, V], where string) {
+	t.Helper()
+	require.Equal(t, len(want), m.Len(), "%s: Len", where)
+	for k, v := range want {
+		got, ok := m.Get(k)
+		require.True(t, ok, "%s: key %v missing", where, k)
+		require.Equal(t, v, got, "%s: key %v", where, k)
+	}
+	seen := map[K]V{}
+	for k, v := range m.All() {
+		_, dup := seen[k]
+		require.False(t, dup, "%s: All yields %v twice", where, k)
+		seen[k] = v
+	}
+	require.Equal(t, want, seen, "%s: All", where)
+}
+
+// runMapModel applies n random Puts, Deletes and Gets of keys below keys
+// to m and to a Go map, comparing every answer, and every so often the
+// whole map; reopen, if not nil, closes and reopens m.
+func runMapModel(t *testing.T, seed uint64, m *Map[uint64, wide], n, keys int, reopen func(*Map[uint64, wide]) *Map[uint64, wide]) *Map[uint64, wide] {
+	r := rand.New(rand.NewPCG(seed, 1))
+	want := map[uint64]wide{}
+	for j := range n {
+		k := r.Uint64N(uint64(keys))*0x9E3779B97F4A7C15 | uint64(r.IntN(2)) // spread, and some odd
+		switch x := r.IntN(100); {
+		case x < 55:
+			v := wideOf(r.Uint64())
+			require.NoError(t, m.Put(k, v))
+			want[k] = v
+		case x < 80:
+			ok, err := m.Delete(k)
+			require.NoError(t, err)
+			_, had := want[k]
+			require.Equal(t, had, ok, "seed %d op %d: Delete(%d)", seed, j, k)
+			delete(want, k)
+		case x < 99:
+			got, ok := m.Get(k)
+			w, had := want[k]
+			require.Equal(t, had, ok, "seed %d op %d: Get(%d)", seed, j, k)
+			require.Equal(t, w, got, "seed %d op %d: Get(%d)", seed, j, k)
+		default:
+			if reopen != nil {
+				m = reopen(m)
+			}
+			requireSameMap(t, want, m, "seed/op")
+		}
+		require.Equal(t, len(want), m.Len())
+	}
+	requireSameMap(t, want, m, "end")
+	return m
+}
+
+func TestMapModelAnon(t *testing.T) {
+	for seed := range uint64(20) {
+		m, err := MakeMap[uint64, wide](0)
+		require.NoError(t, err)
+		m = runMapModel(t, seed, m, 3000, 1+int(seed)*100, nil)
+		require.NoError(t, m.Close())
+	}
+}
+
+func TestMapModelFile(t *testing.T) {
+	dir := tempDir(t)
+	for seed := range uint64(8) {
+		path := filepath.Join(dir, "m"+string(rune('a'+seed)))
+		m, err := OpenMap[uint64, wide](path)
+		require.NoError(t, err)
+		m = runMapModel(t, seed, m, 4000, 50+int(seed)*300, func(m *Map[uint64, wide]) *Map[uint64, wide] {
+			require.NoError(t, m.Close())
+			m, err := OpenMap[uint64, wide](path)
+			require.NoError(t, err)
+			return m
+		})
+		require.NoError(t, m.Close())
+	}
+}
+
+// TestMapGrowsThroughSplits puts 200,000 keys, which takes the map through
+// thousands of splits and many segments, checking the whole map at points
+// along the way, and after a reopen.
+func TestMapGrowsThroughSplits(t *testing.T) {
+	path := filepath.Join(tempDir(t), "grow.map")
+	m, err := OpenMap[uint64, uint64](path)
+	require.NoError(t, err)
+	want := map[uint64]uint64{}
+	for i := range uint64(200_000) {
+		k := i * 0x9E3779B97F4A7C15
+		require.NoError(t, m.Put(k, i))
+		want[k] = i
+		if i%3 == 0 {
+			_, err := m.Delete(k)
+			require.NoError(t, err)
+			delete(want, k)
+		}
+	}
+	require.Greater(t, m.buckets, uint64(10_000))
+	require.Equal(t, len(want), m.Len())
+	for k, v := range want {
+		got, ok := m.Get(k)
+		require.True(t, ok)
+		require.Equal(t, v, got)
+	}
+	require.NoError(t, m.Close())
+	m, err = OpenMap[uint64, uint64](path, ReadOnly())
+	require.NoError(t, err)
+	defer m.Close()
+	require.Equal(t, len(want), m.Len())
+	n := 0
+	for k, v := range m.All() {
+		require.Equal(t, want[k], v)
+		n++
+	}
+	require.Equal(t, len(want), n)
+}
+
+// TestMapFloatKeysCompareByBits: a NaN key is found by the same NaN, and
+// -0 and +0 are two keys.
+func TestMapFloatKeysCompareByBits(t *testing.T) {
+	m, err := MakeMap[float64, int](0)
+	require.NoError(t, err)
+	defer m.Close()
+	nan := math.NaN()
+	require.NoError(t, m.Put(nan, 1))
+	require.NoError(t, m.Put(0.0, 2))
+	require.NoError(t, m.Put(math.Copysign(0, -1), 3))
+	v, ok := m.Get(nan)
+	require.True(t, ok)
+	require.Equal(t, 1, v)
+	v, _ = m.Get(0.0)
+	require.Equal(t, 2, v)
+	v, _ = m.Get(math.Copysign(0, -1))
+	require.Equal(t, 3, v)
+	require.Equal(t, 3, m.Len())
+}
+
+func TestMapOddSizes(t *testing.T) {
+	type key struct {
+		A uint8
+		B [3]byte
+	}
+	m, err := MakeMap[key, struct{}](10)
+	require.NoError(t, err)
+	defer m.Close()
+	want := map[key]struct{}{}
+	for i := range 5000 {
+		k := key{uint8(i), [3]byte{byte(i >> 8), byte(i >> 16), 7}}
+		require.NoError(t, m.Put(k, struct{}{}))
+		want[k] = struct{}{}
+	}
+	requireSameMap(t, want, m, "odd sizes")
+	e, err := MakeMap[struct{}, [5]byte](0)
+	require.NoError(t, err)
+	defer e.Close()
+	require.NoError(t, e.Put(struct{}{}, [5]byte{1, 2, 3, 4, 5}))
+	require.NoError(t, e.Put(struct{}{}, [5]byte{5, 4, 3, 2, 1}))
+	requireSameMap(t, map[struct{}][5]byte{{}: {5, 4, 3, 2, 1}}, e, "empty key")
+}
+
+func TestMapTypes(t *testing.T) {
+	_, err := MakeMap[string, int](0)
+	require.ErrorIs(t, err, ErrUnsupportedType)
+	_, err = MakeMap[int, *int](0)
+	require.ErrorIs(t, err, ErrUnsupportedType)
+	_, err = MakeMap[int, [2000]byte](0)
+	require.ErrorIs(t, err, ErrUnsupportedType)
+
+	dir := tempDir(t)
+	path := filepath.Join(dir, "t.map")
+	m, err := OpenMap[uint64, uint64](path)
+	require.NoError(t, err)
+	require.NoError(t, m.Put(1, 2))
+	require.NoError(t, m.Close())
+	_, err = OpenMap[uint64, int32](path)
+	require.ErrorIs(t, err, ErrTypeMismatch)
+	_, err = Open[uint64](path)
+	require.ErrorIs(t, err, ErrTypeMismatch)
+	vec := filepath.Join(dir, "v.vec")
+	writeVec(t, vec, []uint64{1, 2})
+	_, err = OpenMap[uint64, uint64](vec)
+	require.ErrorIs(t, err, ErrTypeMismatch)
+
+	ro, err := OpenMap[uint64, uint64](path, ReadOnly())
+	require.NoError(t, err)
+	require.ErrorIs(t, ro.Put(3, 4), ErrReadOnly)
+	_, err = ro.Delete(1)
+	require.ErrorIs(t, err, ErrReadOnly)
+	v, ok := ro.Get(1)
+	require.True(t, ok)
+	require.Equal(t, uint64(2), v)
+	require.NoError(t, ro.Close())
+	require.ErrorIs(t, ro.Put(3, 4), ErrClosed)
+	require.Zero(t, ro.Len())
+	_, err = OpenMap[uint64, uint64](path, SyncEvery(time.Second), ReadOnly())
+	require.Error(t, err, "SyncEvery with ReadOnly")
+	_, err = OpenMap[uint64, uint64](path, Shared())
+	require.True(t, errors.Is(err, errors.ErrUnsupported))
+}
+
+// TestMapRebootKeepsSynced: what a Sync covered is what a reader after a
+// reboot finds, when nothing written since reached the disk; with the page
+// cache kept, everything is there. The first writer after the reboot
+// claims the map and counts it.
+func TestMapRebootKeepsSynced(t *testing.T) {
+	path := filepath.Join(tempDir(t), "r.map")
+	m, err := OpenMap[uint64, wide](path)
+	require.NoError(t, err)
+	synced := map[uint64]wide{}
+	for i := range uint64(5000) {
+		require.NoError(t, m.Put(i, wideOf(i)))
+		synced[i] = wideOf(i)
+	}
+	require.NoError(t, m.Sync())
+	all := maps.Clone(synced)
+	for i := uint64(5000); i < 20000; i++ {
+		require.NoError(t, m.Put(i, wideOf(i)))
+		all[i] = wideOf(i)
+	}
+	require.NoError(t, m.Close())
+	reboot(t)
+	// The page cache kept everything (a clean shutdown after Close).
+	ro, err := OpenMap[uint64, wide](path, ReadOnly())
+	require.NoError(t, err)
+	requireSameMap(t, all, ro, "after reboot")
+	require.NoError(t, ro.Close())
+	w, err := OpenMap[uint64, wide](path)
+	require.NoError(t, err)
+	requireSameMap(t, all, w, "claimed")
+	require.NoError(t, w.Put(1<<40, wideOf(7)))
+	all[1<<40] = wideOf(7)
+	requireSameMap(t, all, w, "claimed and written")
+	require.NoError(t, w.Close())
+}
+
+// validMapFile returns the bytes of a map file of n keys (n large enough
+// for overflow buckets and splits), closed.
+func validMapFile(t testing.TB, n int) []byte {
+	path := filepath.Join(tempDir(t), "valid.map")
+	m, err := OpenMap[uint64, wide](path)
+	require.NoError(t, err)
+	for i := range uint64(n) {
+		require.NoError(t, m.Put(i*0x9E3779B97F4A7C15, wideOf(i)))
+		if i%5 == 0 {
+			_, err := m.Delete((i / 2) * 0x9E3779B97F4A7C15)
+			require.NoError(t, err)
+		}
+	}
+	require.NoError(t, m.Close())
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return b
+}
+
+// FuzzOpenMap opens arbitrary files as a Map (the header checksum fixed
+// up, so that the fuzzer explores the checks behind it), as after a reboot
+// or not, read-only and as a writer. It must never panic or fault: either
+// an error wrapping ErrCorrupt or ErrTypeMismatch that leaves the file as
+// it was, or a Map whose Len, Get and All answer (every value All yields
+// is Get's too) and whose Put and Delete return, with an error or not.
+func FuzzOpenMap(f *testing.F) {
+	valid := validMapFile(f, 300)
+	dataOffset := int(binary.NativeEndian.Uint32(valid[format.OffDataOffset:]))
+	f.Add(valid, false)
+	f.Add(valid, true)
+	f.Add(valid[:len(valid)/2], false)
+	f.Add(valid[:dataOffset+100], false)
+	f.Add([]byte{}, false)
+	f.Add(make([]byte, pageSize), false)
+	for w := range mwDirectory + 8 {
+		for _, x := range []uint64{0, 1, 3, 64, 1 << 20, 1 << 40, 1<<63 + 8} {
+			damaged := bytes.Clone(valid)
+			binary.NativeEndian.PutUint64(damaged[dataOffset+8*w:], x)
+			f.Add(damaged, w%2 == 0)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte, rebooted bool) {
+		if len(b) >= format.HeaderSize && !format.IsBlank(b) {
+			b = withHeader(b, func(h []byte) {
+				if rebooted {
+					h[format.OffBootID] ^= 0x10
+				}
+			})
+		}
+		path := filepath.Join(tempDir(t), "fuzz.map")
+		for _, opts := range [][]Option{{ReadOnly()}, nil} {
+			require.NoError(t, os.WriteFile(path, b, 0o644))
+			m, err := OpenMap[uint64, wide](path, opts...)
+			if err != nil {
+				if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrTypeMismatch) {
+					t.Fatalf("open: %v, neither ErrCorrupt nor ErrTypeMismatch", err)
+				}
+				got, rerr := os.ReadFile(path)
+				require.NoError(t, rerr)
+				require.True(t, bytes.Equal(b, got), "a failed open changed the file")
+				continue
+			}
+			m.Len()
+			for k, v := range m.All() {
+				g, ok := m.Get(k)
+				require.True(t, ok && g == v, "All gives %d: %v, Get %v %v", k, v, g, ok)
+			}
+			for i := range uint64(40) {
+				m.Get(i * 0x9E3779B97F4A7C15)
+				if opts == nil {
+					m.Put(i, wideOf(i))
+					m.Delete(i * 0x9E3779B97F4A7C15)
+				}
+			}
+			m.Close()
+		}
+	})
+}
+
+// TestMapUpdateModel applies random Updates (counting up, setting, or
+// leaving a key as it is), Puts and Deletes to a Map and to a Go map, in
+// anonymous memory and in a file reopened now and then, comparing what f
+// is given, every answer, and the whole map at the end.
+func TestMapUpdateModel(t *testing.T) {
+	path := filepath.Join(tempDir(t), "update.map")
+	for _, file := range []bool{false, true} {
+		var m *Map[uint64, wide]
+		var err error
+		open := func() {
+			if file {
+				m, err = OpenMap[uint64, wide](path)
+			} else if m == nil {
+				m, err = MakeMap[uint64, wide](0)
+			}
+			require.NoError(t, err)
+		}
+		open()
+		r := rand.New(rand.NewPCG(rand.Uint64(), 8))
+		want := map[uint64]wide{}
+		for j := range 30_000 {
+			k := r.Uint64N(3000) * 0x9E3779B97F4A7C15
+			switch x := r.IntN(100); {
+			case x < 60:
+				keep := r.IntN(8) == 0
+				calls := 0
+				require.NoError(t, m.Update(k, func(v wide, ok bool) (wide, bool) {
+					calls++
+					w, had := want[k]
+					require.Equal(t, had, ok, "op %d: Update(%d) given present", j, k)
+					require.Equal(t, w, v, "op %d: Update(%d) given", j, k)
+					return wideOf(uint64(v[0]) + 1), !keep
+				}))
+				require.Equal(t, 1, calls, "op %d: f called once", j)
+				if !keep {
+					want[k] = wideOf(uint64(want[k][0]) + 1)
+				}
+			case x < 75:
+				v := wideOf(r.Uint64() >> 2)
+				require.NoError(t, m.Put(k, v))
+				want[k] = v
+			case x < 95:
+				ok, err := m.Delete(k)
+				require.NoError(t, err)
+				_, had := want[k]
+				require.Equal(t, had, ok, "op %d: Delete(%d)", j, k)
+				delete(want, k)
+			default:
+				if file && r.IntN(20) == 0 {
+					require.NoError(t, m.Close())
+					open()
+				}
+			}
+			require.Equal(t, len(want), m.Len(), "op %d", j)
+		}
+		requireSameMap(t, want, m, "after the Updates")
+		require.NoError(t, m.Close())
+		require.ErrorIs(t, m.Update(1, func(v wide, ok bool) (wide, bool) { return v, true }), ErrClosed)
+	}
+	ro, err := OpenMap[uint64, wide](path, ReadOnly())
+	require.NoError(t, err)
+	defer ro.Close()
+	require.ErrorIs(t, ro.Update(1, func(v wide, ok bool) (wide, bool) { return v, true }), ErrReadOnly)
+}
