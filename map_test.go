@@ -80,8 +80,17 @@ func runMapModel(t *testing.T, seed uint64, m *Map[uint64, wide], n, keys int, r
 	return m
 }
 
+// mapSeeds is how many seeds a model test runs: fewer in short mode (the
+// 32-bit tests in an emulator run so).
+func mapSeeds(n uint64) uint64 {
+	if testing.Short() {
+		return max(n/4, 2)
+	}
+	return n
+}
+
 func TestMapModelAnon(t *testing.T) {
-	for seed := range uint64(20) {
+	for seed := range mapSeeds(20) {
 		m, err := MakeMap[uint64, wide](0)
 		require.NoError(t, err)
 		m = runMapModel(t, seed, m, 3000, 1+int(seed)*100, nil)
@@ -91,7 +100,7 @@ func TestMapModelAnon(t *testing.T) {
 
 func TestMapModelFile(t *testing.T) {
 	dir := tempDir(t)
-	for seed := range uint64(8) {
+	for seed := range mapSeeds(8) {
 		path := filepath.Join(dir, "m"+string(rune('a'+seed)))
 		m, err := OpenMap[uint64, wide](path)
 		require.NoError(t, err)
@@ -113,7 +122,11 @@ func TestMapGrowsThroughSplits(t *testing.T) {
 	m, err := OpenMap[uint64, uint64](path)
 	require.NoError(t, err)
 	want := map[uint64]uint64{}
-	for i := range uint64(200_000) {
+	puts := uint64(200_000)
+	if testing.Short() {
+		puts = 50_000 // still thousands of splits and a dozen segments
+	}
+	for i := range puts {
 		k := i * 0x9E3779B97F4A7C15
 		require.NoError(t, m.Put(k, i))
 		want[k] = i
@@ -123,7 +136,7 @@ func TestMapGrowsThroughSplits(t *testing.T) {
 			delete(want, k)
 		}
 	}
-	require.Greater(t, m.buckets, uint64(10_000))
+	require.Greater(t, m.buckets, puts/20)
 	require.Equal(t, len(want), m.Len())
 	for k, v := range want {
 		got, ok := m.Get(k)
