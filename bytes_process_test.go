@@ -64,35 +64,10 @@ func TestBytesKillNine(t *testing.T) {
 		c := startChild(t, "pushbytes", "MEMVEC_PATH="+path)
 		// Kill after a random number of reports, log-uniform from 1 to
 		// about 30,000 (see TestKillNineNeverLosesReportedPushes).
-		target := 1 << r.IntN(15)
-		target += r.IntN(target)
-		reached, drained := make(chan struct{}), make(chan struct{})
-		var reported int
-		var complaint string
-		go func() {
-			defer close(drained)
-			first := -1
-			pending := reached
-			for c.lines.Scan() {
-				n, err := strconv.Atoi(c.lines.Text())
-				if err != nil {
-					complaint = c.lines.Text()
-					break
-				}
-				if first < 0 {
-					first = n
-				}
-				if reported = n; pending != nil && n-first+1 >= target {
-					close(pending)
-					pending = nil
-				}
-			}
-			if pending != nil {
-				close(pending)
-			}
-		}()
-		<-reached
-		c.kill(t, drained)
+		target := uint64(1) << r.IntN(15)
+		target += r.Uint64N(target)
+		count, complaint := c.killAfterReports(t, parseCount, target)
+		reported := int(count)
 		require.Empty(t, complaint, "trial %d: the child failed", trial)
 		require.NotZero(t, reported, "trial %d: the child reported nothing", trial)
 

@@ -277,36 +277,13 @@ func TestMapOpenMakesKilledWritersChangesDurable(t *testing.T) {
 	const name = "killed.map"
 	path := filepath.Join(dir, name)
 	c := startChild(t, "mapsplit", "MEMVEC_PATH="+path, "MEMVEC_STEP=0")
-	reached, drained := make(chan struct{}), make(chan struct{})
-	var reported uint64
-	go func() {
-		defer close(drained)
-		pending := reached
-		for c.lines.Scan() {
-			var n uint64
-			if _, err := fmt.Sscanf(c.lines.Text(), "A %d", &n); err != nil {
-				break
-			}
-			if reported = n; pending != nil && n >= 5000 {
-				close(pending)
-				pending = nil
-			}
-		}
-		if pending != nil {
-			close(pending)
-		}
-	}()
-	<-reached
-	c.kill(t, drained)
+	reported, complaint := c.killAfterReports(t, func(line string) (n uint64, err error) {
+		_, err = fmt.Sscanf(line, "A %d", &n)
+		return n, err
+	}, 5000)
+	require.Empty(t, complaint, "the writing child failed")
 	require.GreaterOrEqual(t, reported, uint64(5000), "the writing child failed")
-
-	c = startChild(t, "mapreopen", "MEMVEC_PATH="+path)
-	require.True(t, c.lines.Scan(), "the reopening child said nothing")
-	var n uint64
-	_, err := fmt.Sscanf(c.lines.Text(), "len %d", &n)
-	require.NoError(t, err, "the reopening child: %s", c.lines.Text())
-	require.GreaterOrEqual(t, n, reported)
-	c.kill(t, nil)
+	requireReopenedLen(t, "mapreopen", path, reported)
 
 	reboot(t)
 	log := cfs.events()

@@ -6,13 +6,14 @@ import (
 	"os"
 
 	"errors"
-	"github.com/memvec/memvec/internal/format"
 	"maps"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/memvec/memvec/internal/format"
 
 	"github.com/stretchr/testify/require"
 )

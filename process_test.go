@@ -83,6 +83,45 @@ func (c *child) kill(t *testing.T, drained <-chan struct{}) {
 	requireKilled(t, c.cmd.Wait())
 }
 
+// killAfterReports reads c's reports, a count a line that parse reads, and
+// kills c once the count has grown by target since its first report (or
+// once c stops reporting). The reader drains the pipe to its end, so that
+// the child is never blocked writing when the kill lands: it is in the
+// middle of its work. It returns the last count reported, and the line
+// that ended the reports if parse could not read it (the child failed).
+func (c *child) killAfterReports(t *testing.T, parse func(line string) (uint64, error), target uint64) (reported uint64, complaint string) {
+	t.Helper()
+	reached, drained := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(drained)
+		var first uint64
+		pending := reached // closed once the target is reached
+		for c.lines.Scan() {
+			n, err := parse(c.lines.Text())
+			if err != nil {
+				complaint = c.lines.Text()
+				break
+			}
+			if first == 0 {
+				first = n
+			}
+			if reported = n; pending != nil && n-first+1 >= target {
+				close(pending)
+				pending = nil
+			}
+		}
+		if pending != nil {
+			close(pending)
+		}
+	}()
+	<-reached
+	c.kill(t, drained)
+	return reported, complaint
+}
+
+// parseCount reads a report that is a count alone.
+func parseCount(line string) (uint64, error) { return strconv.ParseUint(line, 10, 64) }
+
 // childFailed is the exit status of a child role that fails, told apart
 // from the status a killed child has.
 const childFailed = 3
@@ -182,38 +221,10 @@ func TestKillNineNeverLosesReportedPushes(t *testing.T) {
 	for trial := range trials {
 		c := startChild(t, "push", "MEMVEC_PATH="+path)
 		// Kill after a random number of reports, log-uniform from 1 to
-		// about 60,000, so that early and late moments both occur. The
-		// reader keeps draining the pipe, so the child is never blocked
-		// writing when the kill lands: it is in the middle of its work.
+		// about 60,000, so that early and late moments both occur.
 		target := uint64(1) << r.IntN(16)
 		target += r.Uint64N(target)
-		reached, drained := make(chan struct{}), make(chan struct{})
-		var reported uint64
-		var complaint string
-		go func() {
-			defer close(drained)
-			var first uint64
-			pending := reached // closed once the target is reached
-			for c.lines.Scan() {
-				n, err := strconv.ParseUint(c.lines.Text(), 10, 64)
-				if err != nil {
-					complaint = c.lines.Text()
-					break
-				}
-				if first == 0 {
-					first = n
-				}
-				if reported = n; pending != nil && n-first+1 >= target {
-					close(pending)
-					pending = nil
-				}
-			}
-			if pending != nil {
-				close(pending)
-			}
-		}()
-		<-reached
-		c.kill(t, drained)
+		reported, complaint := c.killAfterReports(t, parseCount, target)
 		require.Empty(t, complaint, "trial %d: the child failed", trial)
 		require.NotZero(t, reported, "trial %d: the child reported nothing", trial)
 

@@ -298,6 +298,20 @@ func reopenChild() {
 	io.Copy(io.Discard, os.Stdin)
 }
 
+// requireReopenedLen starts role, a child that opens the file at path as
+// a writer, says "len N" and holds it, calling nothing; it requires N to
+// count at least least, and kills the child.
+func requireReopenedLen(t *testing.T, role, path string, least uint64) {
+	t.Helper()
+	c := startChild(t, role, "MEMVEC_PATH="+path)
+	require.True(t, c.lines.Scan(), "the reopening child said nothing")
+	var n uint64
+	_, err := fmt.Sscanf(c.lines.Text(), "len %d", &n)
+	require.NoError(t, err, "the reopening child: %s", c.lines.Text())
+	require.GreaterOrEqual(t, n, least)
+	c.kill(t, nil)
+}
+
 // TestOpenMakesKilledWritersTailDurable: a writer killed (kill -9) after
 // pushing, over crashfs, with no Sync: what it pushed is only in the page
 // cache. A second writer opens the file, in the same boot, and is killed
@@ -310,36 +324,10 @@ func TestOpenMakesKilledWritersTailDurable(t *testing.T) {
 	const name = "killed.vec"
 	path := filepath.Join(dir, name)
 	c := startChild(t, "push", "MEMVEC_PATH="+path)
-	reached, drained := make(chan struct{}), make(chan struct{})
-	var reported uint64
-	go func() {
-		defer close(drained)
-		pending := reached
-		for c.lines.Scan() {
-			n, err := strconv.ParseUint(c.lines.Text(), 10, 64)
-			if err != nil {
-				break
-			}
-			if reported = n; pending != nil && n >= 20_000 {
-				close(pending)
-				pending = nil
-			}
-		}
-		if pending != nil {
-			close(pending)
-		}
-	}()
-	<-reached
-	c.kill(t, drained)
+	reported, complaint := c.killAfterReports(t, parseCount, 20_000)
+	require.Empty(t, complaint, "the pushing child failed")
 	require.GreaterOrEqual(t, reported, uint64(20_000), "the pushing child failed")
-
-	c = startChild(t, "reopen", "MEMVEC_PATH="+path)
-	require.True(t, c.lines.Scan(), "the reopening child said nothing")
-	var n uint64
-	_, err := fmt.Sscanf(c.lines.Text(), "len %d", &n)
-	require.NoError(t, err, "the reopening child: %s", c.lines.Text())
-	require.GreaterOrEqual(t, n, reported)
-	c.kill(t, nil)
+	requireReopenedLen(t, "reopen", path, reported)
 
 	reboot(t)
 	log := cfs.events()
