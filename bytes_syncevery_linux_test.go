@@ -92,59 +92,19 @@ func TestBytesSyncEveryBoundsPowerLoss(t *testing.T) {
 
 	reboot(t)
 	check := filepath.Join(tempDir(t), "state.bytes")
-	markAt := map[int]int{}
-	// The barriers of either file: a Sync flushes both at once, in either
-	// order, and the batch is durable after the later of the two.
-	var syncs []int
-	for k, e := range log {
-		switch {
-		case e.kind == evMark:
-			markAt[e.mark] = k
-		case e.kind == evSync && (e.name == bytesOffsetsName || e.name == bytesDataName):
-			syncs = append(syncs, k)
-		}
-	}
-	require.Len(t, markAt, syncEveryBatches+3, "the workload's marks")
+	run := newSyncEveryRun(t, log, bound, bytesOffsetsName, bytesDataName)
 	durableAt := func(k int) int {
 		return bytesCounted(t, check, crashState{data: imageAt(log, k, bytesOffsetsName).durable, ok: true},
 			crashState{data: imageAt(log, k, bytesDataName).durable, ok: true}, fmt.Sprintf("after the barrier at event %d", k-1))
 	}
-	durableAfter := map[int]int{}
-	for _, k := range syncs {
-		durableAfter[k] = durableAt(k + 1)
-	}
-	var worst time.Duration
-	for j := range syncEveryBatches {
-		m, want := markAt[j], (j+1)*syncEveryBatch
-		lag := time.Duration(-1)
-		for _, k := range syncs {
-			if k > m && durableAfter[k] >= want {
-				lag = log[k].at.Sub(log[m].at)
-				break
-			}
-		}
-		require.GreaterOrEqual(t, lag, time.Duration(0), "batch %d: no barrier after its push made it durable", j)
-		require.LessOrEqual(t, lag, bound, "batch %d: durable %v after its push, more than SyncEvery's %v and %v allowed for the barrier", j, lag, syncEveryD, syncEverySlack)
-		worst = max(worst, lag)
-	}
-
-	quiet := log[markAt[markIdle]].at.Add(bound)
-	for k := markAt[markIdle]; k < markAt[markIdleEnd]; k++ {
-		if e := log[k]; (e.name == bytesOffsetsName || e.name == bytesDataName) && e.at.After(quiet) {
-			require.Fail(t, "the idle writer reached the filesystem", "event %d (kind %d, %s) %v into the idle time, with nothing changed", k, e.kind, e.name, e.at.Sub(log[markAt[markIdle]].at))
-		}
-	}
+	worst := run.requireBound(t, func(k int) int { return durableAt(k + 1) })
+	run.requireQuietWhenIdle(t)
 
 	r := rand.New(rand.NewPCG(rand.Uint64(), 3))
 	states := 0
 	for range 200 {
 		k := 1 + r.IntN(len(log))
-		least := 0
-		for j := range syncEveryBatches {
-			if log[markAt[j]].at.Add(bound).Before(log[k-1].at) && markAt[j] < k {
-				least = (j + 1) * syncEveryBatch
-			}
-		}
+		least := run.least(k)
 		offsets := imageAt(log, k, bytesOffsetsName).states(r, 2)
 		data := imageAt(log, k, bytesDataName).states(r, 2)
 		for range 4 {
@@ -159,7 +119,7 @@ func TestBytesSyncEveryBoundsPowerLoss(t *testing.T) {
 		}
 	}
 	require.Equal(t, (syncEveryBatches+1)*syncEveryBatch, durableAt(len(log)), "Close made everything durable")
-	t.Logf("%d flushes of either file; a batch durable at most %v after its push (SyncEvery %v); %d power-loss states checked", len(syncs), worst, syncEveryD, states)
+	t.Logf("%d flushes of either file; a batch durable at most %v after its push (SyncEvery %v); %d power-loss states checked", len(run.syncs), worst, syncEveryD, states)
 }
 
 // bytesSyncEveryFailChild is syncEveryFailChild for a Bytes at

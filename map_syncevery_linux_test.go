@@ -103,53 +103,17 @@ func TestMapSyncEveryBoundsPowerLoss(t *testing.T) {
 	reboot(t)
 	check := filepath.Join(tempDir(t), "state.map")
 	const most = (syncEveryBatches + 1) * syncEveryBatch
-	markAt := map[int]int{}
-	var syncs []int
-	for k, e := range log {
-		switch {
-		case e.kind == evMark:
-			markAt[e.mark] = k
-		case e.kind == evSync && e.name == name:
-			syncs = append(syncs, k)
-		}
-	}
-	require.Len(t, markAt, syncEveryBatches+3, "the workload's marks")
-	durableAfter := map[int]uint64{}
-	for _, k := range syncs {
-		durableAfter[k] = mapPrefix(t, check, imageAt(log, k+1, name).durable, most, fmt.Sprintf("after the barrier at event %d", k))
-	}
-	var worst time.Duration
-	for j := range syncEveryBatches {
-		m, want := markAt[j], uint64((j+1)*syncEveryBatch)
-		lag := time.Duration(-1)
-		for _, k := range syncs {
-			if k > m && durableAfter[k] >= want {
-				lag = log[k].at.Sub(log[m].at)
-				break
-			}
-		}
-		require.GreaterOrEqual(t, lag, time.Duration(0), "batch %d: no barrier after its Puts made it durable", j)
-		require.LessOrEqual(t, lag, bound, "batch %d: durable %v after its Puts, more than SyncEvery's %v and %v allowed for the barrier", j, lag, syncEveryD, syncEverySlack)
-		worst = max(worst, lag)
-	}
-
-	quiet := log[markAt[markIdle]].at.Add(bound)
-	for k := markAt[markIdle]; k < markAt[markIdleEnd]; k++ {
-		if e := log[k]; e.name == name && e.at.After(quiet) {
-			require.Fail(t, "the idle writer reached the filesystem", "event %d (kind %d) %v into the idle time, with nothing changed", k, e.kind, e.at.Sub(log[markAt[markIdle]].at))
-		}
-	}
+	run := newSyncEveryRun(t, log, bound, name)
+	worst := run.requireBound(t, func(k int) int {
+		return int(mapPrefix(t, check, imageAt(log, k+1, name).durable, most, fmt.Sprintf("after the barrier at event %d", k)))
+	})
+	run.requireQuietWhenIdle(t)
 
 	r := rand.New(rand.NewPCG(rand.Uint64(), 3))
 	states := 0
 	for range 100 {
 		k := 1 + r.IntN(len(log))
-		least := uint64(0)
-		for j := range syncEveryBatches {
-			if log[markAt[j]].at.Add(bound).Before(log[k-1].at) && markAt[j] < k {
-				least = uint64((j + 1) * syncEveryBatch)
-			}
-		}
+		least := uint64(run.least(k))
 		for _, st := range imageAt(log, k, name).states(r, 3) {
 			where := fmt.Sprintf("power loss at event %d of %d, %q", k, len(log), st.how)
 			if !st.ok {
@@ -161,7 +125,7 @@ func TestMapSyncEveryBoundsPowerLoss(t *testing.T) {
 		}
 	}
 	require.Equal(t, uint64(most), mapPrefix(t, check, imageAt(log, len(log), name).durable, most, "after Close"), "Close made everything durable")
-	t.Logf("%d barriers; a batch durable at most %v after its Puts (SyncEvery %v); %d power-loss states checked", len(syncs), worst, syncEveryD, states)
+	t.Logf("%d barriers; a batch durable at most %v after its Puts (SyncEvery %v); %d power-loss states checked", len(run.syncs), worst, syncEveryD, states)
 }
 
 // mapSyncEveryFailChild is syncEveryFailChild for a Map at $MEMVEC_PATH:

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -74,6 +75,86 @@ func syncEveryWorkChild() {
 	fmt.Println("close:", syncResult(v.Close()))
 }
 
+// syncEveryRun is crashfs's log of a SyncEvery workload child's run
+// (synceverywork and its kin for Bytes and Map): where each of its marks
+// is, and the barriers of its files.
+type syncEveryRun struct {
+	log    []crashEvent
+	files  []string
+	markAt map[int]int
+	syncs  []int // the barriers' positions in the log
+	bound  time.Duration
+}
+
+// newSyncEveryRun reads the log of a run on files, whose batches must be
+// durable within bound of their marks. A Bytes's Sync flushes its two
+// files in either order; a batch is durable after the later barrier.
+func newSyncEveryRun(t *testing.T, log []crashEvent, bound time.Duration, files ...string) *syncEveryRun {
+	t.Helper()
+	r := &syncEveryRun{log: log, files: files, markAt: map[int]int{}, bound: bound}
+	for k, e := range log {
+		switch {
+		case e.kind == evMark:
+			r.markAt[e.mark] = k
+		case e.kind == evSync && slices.Contains(files, e.name):
+			r.syncs = append(r.syncs, k)
+		}
+	}
+	require.Len(t, r.markAt, syncEveryBatches+3, "the workload's marks")
+	return r
+}
+
+// requireBound requires each batch to be counted by a barrier within the
+// bound of its mark, the first such barrier being the syncer's, where
+// durableAt(k) counts what the files' durable images after event k hold;
+// it returns the longest wait.
+func (r *syncEveryRun) requireBound(t *testing.T, durableAt func(k int) int) time.Duration {
+	t.Helper()
+	durableAfter := map[int]int{} // barrier position -> what its image counts
+	for _, k := range r.syncs {
+		durableAfter[k] = durableAt(k)
+	}
+	var worst time.Duration
+	for j := range syncEveryBatches {
+		m, want := r.markAt[j], (j+1)*syncEveryBatch
+		lag := time.Duration(-1)
+		for _, k := range r.syncs {
+			if k > m && durableAfter[k] >= want {
+				lag = r.log[k].at.Sub(r.log[m].at)
+				break
+			}
+		}
+		require.GreaterOrEqual(t, lag, time.Duration(0), "batch %d: no barrier after it made it durable", j)
+		require.LessOrEqual(t, lag, r.bound, "batch %d: durable %v after its mark, more than SyncEvery's %v and the slack allowed for the barrier", j, lag, syncEveryD)
+		worst = max(worst, lag)
+	}
+	return worst
+}
+
+// requireQuietWhenIdle requires nothing while nothing changes: once the
+// last batch is durable, no event of the files until the idle time ends.
+func (r *syncEveryRun) requireQuietWhenIdle(t *testing.T) {
+	t.Helper()
+	quiet := r.log[r.markAt[markIdle]].at.Add(r.bound)
+	for k := r.markAt[markIdle]; k < r.markAt[markIdleEnd]; k++ {
+		if e := r.log[k]; slices.Contains(r.files, e.name) && e.at.After(quiet) {
+			require.Fail(t, "the idle writer reached the filesystem", "event %d (kind %d, %s) %v into the idle time, with nothing changed", k, e.kind, e.name, e.at.Sub(r.log[r.markAt[markIdle]].at))
+		}
+	}
+}
+
+// least returns what a power loss at a cut before event k must keep: the
+// batches marked more than the bound before it.
+func (r *syncEveryRun) least(k int) int {
+	least := 0
+	for j := range syncEveryBatches {
+		if r.log[r.markAt[j]].at.Add(r.bound).Before(r.log[k-1].at) && r.markAt[j] < k {
+			least = (j + 1) * syncEveryBatch
+		}
+	}
+	return least
+}
+
 // TestSyncEveryBoundsPowerLoss: a writer with SyncEvery(d) that never
 // calls Sync, over crashfs. Every batch it pushes reaches a barrier within
 // d and the barrier's own time (allowed: d and syncEverySlack, for a
@@ -111,48 +192,11 @@ func TestSyncEveryBoundsPowerLoss(t *testing.T) {
 		return v.Len()
 	}
 
-	// Where each mark is, and what the file as each barrier left it counts.
-	markAt := map[int]int{}
-	var syncs []int // the barriers' positions in the log
-	for k, e := range log {
-		switch e.kind {
-		case evMark:
-			markAt[e.mark] = k
-		case evSync:
-			syncs = append(syncs, k)
-		}
-	}
-	require.Len(t, markAt, syncEveryBatches+3, "the workload's marks")
-	durableAfter := map[int]int{} // barrier position -> elements its image counts
-	for _, k := range syncs {
-		durableAfter[k] = counted(imageAt(log, k+1, name).durable, fmt.Sprintf("after the barrier at event %d", k))
-	}
-
-	// The bound: each batch is counted by a barrier within bound of its
-	// mark, the first such barrier being the syncer's.
-	var worst time.Duration
-	for j := range syncEveryBatches {
-		m, want := markAt[j], (j+1)*syncEveryBatch
-		lag := time.Duration(-1)
-		for _, k := range syncs {
-			if k > m && durableAfter[k] >= want {
-				lag = log[k].at.Sub(log[m].at)
-				break
-			}
-		}
-		require.GreaterOrEqual(t, lag, time.Duration(0), "batch %d: no barrier after its push made it durable", j)
-		require.LessOrEqual(t, lag, bound, "batch %d: durable %v after its push, more than SyncEvery's %v and %v allowed for the barrier", j, lag, syncEveryD, syncEverySlack)
-		worst = max(worst, lag)
-	}
-
-	// Nothing while nothing changes: once the last batch is durable, no
-	// event of the file until the idle time ends.
-	quiet := log[markAt[markIdle]].at.Add(bound)
-	for k := markAt[markIdle]; k < markAt[markIdleEnd]; k++ {
-		if e := log[k]; e.name == name && e.at.After(quiet) {
-			require.Fail(t, "the idle writer reached the filesystem", "event %d (kind %d) %v into the idle time, with nothing changed", k, e.kind, e.at.Sub(log[markAt[markIdle]].at))
-		}
-	}
+	run := newSyncEveryRun(t, log, bound, name)
+	worst := run.requireBound(t, func(k int) int {
+		return counted(imageAt(log, k+1, name).durable, fmt.Sprintf("after the barrier at event %d", k))
+	})
+	run.requireQuietWhenIdle(t)
 
 	// Power-loss states at sampled cuts: each counts what was pushed more
 	// than bound before the cut.
@@ -160,12 +204,7 @@ func TestSyncEveryBoundsPowerLoss(t *testing.T) {
 	states := 0
 	for range 300 {
 		k := 1 + r.IntN(len(log))
-		least := 0
-		for j := range syncEveryBatches {
-			if log[markAt[j]].at.Add(bound).Before(log[k-1].at) && markAt[j] < k {
-				least = (j + 1) * syncEveryBatch
-			}
-		}
+		least := run.least(k)
 		for _, st := range imageAt(log, k, name).states(r, 2) {
 			where := fmt.Sprintf("power loss at event %d of %d, state %q", k, len(log), st.how)
 			if !st.ok {
@@ -180,7 +219,7 @@ func TestSyncEveryBoundsPowerLoss(t *testing.T) {
 	// Close's last barrier covers the last batch: the durable image at the
 	// end counts everything.
 	require.Equal(t, (syncEveryBatches+1)*syncEveryBatch, counted(imageAt(log, len(log), name).durable, "after Close"), "Close made everything durable")
-	t.Logf("%d barriers; a batch durable at most %v after its push (SyncEvery %v); %d power-loss states checked", len(syncs), worst, syncEveryD, states)
+	t.Logf("%d barriers; a batch durable at most %v after its push (SyncEvery %v); %d power-loss states checked", len(run.syncs), worst, syncEveryD, states)
 }
 
 // syncEveryFailChild opens the vector at $MEMVEC_PATH with SyncEvery,
