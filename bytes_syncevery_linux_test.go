@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -185,14 +184,7 @@ func TestBytesSyncEveryErrorReachesTheNextCall(t *testing.T) {
 		t.Run(next, func(t *testing.T) {
 			dir, cfs := mountCrashFS(t)
 			c := startChild(t, "bytessynceveryfail", "MEMVEC_PATH="+dir, "MEMVEC_NEXT="+next)
-			c.expect(t, "synced ok")
-			cfs.failWriteBack(syscall.ENOSPC, 0, 0)
-			_, err := io.WriteString(c.stdin, "fail\n")
-			require.NoError(t, err)
-			c.expect(t, "failed behind")
-			require.Positive(t, cfs.refused.Load(), "crashfs refused no write-back: the test tests nothing")
-			failed := "failed with " + unix.ErrnoName(syscall.ENOSPC)
-			c.expect(t, next+": "+failed)
+			failed := failSyncBehind(t, cfs, c, next)
 			if next != "close" {
 				c.expect(t, "len "+strconv.Itoa(syncFailSynced))
 				c.expect(t, "push: "+failed)

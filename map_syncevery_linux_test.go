@@ -10,12 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 )
 
 func init() {
@@ -193,14 +191,7 @@ func TestMapSyncEveryErrorReachesTheNextCall(t *testing.T) {
 			dir, cfs := mountCrashFS(t)
 			const name = "fail.map"
 			c := startChild(t, "mapsynceveryfail", "MEMVEC_PATH="+filepath.Join(dir, name), "MEMVEC_NEXT="+next)
-			c.expect(t, "synced ok")
-			cfs.failWriteBack(syscall.ENOSPC, 0, 0)
-			_, err := io.WriteString(c.stdin, "fail\n")
-			require.NoError(t, err)
-			c.expect(t, "failed behind")
-			require.Positive(t, cfs.refused.Load(), "crashfs refused no write-back: the test tests nothing")
-			failed := "failed with " + unix.ErrnoName(syscall.ENOSPC)
-			c.expect(t, next+": "+failed)
+			failed := failSyncBehind(t, cfs, c, next)
 			if next != "close" {
 				c.expect(t, "put: "+failed)
 				c.expect(t, "sync: "+failed)

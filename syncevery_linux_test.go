@@ -277,6 +277,25 @@ func syncEveryFailChild() {
 	io.Copy(io.Discard, os.Stdin)
 }
 
+// failSyncBehind drives a SyncEvery fail child (synceveryfail and its
+// kin for Bytes and Map) to its failure: once it has said "synced ok",
+// crashfs refuses every write-back (ENOSPC), the child is told to go on,
+// and its syncer's Sync must fail ("failed behind") on a write-back
+// crashfs refused; then the call next must return the failure. It returns
+// the failure's text, which the calls after it must return too.
+func failSyncBehind(t *testing.T, cfs *crashFS, c *child, next string) string {
+	t.Helper()
+	c.expect(t, "synced ok")
+	cfs.failWriteBack(syscall.ENOSPC, 0, 0)
+	_, err := io.WriteString(c.stdin, "fail\n")
+	require.NoError(t, err)
+	c.expect(t, "failed behind")
+	require.Positive(t, cfs.refused.Load(), "crashfs refused no write-back: the test tests nothing")
+	failed := "failed with " + unix.ErrnoName(syscall.ENOSPC)
+	c.expect(t, next+": "+failed)
+	return failed
+}
+
 // TestSyncEveryErrorReachesTheNextCall: crashfs refuses every write-back
 // after a Sync covered 1,000 elements; the writer pushes 10 more and calls
 // nothing, and its syncer's Sync fails (ENOSPC). The next Push, Append,
@@ -291,14 +310,7 @@ func TestSyncEveryErrorReachesTheNextCall(t *testing.T) {
 			const name = "failing.vec"
 			path := filepath.Join(dir, name)
 			c := startChild(t, "synceveryfail", "MEMVEC_PATH="+path, "MEMVEC_NEXT="+next)
-			c.expect(t, "synced ok")
-			cfs.failWriteBack(syscall.ENOSPC, 0, 0)
-			_, err := io.WriteString(c.stdin, "fail\n")
-			require.NoError(t, err)
-			c.expect(t, "failed behind")
-			require.Positive(t, cfs.refused.Load(), "crashfs refused no write-back: the test tests nothing")
-			failed := "failed with " + unix.ErrnoName(syscall.ENOSPC)
-			c.expect(t, next+": "+failed)
+			failed := failSyncBehind(t, cfs, c, next)
 			if next != "close" {
 				c.expect(t, "len "+strconv.Itoa(syncFailSynced))
 				c.expect(t, "sync: "+failed)
