@@ -20,11 +20,11 @@ func ExampleOpenRawMap() {
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "seen.map")
 
-	seen, err := memvec.OpenMap[uint32, int64](path)
+	seen, err := memvec.OpenMap[uint64, int64](path)
 	if err != nil {
 		log.Fatal(err)
 	}
-	for user := range uint32(3) {
+	for user := range uint64(3) {
 		if err := seen.Put(user, 1_700_000_000+int64(user)); err != nil {
 			log.Fatal(err)
 		}
@@ -41,7 +41,7 @@ func ExampleOpenRawMap() {
 	fmt.Println(r.KeyType().Kind, "->", r.ValueType().Kind, "value at", r.ValueOffset(), "in", r.Layout().Size, "bytes")
 	sum := int64(0)
 	for k, v := range r.All() {
-		sum += int64(binary.NativeEndian.Uint32(k)) + int64(binary.NativeEndian.Uint64(v))
+		sum += int64(binary.NativeEndian.Uint64(k)) + int64(binary.NativeEndian.Uint64(v))
 	}
 	fmt.Println(r.Len(), "entries, sum", sum)
 	c, err := r.Check() // every slot's checksum, the chains, the count
@@ -50,7 +50,7 @@ func ExampleOpenRawMap() {
 	}
 	fmt.Println(c.Entries, "checked")
 	// Output:
-	// u32 -> i64 value at 8 in 16 bytes
+	// u64 -> i64 value at 8 in 16 bytes
 	// 3 entries, sum 5100000006
 	// 3 checked
 }
