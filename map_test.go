@@ -3,7 +3,9 @@ package memvec
 import (
 	"bytes"
 	"encoding/binary"
+	"io/fs"
 	"os"
+	"runtime"
 
 	"errors"
 	"maps"
@@ -417,4 +419,41 @@ func TestMapUpdateModel(t *testing.T) {
 	require.NoError(t, err)
 	defer ro.Close()
 	require.ErrorIs(t, ro.Update(1, func(v wide, ok bool) (wide, bool) { return v, true }), ErrReadOnly)
+}
+
+// TestMapOpenOptions: OpenMap takes Open's options as API.md lists them:
+// MustExist refuses a missing file and CreateNew an existing one (the
+// file left as it was), Mode sets a new file's permissions, and a second
+// writer, or a reader beside the writer, is refused with ErrLocked once
+// LockTimeout passes.
+func TestMapOpenOptions(t *testing.T) {
+	dir := tempDir(t)
+	path := filepath.Join(dir, "opts.map")
+	_, err := OpenMap[uint64, uint64](path, MustExist())
+	require.ErrorIs(t, err, fs.ErrNotExist)
+	_, err = os.Stat(path)
+	require.ErrorIs(t, err, fs.ErrNotExist, "MustExist created the file")
+
+	m, err := OpenMap[uint64, uint64](path, CreateNew(), Mode(0o600))
+	require.NoError(t, err)
+	require.NoError(t, m.Put(1, 2))
+	if runtime.GOOS != "windows" { // Windows files have no permission bits
+		fi, err := os.Stat(path)
+		require.NoError(t, err)
+		require.Equal(t, fs.FileMode(0o600), fi.Mode().Perm())
+	}
+	_, err = OpenMap[uint64, uint64](path, LockTimeout(10*time.Millisecond))
+	require.ErrorIs(t, err, ErrLocked)
+	_, err = OpenMap[uint64, uint64](path, ReadOnly(), LockTimeout(10*time.Millisecond))
+	require.ErrorIs(t, err, ErrLocked, "a reader must not open beside a writer")
+	require.NoError(t, m.Close())
+
+	_, err = OpenMap[uint64, uint64](path, CreateNew())
+	require.ErrorIs(t, err, fs.ErrExist)
+	m, err = OpenMap[uint64, uint64](path, MustExist())
+	require.NoError(t, err)
+	defer m.Close()
+	v, ok := m.Get(1)
+	require.True(t, ok)
+	require.Equal(t, uint64(2), v)
 }
