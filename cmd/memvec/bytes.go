@@ -128,10 +128,7 @@ func infoBytes(dir string, stdout io.Writer) error {
 		fmt.Fprintf(w, "file         %s\nkind         bytes: records of any length (FORMAT.md, \"Bytes files\")\noffsets file %d bytes\ndata file    %s\nno header yet: a new, empty Bytes\n", dir, fi.Size(), data)
 		return w.Flush()
 	}
-	order := "little-endian"
-	if in.ByteOrder == binary.BigEndian {
-		order = "big-endian"
-	}
+	order := byteOrderName(in.ByteOrder)
 	length := strconv.Itoa(in.Len)
 	if uint64(in.Len) != in.StoredLen {
 		length += fmt.Sprintf(" (the length word says %d: see power loss below)", in.StoredLen)

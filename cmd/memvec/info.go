@@ -30,10 +30,7 @@ func info(path string, stdout io.Writer) error {
 		fmt.Fprintf(w, "file         %s\nfile size    %d bytes\nno header yet: a new, empty vector file\n", path, fi.Size())
 		return w.Flush()
 	}
-	order := "little-endian"
-	if in.ByteOrder == binary.BigEndian {
-		order = "big-endian"
-	}
+	order := byteOrderName(in.ByteOrder)
 	capacity := strconv.Itoa(in.Cap) + " elements"
 	if in.ElemSize == 0 {
 		capacity = "unbounded (zero-size elements)"
@@ -63,6 +60,14 @@ func info(path string, stdout io.Writer) error {
 
 	powerLossWords(w, in)
 	return w.Flush()
+}
+
+// byteOrderName names the byte order a file's header records.
+func byteOrderName(o binary.ByteOrder) string {
+	if o == binary.BigEndian {
+		return "big-endian"
+	}
+	return "little-endian"
 }
 
 // powerLossWords prints info's last section, the words the writer keeps

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -65,10 +64,7 @@ func infoMap(path string, r *memvec.RawMap, live bool, stdout io.Writer) error {
 		fmt.Fprintf(w, "file         %s\nkind         map\nfile size    %d bytes\nno map yet: a writer is creating it\n", path, fi.Size())
 		return w.Flush()
 	}
-	order := "little-endian"
-	if in.ByteOrder == binary.BigEndian {
-		order = "big-endian"
-	}
+	order := byteOrderName(in.ByteOrder)
 	count := strconv.Itoa(in.Len)
 	switch {
 	case in.Rebooted || in.Uncounted:
