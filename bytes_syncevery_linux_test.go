@@ -140,15 +140,8 @@ func bytesSyncEveryFailChild() {
 	}
 	fmt.Println("synced", syncResult(b.Sync()))
 	in.Scan()
-	for range 10 {
-		if err := b.Push(crashRecordOf(uint64(b.Len()))); err != nil {
-			fail(err)
-		}
-	}
-	for deadline := time.Now().Add(20 * time.Second); !b.bg.owed.Load(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			fail(fmt.Errorf("the background Sync did not fail within 20 s"))
-		}
+	if err := changeUntilSyncerFails(func() error { return b.Push(crashRecordOf(uint64(b.Len()))) }, &b.bg.owed); err != nil {
+		fail(err)
 	}
 	fmt.Println("failed behind")
 	next := os.Getenv("MEMVEC_NEXT")

@@ -148,15 +148,9 @@ func mapSyncEveryFailChild() {
 	}
 	fmt.Println("synced", syncResult(m.Sync()))
 	in.Scan()
-	for k := uint64(syncFailSynced + 1); k <= syncFailSynced+10; k++ {
-		if err := m.Put(k, wideOf(k)); err != nil {
-			fail(err)
-		}
-	}
-	for deadline := time.Now().Add(20 * time.Second); !m.bg.owed.Load(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			fail(fmt.Errorf("the background Sync did not fail within 20 s"))
-		}
+	k := uint64(syncFailSynced)
+	if err := changeUntilSyncerFails(func() error { k++; return m.Put(k, wideOf(k)) }, &m.bg.owed); err != nil {
+		fail(err)
 	}
 	fmt.Println("failed behind")
 	next := os.Getenv("MEMVEC_NEXT")
