@@ -102,10 +102,16 @@ func TestSharedLockClasses(t *testing.T) {
 // other's: the two classes never both get in, and two entrants of one
 // class never keep each other out, so all those of the class that got in
 // first get in, each Shared writer with an identity of its own. With
-// Shared writers alone, every one gets in.
+// Shared writers alone, every one gets in. Six trials, alternately of
+// writers alone and of both classes; two in short mode (CI's race and
+// 32-bit steps, where each child process costs seconds).
 func TestSharedOpensAtOnce(t *testing.T) {
 	const each = 6
-	for trial := range 6 {
+	trials := 6
+	if testing.Short() {
+		trials = 2
+	}
+	for trial := range trials {
 		path := filepath.Join(tempDir(t), "a.vec")
 		writeVec(t, path, []point{{1, 2, 3}})
 		var kids []*child
