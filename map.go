@@ -687,6 +687,13 @@ func (m *Map[K, V]) find(h uint64, load bool) (off, slot int, c uint64, ok bool)
 	if m.buckets == 0 || len(m.b) == 0 {
 		return 0, 0, 0, false
 	}
+	if !m.follower && !m.rebooted {
+		off, slot, c, ok = m.findOwn(h)
+		if ok && load {
+			m.readValue(off, slot, c>>62&1)
+		}
+		return off, slot, c, ok
+	}
 	// Occupied with the key's tag, in one compare.
 	want := ctrlOccupied | h>>32
 	off = m.bucketAt(bucketOf(h, m.buckets))
@@ -719,6 +726,49 @@ func (m *Map[K, V]) find(h uint64, load bool) (off, slot int, c uint64, ok bool)
 	return 0, 0, 0, false
 }
 
+// findOwn is find for a map that no other process writes while this one
+// reads it (a writer's, a ReadOnly reader's under its shared lock, one in
+// anonymous memory), read as in the boot that wrote it: no seqlock, no
+// checksums, and the slots' words loaded through one pointer, the bucket's
+// bounds checked once (by bucketAt and next). The map is not empty.
+func (m *Map[K, V]) findOwn(h uint64) (off, slot int, c uint64, ok bool) {
+	want := ctrlOccupied | h>>32
+	base := unsafe.Pointer(unsafe.SliceData(m.b))
+	g := &m.geo
+	off = m.bucketAt(bucketOf(h, m.buckets))
+	for hops := m.maxHops(); off != 0 && hops > 0; hops-- {
+		ctrl := unsafe.Add(base, off+g.ctrlOff)
+		for i := range g.slots {
+			c = *(*uint64)(unsafe.Add(ctrl, 8*i))
+			if c&(ctrlOccupied|math.MaxUint32) == want && m.keyIs(unsafe.Add(base, off+g.keys+g.kw*i)) {
+				return off, i, c, true
+			}
+		}
+		off = m.next(off)
+	}
+	return 0, 0, 0, false
+}
+
+// keyIs reports whether the key at p (a slot's) is kbuf's, by the words
+// of keys of 8 and 16 bytes, the most common, and a loop otherwise.
+func (m *Map[K, V]) keyIs(p unsafe.Pointer) bool {
+	switch k := m.kbuf; len(k) {
+	case 0:
+		return true
+	case 1:
+		return *(*uint64)(p) == k[0]
+	case 2:
+		return *(*uint64)(p) == k[0] && *(*uint64)(unsafe.Add(p, 8)) == k[1]
+	default:
+		for w, x := range k {
+			if *(*uint64)(unsafe.Add(p, 8*w)) != x {
+				return false
+			}
+		}
+		return true
+	}
+}
+
 // Get returns the value of k, and whether k is in the map. On a follower
 // it never returns a value that was not written to k whole.
 func (m *Map[K, V]) Get(k K) (v V, ok bool) {
@@ -726,6 +776,18 @@ func (m *Map[K, V]) Get(k K) (v V, ok bool) {
 		return v, false
 	}
 	h := m.loadKey(k)
+	if !m.follower && !m.rebooted {
+		// The value straight from its copy (its offset is a multiple of 8,
+		// V's alignment at most 8).
+		if m.buckets == 0 || len(m.b) == 0 {
+			return v, false
+		}
+		off, i, c, ok := m.findOwn(h)
+		if !ok || m.geo.vs == 0 {
+			return v, ok
+		}
+		return *(*V)(unsafe.Pointer(&m.b[m.copyAt(off, i, c>>62&1)])), true
+	}
 	if m.follower {
 		defer func() {
 			if r := recover(); r != nil && !isFault(r) {
@@ -901,7 +963,8 @@ func (m *Map[K, V]) Put(k K, v V) error {
 	}
 	copy(unsafe.Slice((*byte)(unsafe.Pointer(&m.vbuf[0])), m.geo.vw), unsafe.Slice((*byte)(unsafe.Pointer(&v)), m.geo.vs))
 	m.markDirty()
-	if off, i, c, ok := m.find(h, false); ok {
+	off, i, c, ok := m.seek(h)
+	if ok {
 		// The other copy, its checksum, then the control word.
 		sel := c >> 62 & 1
 		m.writeCopy(off, i, sel^1)
@@ -910,9 +973,11 @@ func (m *Map[K, V]) Put(k K, v V) error {
 		m.stepHook()
 		return nil
 	}
-	off, i, err := m.freeSlot(h)
-	if err != nil {
-		return err
+	if off == 0 {
+		var err error
+		if off, i, err = m.freeSlot(h); err != nil {
+			return err
+		}
 	}
 	if c := m.ctrl(off, i).Load(); c&ctrlOccupied != 0 {
 		// A split's stale copy: emptied before its key is overwritten,
@@ -924,7 +989,7 @@ func (m *Map[K, V]) Put(k K, v V) error {
 	m.writeKey(off, i)
 	m.writeCopy(off, i, 0)
 	m.stepHook()
-	c := nextCtrl(m.ctrl(off, i).Load(), true, 0, uint32(h>>32))
+	c = nextCtrl(m.ctrl(off, i).Load(), true, 0, uint32(h>>32))
 	m.changeCount(off, i, c, 1)
 	if uint64(m.count)*5 > m.buckets*uint64(m.geo.slots)*4 {
 		return m.split()
@@ -981,6 +1046,43 @@ func (m *Map[K, V]) writeCopy(off, i int, c uint64) {
 	sums.Store(sums.Load()&^(0xFFFFFFFF<<(32*c)) | s<<(32*c))
 }
 
+// seek is a writer's walk of the chain of kbuf's key, whose hash is h: it
+// returns the key's slot and control word and true if the key is there;
+// if not, the slot a new key takes if the walk saw one (freeSlot's first
+// choices: the key's own slot freed since the last Sync, or else the first
+// empty one that may be taken), or off 0 (freeSlot then looks further).
+// One walk, where find and freeSlot make three.
+func (m *Map[K, V]) seek(h uint64) (off, slot int, c uint64, ok bool) {
+	want := ctrlOccupied | h>>32
+	own := ctrlFreed | h>>32
+	base := unsafe.Pointer(unsafe.SliceData(m.b))
+	g := &m.geo
+	freeOff, freeSlot, ownOff, ownSlot := 0, 0, 0, 0
+	off = m.bucketAt(bucketOf(h, m.buckets))
+	for hops := m.maxHops(); off != 0 && hops > 0; hops-- {
+		ctrl := unsafe.Add(base, off+g.ctrlOff)
+		for i := range g.slots {
+			c = *(*uint64)(unsafe.Add(ctrl, 8*i))
+			switch {
+			case c&(ctrlOccupied|math.MaxUint32) == want:
+				if m.keyIs(unsafe.Add(base, off+g.keys+g.kw*i)) {
+					return off, i, c, true
+				}
+			case c&ctrlOccupied != 0:
+			case c&(ctrlFreed|math.MaxUint32) == own && ownOff == 0 && m.keyIs(unsafe.Add(base, off+g.keys+g.kw*i)):
+				ownOff, ownSlot = off, i
+			case freeOff == 0 && (c&ctrlFreed == 0 || !m.persistent || *(*uint64)(unsafe.Add(base, off+g.crcOff+8*i)) < m.epoch):
+				freeOff, freeSlot = off, i
+			}
+		}
+		off = m.next(off)
+	}
+	if ownOff != 0 {
+		return ownOff, ownSlot, 0, false
+	}
+	return freeOff, freeSlot, 0, false
+}
+
 // freeSlot returns a slot for a new key of hash h in its chain: an empty
 // one, or one holding a stale copy that a Sync has made needless, or one
 // in a new overflow bucket.
@@ -998,11 +1100,14 @@ func (m *Map[K, V]) freeSlot(h uint64) (int, int, error) {
 		}
 		off = m.next(off)
 	}
+	// A stale copy in bk's chain belongs to a bucket split from bk, one
+	// above it: none is reusable unless a Sync made such a bucket durable.
+	stale := !m.persistent || bk+1 < m.durable
 	off, last := m.bucketAt(bk), 0
 	for hops := m.maxHops(); off != 0 && hops > 0; hops-- {
 		for i := range m.geo.slots {
 			c := m.ctrl(off, i).Load()
-			if c&ctrlOccupied == 0 && (c&ctrlFreed == 0 || !m.persistent || m.at(off+m.geo.crcOff+8*i).Load() < m.epoch) || c&ctrlOccupied != 0 && m.reusable(off, i, bk) {
+			if c&ctrlOccupied == 0 && (c&ctrlFreed == 0 || !m.persistent || m.at(off+m.geo.crcOff+8*i).Load() < m.epoch) || c&ctrlOccupied != 0 && stale && m.reusable(off, i, bk) {
 				return off, i, nil
 			}
 		}
