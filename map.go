@@ -176,6 +176,10 @@ const (
 	ctrlVerMask  = (1<<29 - 1) << ctrlVerShift
 
 	maxBucketSize = 4096
+
+	// A Put splits a bucket when the keys exceed this fraction of the
+	// buckets' slots (overflow buckets not counted).
+	mapLoadNum, mapLoadDen = 4, 5
 )
 
 // mapEntry is the element the header's layout describes: a key and its
@@ -301,7 +305,7 @@ func MakeMap[K comparable, V any](capacity int, opts ...Option) (*Map[K, V], err
 	}
 	m := &Map[K, V]{path: "anonymous memory", mem: a, geo: g, entry: l, counted: true}
 	m.initBuffers()
-	buckets := max(1, (capacity*5+g.slots*4-1)/(g.slots*4))
+	buckets := max(1, (capacity*mapLoadDen+g.slots*mapLoadNum-1)/(g.slots*mapLoadNum))
 	if err := m.create(uint64(buckets)); err != nil {
 		a.Close()
 		return nil, err
@@ -991,7 +995,7 @@ func (m *Map[K, V]) Put(k K, v V) error {
 	m.stepHook()
 	c = nextCtrl(m.ctrl(off, i).Load(), true, 0, uint32(h>>32))
 	m.changeCount(off, i, c, 1)
-	if uint64(m.count)*5 > m.buckets*uint64(m.geo.slots)*4 {
+	if uint64(m.count)*mapLoadDen > m.buckets*uint64(m.geo.slots)*mapLoadNum {
 		return m.split()
 	}
 	return nil
