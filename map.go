@@ -514,6 +514,7 @@ func (m *Map[K, V]) recover() error {
 	length := format.Word64At(m.b, format.OffLength)
 	if m.word(mwPendSlot).Load() != 0 {
 		length.Store(m.pendingCount(length.Load()))
+		m.restoreSum()
 		m.word(mwPendSlot).Store(0)
 	}
 	m.buckets = m.word(mwBuckets).Load()
@@ -526,6 +527,34 @@ func (m *Map[K, V]) recover() error {
 		return m.sync()
 	}
 	return nil
+}
+
+// restoreSum undoes what a Delete killed after it stored the epoch into
+// the slot's checksum word, and before its control word, left: the key is
+// there, and its value's checksum is the epoch, which a reader after a
+// power loss would take for a torn copy, dropping the key, even after a
+// Sync that the key was in the map for. The half of the word that belongs
+// to the copy the control word names is set back to that copy's checksum
+// (the other half stays: it may describe no copy of this key). A pending
+// record whose op took effect, or is not a Delete, or that names no slot
+// in the file, is left alone.
+func (m *Map[K, V]) restoreSum() {
+	at := m.word(mwPendSlot).Load()
+	if m.word(mwPendDelta).Load() != math.MaxUint64 || at%8 != 0 || at < m.start() || at > uint64(len(m.b)-8) {
+		return
+	}
+	off := int(at) &^ (m.geo.size - 1)
+	i := (int(at) - off - m.geo.ctrlOff) / 8
+	if i < 0 || i >= m.geo.slots {
+		return
+	}
+	c := m.ctrl(off, i).Load()
+	if c == m.word(mwPendCtrl).Load() || c&ctrlOccupied == 0 {
+		return
+	}
+	sel := c >> 62 & 1
+	sums := m.at(off + m.geo.crcOff + 8*i)
+	sums.Store(sums.Load()&^(0xFFFFFFFF<<(32*sel)) | uint64(m.slotSum(off, i, sel))<<(32*sel))
 }
 
 // snapshot takes a reader's view: B, or D after a reboot no writer has
@@ -1014,12 +1043,23 @@ func nextCtrl(c uint64, occupied bool, sel uint64, tag uint32) uint64 {
 // changeCount stores control word c into slot i of the bucket at off and
 // changes the count by delta, with a pending record that lets the next
 // writer's open set the count right if a kill -9 comes between the two.
+// For a Delete (delta -1) it stores the epoch into the slot's checksum
+// word between the record and the control word, so that the next writer's
+// open finds a Delete killed there, and restores the checksum (see
+// recover).
 func (m *Map[K, V]) changeCount(off, i int, c uint64, delta int) {
 	if m.persistent {
 		m.word(mwPendCount).Store(uint64(m.count))
 		m.word(mwPendDelta).Store(uint64(int64(delta)))
 		m.word(mwPendCtrl).Store(c)
 		m.word(mwPendSlot).Store(uint64(off + m.geo.ctrlOff + 8*i))
+	}
+	if delta < 0 {
+		// The slot keeps the key and, in its checksum word, the epoch:
+		// until the next Sync only this key may take it again (see
+		// freeSlot).
+		m.at(off + m.geo.crcOff + 8*i).Store(m.epoch)
+		m.stepHook()
 	}
 	m.ctrl(off, i).Store(c)
 	m.stepHook()
@@ -1268,9 +1308,6 @@ func (m *Map[K, V]) Delete(k K) (bool, error) {
 		return false, nil
 	}
 	m.markDirty()
-	// The slot keeps the key and, in its checksum word, the epoch: until
-	// the next Sync only this key may take it again (see freeSlot).
-	m.at(off + m.geo.crcOff + 8*i).Store(m.epoch)
 	m.changeCount(off, i, nextCtrl(c, false, 0, uint32(h>>32))|ctrlFreed, -1)
 	return true, nil
 }

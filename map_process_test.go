@@ -283,3 +283,63 @@ func TestMapKillInsideSplit(t *testing.T) {
 		require.NoError(t, w.Close())
 	}
 }
+
+func init() { children["mapkilldelete"] = mapKillDeleteChild }
+
+// mapKillDeleteChild puts the keys 1 to 100 into the map at $MEMVEC_PATH
+// and syncs, then says "deleting" and deletes key 50, killing itself at
+// the Delete's first step: after it stored the epoch into the slot's
+// checksum word, before the control word.
+func mapKillDeleteChild() {
+	m, err := OpenMap[uint64, wide](os.Getenv("MEMVEC_PATH"))
+	if err == nil {
+		for k := uint64(1); k <= 100 && err == nil; k++ {
+			err = m.Put(k, wideOf(k))
+		}
+	}
+	if err == nil {
+		err = m.Sync()
+	}
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(childFailed)
+	}
+	mapStep = func() {
+		self, _ := os.FindProcess(os.Getpid())
+		self.Kill()
+		select {} // the kill lands
+	}
+	fmt.Println("deleting")
+	m.Delete(50)
+	fmt.Println("the Delete returned")
+}
+
+// TestMapDeleteKilledBeforeItsControlWord: a writer killed inside a
+// Delete, after it stored the epoch into the slot's checksum word and
+// before the control word, leaves the key in the map with a checksum that
+// no longer holds. The next writer's open restores it (from the pending
+// record), so that the key, in the map for that writer and its Sync, is
+// kept by a reader after a power loss, which checks the checksums; without
+// that, the reader would drop the key.
+func TestMapDeleteKilledBeforeItsControlWord(t *testing.T) {
+	path := filepath.Join(tempDir(t), "delete.map")
+	c := startChild(t, "mapkilldelete", "MEMVEC_PATH="+path)
+	c.expect(t, "deleting")
+	requireKilled(t, c.cmd.Wait())
+
+	m, err := OpenMap[uint64, wide](path, LockTimeout(killedLockWait))
+	require.NoError(t, err)
+	v, ok := m.Get(50)
+	require.True(t, ok && v == wideOf(50), "the key of the killed Delete, in the same boot: %v, present %v", v, ok)
+	require.Equal(t, 100, m.Len())
+	require.NoError(t, m.Sync())
+	require.NoError(t, m.Close())
+
+	reboot(t)
+	r, err := OpenMap[uint64, wide](path, ReadOnly())
+	require.NoError(t, err)
+	defer r.Close()
+	v, ok = r.Get(50)
+	require.True(t, ok && v == wideOf(50), "after a power loss, the key of the Delete killed before the writer that synced it: %v, present %v", v, ok)
+	require.Equal(t, 100, r.Len())
+}

@@ -393,7 +393,7 @@ type MapCheck struct {
 	Slots    int    // the slots of every bucket read
 	Copies   int    // occupied slots whose key's bucket is another: copies a split left
 	Freed    int    // slots a Delete freed
-	Deleting int    // occupied slots whose checksum word holds a Delete's epoch: a Delete killed (or under way) before it freed the slot; a reader after a power loss drops the entry
+	Deleting int    // occupied slots whose checksum word holds a Delete's epoch: a Delete killed (or under way) before it freed the slot, and no writer opened the map since (its open restores the checksum); a reader after a power loss drops the entry
 	// After a power loss (Rebooted), a reader takes the other copy of an
 	// entry whose named copy's checksum fails, and no value if neither
 	// holds: what a page torn by the power loss leaves.
