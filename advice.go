@@ -52,7 +52,7 @@ func (a Advice) String() string {
 // than File and Anon, it does nothing. A system that refuses the advice is
 // not an error: the region then works without it.
 func Advise(a Advice) Option {
-	return func(o *options) { o.advice = a }
+	return func(o *options) { o.advice, o.adviceGiven = a, true }
 }
 
 // hinter is a Memory that takes hints on ranges of its region: File and

@@ -3,6 +3,7 @@ package memvec
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -186,4 +187,33 @@ func TestWillNeedReadsAhead(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	require.GreaterOrEqual(t, resident(), pages*9/10, "WillNeed read the file in")
+}
+
+// TestMapFileIsAdvisedRandom: a map file's mapping is advised MADV_RANDOM
+// (VmFlags rr) unless Advise says otherwise, also after the map grew
+// through splits: its pages are read and written at random, and without
+// the advice the page cache builds large folios that each Put into a
+// written-back page marks again, block by block (BENCHMARKS.md, "Maps").
+func TestMapFileIsAdvisedRandom(t *testing.T) {
+	dir := tempDir(t)
+	for _, c := range []struct {
+		name string
+		opts []Option
+		want string
+	}{
+		{"default", nil, "rr"},
+		{"AdviseSequential", []Option{Advise(AdviseSequential)}, "sr"},
+		{"AdviseNormal", []Option{Advise(AdviseNormal)}, ""},
+	} {
+		m, err := OpenMap[uint64, uint64](filepath.Join(dir, c.name+".map"), c.opts...)
+		require.NoError(t, err)
+		for k := range uint64(20_000) {
+			require.NoError(t, m.Put(k, k))
+		}
+		flags := vmFlags(t, uintptr(unsafe.Pointer(unsafe.SliceData(m.b)))+uintptr(len(m.b)-1))
+		for _, f := range []string{"rr", "sr"} {
+			require.Equal(t, f == c.want, slices.Contains(flags, f), "%s: VmFlags %v", c.name, flags)
+		}
+		require.NoError(t, m.Close())
+	}
 }

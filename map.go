@@ -251,7 +251,9 @@ func mapBody(l *layout) format.Body {
 // without it; see map_syncevery.go). With
 // Follow it opens a follower, which reads beside a live writer: Get, Len
 // and All show the map as the writer left it at the follower's last
-// Refresh (and values it updated in place since).
+// Refresh (and values it updated in place since). The mapping has the
+// advice AdviseRandom, a hash map's pattern of access, unless the Advise
+// option gives another.
 //
 // It returns an error wrapping ErrUnsupportedType if K or V is not plain
 // data, ErrTypeMismatch if the file holds another container or other key
@@ -270,6 +272,14 @@ func OpenMap[K comparable, V any](path string, opts ...Option) (*Map[K, V], erro
 	switch {
 	case o.shared:
 		return nil, fmt.Errorf("memvec: open %s: %w: the Shared option does not apply to a Map", path, errors.ErrUnsupported)
+	case !o.adviceGiven:
+		// A hash map's pages are read and written at random. Without
+		// this advice the page cache reads ahead around each fault and
+		// builds large folios (2 MiB on ext4), so that every write to a
+		// clean one, after the kernel wrote it back, faults and marks all
+		// its blocks again: at 5×10^7 entries two thirds of a Put's time
+		// went there (BENCHMARKS.md, "Maps").
+		o.advice = AdviseRandom
 	}
 	f, err := openFile(path, o)
 	if err != nil {

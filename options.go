@@ -27,6 +27,7 @@ type options struct {
 	modeGiven   bool // Mode was given
 	reserve     int
 	advice      Advice
+	adviceGiven bool // Advise was given
 	// headOnly is set by Relabel, which writes nothing past the header and
 	// the layout slots (within format.NewRegionMax bytes): a writable open backs
 	// its blocks there only, not the whole file's (see ownBlocks).
