@@ -20,7 +20,7 @@
 // A map is one row per entry, in no set order, exported as a vector of
 // struct{ Key K; Value V } would be (the layout a map file stores): the
 // key's columns, "Key" or "Key.X", "Key[0]" ..., then the value's,
-// "Value" or "Value.X", "Value[2]" ... (File of a map file, RawMap).
+// "Value" or "Value.X", "Value[2]" ... (File of a map file, RawMap, Map).
 //
 // Export streams: it reads the vector in batches of about 32 MiB of
 // elements (at most 2^20), each one Parquet row group or one Arrow record
@@ -169,7 +169,11 @@ func File(w io.Writer, path string, o Options) (err error) {
 			return mapErr
 		}
 		defer m.Close()
-		return exportMap(w, m, path, o)
+		src, err := rawMapEntries(m, path)
+		if err != nil {
+			return err
+		}
+		return exportMap(w, src, path, o)
 	}
 	if err != nil {
 		return err

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"runtime/debug"
+	"unsafe"
 
 	"github.com/memvec/memvec"
 )
@@ -22,7 +24,11 @@ import (
 // file always holds the rows written, whole and consistent, however many.
 // An error of All (memvec.ErrFileChanged) ends the export with it.
 func RawMap(w io.Writer, r *memvec.RawMap, o Options) error {
-	return exportMap(w, r, r.Name(), o)
+	src, err := rawMapEntries(r, r.Name())
+	if err != nil {
+		return err
+	}
+	return exportMap(w, src, r.Name(), o)
 }
 
 // openRawMap opens the map file at path for reading, as openRaw does a
@@ -37,32 +43,82 @@ func openRawMap(path string) (*memvec.RawMap, error) {
 	return r, err
 }
 
-// exportMap exports r's entries. It cannot know their number before it
+// Map writes the entries of m, a program's own map, to w, as RawMap
+// does a map file's: one row per entry, in the order of m.All, with the
+// columns of struct{ Key K; Value V } (memvec.LayoutOf), the key's, then
+// the value's. m must not change while Map runs (it is not safe for
+// concurrent use); a follower's rows are the entries it reads, as
+// RawMap's beside a live writer.
+func Map[K comparable, V any](w io.Writer, m *memvec.Map[K, V], o Options) error {
+	const name = "map" // a Map has no Name: its own errors name it
+	type entry struct {
+		Key   K
+		Value V
+	}
+	l, err := memvec.LayoutOf[entry]()
+	if err != nil {
+		return fmt.Errorf("memvec: export %s: %w", name, err)
+	}
+	src := entries{layout: l, valueOff: int(unsafe.Offsetof(entry{}.Value)), n: m.Len(), err: func() error { return nil }}
+	src.all = func(yield func(k, v []byte) bool) {
+		// Each entry is copied to e, whose key's and value's bytes are
+		// yielded: one e for all.
+		var e entry
+		kb := unsafe.Slice((*byte)(unsafe.Pointer(&e.Key)), unsafe.Sizeof(e.Key))
+		vb := unsafe.Slice((*byte)(unsafe.Pointer(&e.Value)), unsafe.Sizeof(e.Value))
+		for k, v := range m.All() {
+			e.Key, e.Value = k, v
+			if !yield(kb, vb) {
+				return
+			}
+		}
+	}
+	return exportMap(w, src, name, o)
+}
+
+// entries is what exportMap reads: the entries of a map, key and value
+// bytes, whose layout is that of struct{ Key K; Value V }, the value at
+// valueOff; n, their number when the export begins; err, All's error
+// once it has ended.
+type entries struct {
+	layout   *memvec.Layout
+	valueOff int
+	n        int
+	all      iter.Seq2[[]byte, []byte]
+	err      func() error
+}
+
+// rawMapEntries returns the entries of r.
+func rawMapEntries(r *memvec.RawMap, name string) (entries, error) {
+	l := r.Layout()
+	if l == nil {
+		return entries{}, fmt.Errorf("memvec: export %s: the map file has no map yet: no layout to make columns of (a writer creates it at its open)", name)
+	}
+	n := r.Len()
+	if err := r.Err(); err != nil {
+		return entries{}, err
+	}
+	return entries{layout: l, valueOff: r.ValueOffset(), n: n, all: r.All(), err: r.Err}, nil
+}
+
+// exportMap exports src's entries. It cannot know their number before it
 // has read them all: Len is the length word, which a writer beside it
 // changes, and which a writer killed in a Put or Delete leaves off by one.
 // So it fills a batch of entries, laid out as struct{ Key K; Value V }
-// (the key at 0, the value at ValueOffset, the padding zero), from All,
+// (the key at 0, the value at valueOff, the padding zero), from All,
 // writes it when it is full, and the last, partial one at the end: every
 // batch's row count is the entries it holds, and the file's is the sum,
 // what All yielded. Len is only the progress's first Total; the last
 // progress has Total as Done.
-func exportMap(w io.Writer, r *memvec.RawMap, name string, o Options) (err error) {
-	l := r.Layout()
-	if l == nil {
-		return fmt.Errorf("memvec: export %s: the map file has no map yet: no layout to make columns of (a writer creates it at its open)", name)
-	}
-	bw, err := newBatchWriter(w, l, name, o.Format)
+func exportMap(w io.Writer, src entries, name string, o Options) (err error) {
+	bw, err := newBatchWriter(w, src.layout, name, o.Format)
 	if err != nil {
 		return err
 	}
-	// RawMap guards its own reads of the mapping; this catches any other
-	// fault in them, as the other exports do.
+	// RawMap guards its own reads of the mapping; this catches a fault
+	// in a Map's, as the other exports do.
 	defer catchFault(name, debug.SetPanicOnFault(true), &err)
-	n := r.Len()
-	if err := r.Err(); err != nil {
-		return err
-	}
-	size, valueOff := l.Size, r.ValueOffset()
+	size, n, valueOff := src.layout.Size, src.n, src.valueOff
 	per := batchRows(size)
 	p := Progress{Total: n, TotalBytes: int64(n) * int64(size)}
 	// The batch's buffer: room for the entries Len says, up to a batch,
@@ -83,7 +139,7 @@ func exportMap(w io.Writer, r *memvec.RawMap, name string, o Options) (err error
 		}
 		return nil
 	}
-	for k, v := range r.All() {
+	for k, v := range src.all {
 		if (m+1)*size > len(buf) {
 			buf = append(buf, make([]byte, min(per*size, 2*len(buf))-len(buf))...)
 		}
@@ -99,7 +155,7 @@ func exportMap(w io.Writer, r *memvec.RawMap, name string, o Options) (err error
 	if err != nil {
 		return err
 	}
-	if err := r.Err(); err != nil {
+	if err := src.err(); err != nil {
 		return err
 	}
 	if m > 0 {

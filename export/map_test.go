@@ -330,3 +330,34 @@ func TestExportMapErrors(t *testing.T) {
 	require.ErrorIs(t, err, memvec.ErrFileChanged)
 	require.ErrorContains(t, err, path)
 }
+
+// TestExportMap exports a program's own map, in a file and anonymous
+// (MakeMap), with Map: the rows RawMap gives the file's; an empty map is
+// its columns and no rows.
+func TestExportMap(t *testing.T) {
+	smallBatches(t, 300, 1<<20)
+	path, want := writeMapFile(t, 3000)
+	m, err := memvec.OpenMap[uint64, mval](path, memvec.ReadOnly())
+	require.NoError(t, err)
+	defer m.Close()
+	anon, err := memvec.MakeMap[uint64, mval](0)
+	require.NoError(t, err)
+	defer anon.Close()
+	for _, f := range []Format{Parquet, Arrow} {
+		var out bytes.Buffer
+		require.NoError(t, Map(&out, anon, Options{Format: f}))
+		requireMapRows(t, readBack(t, out.Bytes(), f), nil)
+
+		out.Reset()
+		var last Progress
+		require.NoError(t, Map(&out, m, Options{Format: f, Progress: func(p Progress) { last = p }}))
+		requireMapRows(t, readBack(t, out.Bytes(), f), want)
+		require.Equal(t, len(want), last.Done)
+	}
+	for k, v := range want {
+		require.NoError(t, anon.Put(k, v))
+	}
+	var out bytes.Buffer
+	require.NoError(t, Map(&out, anon, Options{Format: Arrow}))
+	requireMapRows(t, readBack(t, out.Bytes(), Arrow), want)
+}
