@@ -361,3 +361,29 @@ func TestExportMap(t *testing.T) {
 	require.NoError(t, Map(&out, anon, Options{Format: Arrow}))
 	requireMapRows(t, readBack(t, out.Bytes(), Arrow), want)
 }
+
+// TestExportMapSet exports a map whose values are of size 0 (a set of
+// keys): the key's column alone, a row per key.
+func TestExportMapSet(t *testing.T) {
+	path := filepath.Join(tempDir(t), "set.map")
+	m, err := memvec.OpenMap[int32, struct{}](path)
+	require.NoError(t, err)
+	want := map[int32]bool{}
+	for i := range int32(500) {
+		require.NoError(t, m.Put(i*7-1000, struct{}{}))
+		want[i*7-1000] = true
+	}
+	require.NoError(t, m.Close())
+	for _, f := range []Format{Parquet, Arrow} {
+		var out bytes.Buffer
+		require.NoError(t, File(&out, path, Options{Format: f}))
+		tb := readBack(t, out.Bytes(), f)
+		require.Equal(t, []string{"Key"}, tb.names)
+		got := map[int32]bool{}
+		for _, k := range tb.values[0] {
+			got[k.(int32)] = true
+		}
+		require.Len(t, tb.values[0], len(want))
+		require.Equal(t, want, got)
+	}
+}
