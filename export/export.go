@@ -2,7 +2,7 @@
 // and Arrow IPC files, for the engines that read those (DuckDB, Spark,
 // Trino, Polars, pandas and pyarrow, arrow-go, ...): the memvec command's
 // export (memvec export -format parquet|arrow FILE), and the same for a
-// program's own vectors.
+// program's own vectors and maps.
 //
 // A vector of structs becomes one column per primitive field, named by
 // its path from the element as the memvec command's dump names its csv
@@ -125,8 +125,11 @@ type Options struct {
 	Progress func(Progress)
 }
 
-// Progress is how far an export is: the elements (a Bytes's records) and
-// the bytes of the input written so far, and those it exports in all.
+// Progress is how far an export is: the elements (a Bytes's records, a
+// map's entries) and the bytes of the input written so far, and those it
+// exports in all. A map's Total is its Len when the export began (more
+// if it yields more entries), until the last call, where it is Done: the
+// entries it exported.
 type Progress struct {
 	Done, Total           int
 	DoneBytes, TotalBytes int64
