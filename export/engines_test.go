@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -36,10 +37,20 @@ type found struct {
 	Bytes struct {
 		Count, Bytes, RecordsMD5, Type string
 	}
+	Map struct {
+		Count, SumKey, SumN, TagsMD5 string
+		Types                        []string
+	}
 }
 
-// TestEnginesReadTheExport exports a vector file and a Bytes to Parquet
-// and to Arrow, and has DuckDB read the Parquet files and Apache Arrow's
+// engineMapValue is the value of the map the engines read.
+type engineMapValue struct {
+	N   int64
+	Tag [8]byte `memvec:"string"`
+}
+
+// TestEnginesReadTheExport exports a vector file, a Bytes and a map file
+// to Parquet and to Arrow, and has DuckDB read the Parquet files and Apache Arrow's
 // JavaScript reader the Arrow files (scripts/enginecheck, with Node): the
 // counts, the sums, the column types and every string are the vectors'.
 // It skips where Node or the packages (npm ci in scripts/enginecheck) are
@@ -90,8 +101,30 @@ func TestEnginesReadTheExport(t *testing.T) {
 	}
 	bytesDir := writeRecords(t, records...)
 
+	mapPath := filepath.Join(tmp, "map")
+	m, err := memvec.OpenMap[uint64, engineMapValue](mapPath)
+	require.NoError(t, err)
+	var sumKey, sumN int64
+	var tags []string
+	for i := range 50_000 {
+		k := uint64(i) * 1_000_003
+		var v engineMapValue
+		v.N = int64(i%777) - 300
+		memvec.SetString(v.Tag[:], fmt.Sprintf("t%d", i))
+		require.NoError(t, m.Put(k, v))
+		if i%10 == 9 {
+			_, err := m.Delete(k)
+			require.NoError(t, err)
+			continue
+		}
+		sumKey, sumN = sumKey+int64(k), sumN+v.N
+		tags = append(tags, fmt.Sprintf("t%d", i))
+	}
+	require.NoError(t, m.Close())
+	slices.Sort(tags)
+
 	files := map[string]string{}
-	for _, in := range []struct{ name, path string }{{"vec", filepath.Join(tmp, "vec")}, {"bytes", bytesDir}} {
+	for _, in := range []struct{ name, path string }{{"vec", filepath.Join(tmp, "vec")}, {"bytes", bytesDir}, {"map", mapPath}} {
 		for _, f := range []Format{Parquet, Arrow} {
 			out := filepath.Join(tmp, in.name+"."+f.String())
 			w, err := os.Create(out)
@@ -103,7 +136,7 @@ func TestEnginesReadTheExport(t *testing.T) {
 	}
 	script, err := filepath.Abs(filepath.Join(dir, "check.mjs"))
 	require.NoError(t, err)
-	cmd := exec.Command(node, script, files["vec.parquet"], files["vec.arrow"], files["bytes.parquet"], files["bytes.arrow"])
+	cmd := exec.Command(node, script, files["vec.parquet"], files["vec.arrow"], files["bytes.parquet"], files["bytes.arrow"], files["map.parquet"], files["map.arrow"])
 	cmd.Dir = dir
 	out, err := cmd.Output()
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -123,6 +156,10 @@ func TestEnginesReadTheExport(t *testing.T) {
 		"arrow":  {"A Int64", "B Float64", "C Uint32", "D Int32", "OK Bool", "Name Utf8"},
 	}
 	wantRecordType := map[string]string{"duckdb": "VARCHAR", "arrow": "LargeUtf8"}
+	wantMapTypes := map[string][]string{
+		"duckdb": {"Key UBIGINT", "Value.N BIGINT", "Value.Tag VARCHAR"},
+		"arrow":  {"Key Uint64", "Value.N Int64", "Value.Tag Utf8"},
+	}
 	for engine, got := range engines {
 		t.Logf("%s: %+v", engine, got)
 		g := got.Vector
@@ -141,5 +178,11 @@ func TestEnginesReadTheExport(t *testing.T) {
 		require.Equal(t, strconv.Itoa(bytesTotal), got.Bytes.Bytes, engine)
 		require.Equal(t, md5hex(texts), got.Bytes.RecordsMD5, "%s: the records", engine)
 		require.Equal(t, wantRecordType[engine], got.Bytes.Type, engine)
+
+		require.Equal(t, strconv.Itoa(len(tags)), got.Map.Count, engine)
+		require.Equal(t, strconv.FormatInt(sumKey, 10), got.Map.SumKey, engine)
+		require.Equal(t, strconv.FormatInt(sumN, 10), got.Map.SumN, engine)
+		require.Equal(t, md5hex(tags), got.Map.TagsMD5, "%s: the map's tags", engine)
+		require.Equal(t, wantMapTypes[engine], got.Map.Types, engine)
 	}
 }

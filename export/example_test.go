@@ -86,3 +86,50 @@ func ExampleFile() {
 	fmt.Println("exported")
 	// Output: exported
 }
+
+// A map file is one row per entry, with the columns of struct{ Key K;
+// Value V }: the key's, then the value's, named by their paths.
+func ExampleFile_map() {
+	dir, err := os.MkdirTemp("", "memvec-export-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	type Stat struct {
+		Hits int64
+		Host [16]byte `memvec:"string"`
+	}
+	m, err := memvec.OpenMap[uint32, Stat](filepath.Join(dir, "stats.map"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i := range uint32(100) {
+		s := Stat{Hits: int64(i) * 10}
+		memvec.SetString(s.Host[:], fmt.Sprint("host", i))
+		if err := m.Put(i, s); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if err := m.Close(); err != nil {
+		log.Fatal(err)
+	}
+
+	var out bytes.Buffer
+	if err := export.File(&out, filepath.Join(dir, "stats.map"), export.Options{Format: export.Parquet}); err != nil {
+		log.Fatal(err)
+	}
+	r, err := file.NewParquetReader(bytes.NewReader(out.Bytes()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	schema := r.MetaData().Schema
+	for i := range schema.NumColumns() {
+		fmt.Println(schema.Column(i).Name(), schema.Column(i).PhysicalType())
+	}
+	fmt.Println(r.NumRows(), "rows")
+	// Output:
+	// Key INT32
+	// Value.Hits INT64
+	// Value.Host BYTE_ARRAY
+	// 100 rows
+}

@@ -1,8 +1,8 @@
-// Package export writes memvec vectors as Parquet files and Arrow IPC
-// files, for the engines that read those (DuckDB, Spark, Trino, Polars,
-// pandas and pyarrow, arrow-go, ...): the memvec command's export (memvec
-// export -format parquet|arrow FILE), and the same for a program's own
-// vectors.
+// Package export writes memvec vectors, Bytes and maps as Parquet files
+// and Arrow IPC files, for the engines that read those (DuckDB, Spark,
+// Trino, Polars, pandas and pyarrow, arrow-go, ...): the memvec command's
+// export (memvec export -format parquet|arrow FILE), and the same for a
+// program's own vectors and maps.
 //
 // A vector of structs becomes one column per primitive field, named by
 // its path from the element as the memvec command's dump names its csv
@@ -17,12 +17,21 @@
 // is lost). A Bytes is one column, "record": binary, or a UTF-8 string
 // where every record is valid UTF-8 (Options.Records).
 //
+// A map is one row per entry, in no set order, exported as a vector of
+// struct{ Key K; Value V } would be (the layout a map file stores): the
+// key's columns, "Key" or "Key.X", "Key[0]" ..., then the value's,
+// "Value" or "Value.X", "Value[2]" ... (File of a map file, RawMap, Map).
+//
 // Export streams: it reads the vector in batches of about 32 MiB of
 // elements (at most 2^20), each one Parquet row group or one Arrow record
 // batch, and gives the pages of the file it has read back to the system
 // behind it (memvec.Raw.DontNeed, memvec.Bytes.DontNeed), so that its
 // memory stays about 100 MiB whatever the vector's size (more only for a
-// Bytes record larger than that, which a batch holds whole).
+// Bytes record larger than that, which a batch holds whole). A map is
+// read in batches of entries of the same size, copied from its buckets;
+// the pages of a map file stay in the page cache as it reads them
+// (memvec.RawMap has no DontNeed), where the system reclaims them as it
+// needs.
 //
 // Importing this package brings arrow-go (github.com/apache/arrow-go) into
 // a build; importing package memvec does not.
@@ -116,20 +125,26 @@ type Options struct {
 	Progress func(Progress)
 }
 
-// Progress is how far an export is: the elements (a Bytes's records) and
-// the bytes of the input written so far, and those it exports in all.
+// Progress is how far an export is: the elements (a Bytes's records, a
+// map's entries) and the bytes of the input written so far, and those it
+// exports in all. A map's Total is its Len when the export began (more
+// if it yields more entries), until the last call, where it is Done: the
+// entries it exported.
 type Progress struct {
 	Done, Total           int
 	DoneBytes, TotalBytes int64
 }
 
-// File writes the vector file or the Bytes (a directory) at path to w, as
-// o says. It opens it as a reader (memvec.ReadOnly), or, if a writer has
-// it open, as a follower (memvec.Follow), and exports what it holds when
-// File opens it: the elements a writer appends later are not exported.
-// If the writer truncates or rewrites (memvec.ErrRewritten) the elements
-// while File reads them, File returns an error wrapping ErrRewritten, and
-// what it wrote to w is not to be used.
+// File writes the vector file, the Bytes (a directory) or the map file
+// (memvec.OpenMap's) at path to w, as o says. It opens it as a reader
+// (memvec.ReadOnly), or, if a writer has it open, as a follower
+// (memvec.Follow), and exports what it holds when File opens it: the
+// elements a writer appends later are not exported. If the writer
+// truncates or rewrites (memvec.ErrRewritten) the elements while File
+// reads them, File returns an error wrapping ErrRewritten, and what it
+// wrote to w is not to be used. A map file is exported as RawMap exports
+// it, opened with memvec.OpenRawMap: beside a live writer, its rows are
+// the entries a follower reads as File reads them.
 //
 // The errors name the path: "memvec: export PATH: ...". A file that
 // another program cuts while File reads it is an error wrapping
@@ -148,6 +163,21 @@ func File(w io.Writer, path string, o Options) (err error) {
 		return exportBytes(w, b, path, o, true)
 	}
 	r, err := openRaw(path)
+	if errors.Is(err, memvec.ErrTypeMismatch) {
+		m, mapErr := openRawMap(path)
+		if errors.Is(mapErr, memvec.ErrTypeMismatch) {
+			return err // neither a vector nor a map: the vector's error says what it is
+		}
+		if mapErr != nil {
+			return mapErr
+		}
+		defer m.Close()
+		src, err := rawMapEntries(m, path)
+		if err != nil {
+			return err
+		}
+		return exportMap(w, src, path, o)
+	}
 	if err != nil {
 		return err
 	}
@@ -256,21 +286,7 @@ func rewritten(name string, err error) error {
 
 // exportElements writes the elements of src.
 func exportElements(w io.Writer, src elements, name string, o Options) (err error) {
-	if src.layout.Size == 0 {
-		// Elements of size 0 hold no values: there is nothing to put
-		// in a column, and neither format has a file without columns.
-		return fmt.Errorf("memvec: export %s: the elements are of size 0 (%s): no fields to make columns of", name, src.layout)
-	}
-	cols := columnsOf(src.layout)
-	if len(cols) == 0 {
-		return fmt.Errorf("memvec: export %s: the elements hold only blank fields (%s): no columns", name, src.layout)
-	}
-	fields := make([]arrow.Field, len(cols))
-	for i, c := range cols {
-		fields[i] = arrow.Field{Name: c.name, Type: c.typ}
-	}
-	schema := arrow.NewSchema(fields, nil)
-	out, err := newSink(w, schema, o.Format, name)
+	bw, err := newBatchWriter(w, src.layout, name, o.Format)
 	if err != nil {
 		return err
 	}
@@ -280,21 +296,10 @@ func exportElements(w io.Writer, src elements, name string, o Options) (err erro
 	size := src.layout.Size
 	per := batchRows(size)
 	p := Progress{Total: src.n, TotalBytes: int64(src.n) * int64(size)}
-	arrays := make([]arrow.Array, len(cols))
 	for i := 0; i < src.n; i += per {
 		j := min(src.n, i+per)
-		b := src.chunk(i, j)
-		for k, c := range cols {
-			arrays[k] = c.fill(b, j-i, size)
-		}
-		rec := array.NewRecordBatch(schema, arrays, int64(j-i))
-		err := out.write(rec)
-		rec.Release()
-		for _, a := range arrays {
-			a.Release()
-		}
-		if err != nil {
-			return fmt.Errorf("memvec: export %s: %w", name, err)
+		if err := bw.write(src.chunk(i, j), j-i); err != nil {
+			return err
 		}
 		if src.release != nil {
 			src.release(i, j)
@@ -309,11 +314,71 @@ func exportElements(w io.Writer, src elements, name string, o Options) (err erro
 			return err
 		}
 	}
-	if err := out.close(); err != nil {
-		return fmt.Errorf("memvec: export %s: %w", name, err)
+	if err := bw.close(); err != nil {
+		return err
 	}
 	if o.Progress != nil {
 		o.Progress(p)
+	}
+	return nil
+}
+
+// A batchWriter writes batches of elements of a layout, each one record
+// batch (a Parquet row group), with the layout's columns.
+type batchWriter struct {
+	name   string
+	size   int
+	cols   []*column
+	schema *arrow.Schema
+	arrays []arrow.Array
+	out    *sink
+}
+
+// newBatchWriter returns a batchWriter of the columns of l, in the format
+// f, to w; an error if l has no columns.
+func newBatchWriter(w io.Writer, l *memvec.Layout, name string, f Format) (*batchWriter, error) {
+	if l.Size == 0 {
+		// Elements of size 0 hold no values: there is nothing to put
+		// in a column, and neither format has a file without columns.
+		return nil, fmt.Errorf("memvec: export %s: the elements are of size 0 (%s): no fields to make columns of", name, l)
+	}
+	cols := columnsOf(l)
+	if len(cols) == 0 {
+		return nil, fmt.Errorf("memvec: export %s: the elements hold only blank fields (%s): no columns", name, l)
+	}
+	fields := make([]arrow.Field, len(cols))
+	for i, c := range cols {
+		fields[i] = arrow.Field{Name: c.name, Type: c.typ}
+	}
+	schema := arrow.NewSchema(fields, nil)
+	out, err := newSink(w, schema, f, name)
+	if err != nil {
+		return nil, err
+	}
+	return &batchWriter{name: name, size: l.Size, cols: cols, schema: schema, arrays: make([]arrow.Array, len(cols)), out: out}, nil
+}
+
+// write writes the m elements in b, back to back, as one batch.
+func (bw *batchWriter) write(b []byte, m int) error {
+	for k, c := range bw.cols {
+		bw.arrays[k] = c.fill(b, m, bw.size)
+	}
+	rec := array.NewRecordBatch(bw.schema, bw.arrays, int64(m))
+	err := bw.out.write(rec)
+	rec.Release()
+	for _, a := range bw.arrays {
+		a.Release()
+	}
+	if err != nil {
+		return fmt.Errorf("memvec: export %s: %w", bw.name, err)
+	}
+	return nil
+}
+
+// close ends the file.
+func (bw *batchWriter) close() error {
+	if err := bw.out.close(); err != nil {
+		return fmt.Errorf("memvec: export %s: %w", bw.name, err)
 	}
 	return nil
 }

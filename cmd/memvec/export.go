@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/memvec/memvec/export"
+	"github.com/memvec/memvec/internal/format"
 )
 
 // exportOptions are export's flags.
@@ -17,12 +19,15 @@ type exportOptions struct {
 	out    string // -o; "" for standard output
 }
 
-// runExport writes the vector file or Bytes at path as o.format, to o.out
-// or to stdout, with its progress on stderr if stderr is a terminal.
+// runExport writes the vector file, Bytes or map file at path as o.format,
+// to o.out or to stdout, with its progress on stderr if stderr is a
+// terminal.
 func runExport(path string, o exportOptions, stdout, stderr io.Writer) (err error) {
 	unit := "elements"
 	if dir, ok := bytesAt(path); ok {
 		path, unit = dir, "records"
+	} else if isMapFile(path) {
+		unit = "entries"
 	}
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("memvec: export %s: %w", path, err)
@@ -68,6 +73,24 @@ func runExport(path string, o exportOptions, stdout, stderr io.Writer) (err erro
 		return fmt.Errorf("memvec: export %s: %w", o.out, err)
 	}
 	return nil
+}
+
+// isMapFile reports whether the file at path begins with the header of a
+// map file (kind 3, its checksum holding): for the progress line's unit
+// only, export.File tells the kinds apart itself.
+func isMapFile(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	b := make([]byte, format.HeaderSize)
+	if _, err := io.ReadFull(f, b); err != nil {
+		return false
+	}
+	ne := binary.NativeEndian
+	return [8]byte(b[:8]) == format.Magic && ne.Uint32(b[format.OffChecksum:]) == format.HeaderChecksum(b) &&
+		format.Kind(ne.Uint32(b[format.OffKind:])) == format.KindMap
 }
 
 // notInput returns an error if out names the input at path, or a file in

@@ -69,6 +69,24 @@ func TestExportProgressOnATerminal(t *testing.T) {
 	require.Contains(t, readAll(t, ptm), "standard output is a terminal: give -o OUT")
 }
 
+// TestExportMapProgressOnATerminal: the progress of a map file's export
+// counts entries.
+func TestExportMapProgressOnATerminal(t *testing.T) {
+	entries := map[uint32]Vec3{}
+	for i := range uint32(5000) {
+		entries[i] = Vec3{X: float64(i)}
+	}
+	path := writeMap(t, entries)
+	ptm, tty := openPTY(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := memvecCmd(t, ctx, "export", "-format", "arrow", "-o", filepath.Join(filepath.Dir(path), "out.arrow"), path)
+	cmd.Stderr = tty
+	require.NoError(t, cmd.Run())
+	tty.Close()
+	require.Contains(t, readAll(t, ptm), "5000 of 5000 entries, 0.2 of 0.2 MiB, ")
+}
+
 // readAll reads what was written to a pseudo-terminal whose other end is
 // closed (its read then fails with EIO: the end).
 func readAll(t *testing.T, ptm *os.File) string {

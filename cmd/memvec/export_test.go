@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"os"
 	"path/filepath"
@@ -89,6 +90,89 @@ func TestExportCommand(t *testing.T) {
 		require.Equal(t, "record", schema.Field(0).Name)
 		require.Equal(t, arrow.BinaryTypes.LargeBinary, schema.Field(0).Type, "some records are not UTF-8")
 		require.Equal(t, int64(len(dumpRecords)), rows)
+	}
+}
+
+// exportedRows reads every row of a Parquet or Arrow IPC file with
+// arrow-go's readers: the columns' names, and each row's values.
+func exportedRows(t *testing.T, b []byte, format string) ([]string, [][]any) {
+	t.Helper()
+	var recs []arrow.RecordBatch
+	if format == "arrow" {
+		r, err := ipc.NewFileReader(bytes.NewReader(b))
+		require.NoError(t, err)
+		for i := range r.NumRecords() {
+			rec, err := r.RecordBatch(i)
+			require.NoError(t, err)
+			rec.Retain()
+			recs = append(recs, rec)
+		}
+	} else {
+		pf, err := file.NewParquetReader(bytes.NewReader(b))
+		require.NoError(t, err)
+		fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 1 << 16}, memory.DefaultAllocator)
+		require.NoError(t, err)
+		rr, err := fr.GetRecordReader(context.Background(), nil, nil)
+		require.NoError(t, err)
+		for rr.Next() {
+			rec := rr.RecordBatch()
+			rec.Retain()
+			recs = append(recs, rec)
+		}
+		require.NoError(t, rr.Err())
+	}
+	var names []string
+	var rows [][]any
+	for i, rec := range recs {
+		if i == 0 {
+			for _, f := range rec.Schema().Fields() {
+				names = append(names, f.Name)
+			}
+		}
+		for r := range int(rec.NumRows()) {
+			row := make([]any, rec.NumCols())
+			for c := range row {
+				row[c] = rec.Column(c).GetOneForMarshal(r)
+			}
+			rows = append(rows, row)
+		}
+		rec.Release()
+	}
+	return names, rows
+}
+
+// TestExportMapCommand: export writes a map file as a row per entry, with
+// the columns Key, Value.X, Value.Y, Value.Z, every entry once (in no set
+// order), to -o OUT or standard output.
+func TestExportMapCommand(t *testing.T) {
+	want := map[uint32]Vec3{}
+	for i := range uint32(3000) {
+		want[i*2654435761] = Vec3{float64(i), -float64(i) / 2, float64(i) * 3}
+	}
+	path := writeMap(t, want)
+	for _, format := range []string{"parquet", "arrow"} {
+		out := filepath.Join(tempDir(t), "out."+format)
+		stdout, stderr, status := memvecRun(t, path, "export", "-format", format, "-o", out, path)
+		require.Equal(t, 0, status, stderr)
+		require.Empty(t, stdout)
+		require.Empty(t, stderr)
+		b, err := os.ReadFile(out)
+		require.NoError(t, err)
+		names, rows := exportedRows(t, b, format)
+		require.Equal(t, []string{"Key", "Value.X", "Value.Y", "Value.Z"}, names, format)
+		require.Len(t, rows, len(want), format)
+		got := map[uint32]Vec3{}
+		for _, r := range rows {
+			k := r[0].(uint32)
+			_, twice := got[k]
+			require.False(t, twice, "%s: key %d in two rows", format, k)
+			got[k] = Vec3{r[1].(float64), r[2].(float64), r[3].(float64)}
+		}
+		require.Equal(t, want, got, format)
+
+		piped, stderr, status := memvecRun(t, path, "export", "-format", format, path)
+		require.Equal(t, 0, status, stderr)
+		require.True(t, bytes.Equal(b, []byte(piped)), "%s: standard output holds what -o wrote", format)
 	}
 }
 

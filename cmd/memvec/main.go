@@ -229,6 +229,13 @@
 // live writer, check compares neither the count nor the keys of a chain,
 // which change as it reads.
 //
+// export writes a map file as one row per entry, in no set order, with
+// the columns an export of a vector of struct{ Key K; Value V } has: the
+// key's ("Key", or "Key.X", "Key[0]", ...), then the value's ("Value",
+// "Value.X", ...), named and typed as for a vector file. Beside a live
+// writer its rows are the entries it reads as a follower, as dump's are:
+// as many as it read, whatever the count was when it began.
+//
 // dump prints an entry a line, the key then the value, as an element of
 // struct{ Key K; Value V } is printed: in csv, a header row of the columns
 // "Key" (or "Key.X", "Key[0]", ... for a key that is a struct or an array)
@@ -310,9 +317,10 @@ FILE may be a Bytes (records of any length): its directory. dump prints a
 record as its text where it is UTF-8, else (and if it begins with the
 marker) as memvec-base64: and the record in base64.
 
-FILE may be a map file: info, check and dump read it (dump: an entry a
-line, csv columns Key... then Value..., or {"Key":...,"Value":...}; in no
-set order; check -durable: 3 if changed since its last Sync).
+FILE may be a map file: info, check, dump and export read it (dump: an
+entry a line, csv columns Key... then Value..., or {"Key":...,"Value":...};
+export: a row per entry, the same columns; in no set order; check
+-durable: 3 if changed since its last Sync).
 
 Exit status: 0 on success, 1 if the file cannot be read or is not valid,
 2 on a usage error, 3 for check -durable of a file not all durable. See go doc github.com/memvec/memvec/cmd/memvec.
