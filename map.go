@@ -1213,13 +1213,45 @@ func (m *Map[K, V]) alloc(n uint64) (int, error) {
 		return 0, m.wrap("put", fmt.Errorf("a map of %d bytes does not fit in this platform's address space", end))
 	}
 	if int(end) > len(m.b) {
-		if err := growRegion(m.mem, int(end)); err != nil {
-			return 0, m.wrap("put", err)
+		if err := m.grow(int(end)); err != nil {
+			return 0, err
 		}
-		m.b = m.mem.Bytes()
 	}
 	m.word(mwAlloc).Store(end)
 	return int(at), nil
+}
+
+// mapGrowthStep bounds a map's growth: a growth reserves the disk blocks
+// it maps, in time that grows with its size (a gigabyte took 3 ms), and a
+// Put's time must not grow with the map's (BENCHMARKS.md, "Maps").
+var mapGrowthStep = 64 << 20 // a variable for the tests
+
+// grow grows the region to hold need bytes, as a vector's would (doubled),
+// but by at most mapGrowthStep past need.
+func (m *Map[K, V]) grow(need int) error {
+	exact := roundUp(need, pageSize)
+	size := min(grownSize(len(m.b), need), max(exact, len(m.b)+mapGrowthStep))
+	err := m.mem.Resize(size)
+	if err != nil && size > exact {
+		err = m.mem.Resize(exact) // a full disk may still have room for need
+	}
+	if err != nil {
+		return m.wrap("put", err)
+	}
+	m.b = m.mem.Bytes()
+	return nil
+}
+
+// growAhead grows the region toward want bytes by at most
+// mapGrowthStep, if it is smaller. It is a hint: a failure (a full disk)
+// leaves the region as it was, and the growth that needs the room reports
+// it.
+func (m *Map[K, V]) growAhead(want uint64) {
+	if want < math.MaxInt/2 && int(want) > len(m.b) {
+		if m.mem.Resize(min(roundUp(int(want), pageSize), len(m.b)+mapGrowthStep)) == nil {
+			m.b = m.mem.Bytes()
+		}
+	}
 }
 
 // allocSegment allocates segment j and enters it in the directory.
@@ -1246,6 +1278,10 @@ func (m *Map[K, V]) split() error {
 			return err
 		}
 	}
+	// The next segment, which holds 2^j buckets, is allocated at once
+	// when B reaches 2^j: the region grows toward it a step a split, so
+	// that the segment finds it grown.
+	m.growAhead(m.word(mwAlloc).Load() + uint64(m.geo.size)<<bits.Len64(nb))
 	parent := nb - 1<<(bits.Len64(nb)-1)
 	child := m.bucketAt(nb)
 	if child == 0 {

@@ -457,3 +457,30 @@ func TestMapOpenOptions(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, uint64(2), v)
 }
+
+// TestMapGrowsInBoundedSteps: a map file grows by at most mapGrowthStep
+// at a time (here 256 KiB), twice in a Put at most, also when a new segment, half the map, is
+// allocated (the splits before it grew the file toward it a step at a
+// time), so that no Put reserves disk in time proportional to the map's
+// size; and every key is there after.
+func TestMapGrowsInBoundedSteps(t *testing.T) {
+	defer func(s int) { mapGrowthStep = s }(mapGrowthStep)
+	mapGrowthStep = 256 << 10
+	m, err := OpenMap[uint64, uint64](filepath.Join(tempDir(t), "steps.map"))
+	require.NoError(t, err)
+	defer m.Close()
+	const n = 200_000 // about 19 MB: segments of 2, 4 and 8 MB
+	largest := 0
+	for k := range uint64(n) {
+		before := len(m.b)
+		require.NoError(t, m.Put(k, k*3))
+		largest = max(largest, len(m.b)-before)
+	}
+	require.Greater(t, len(m.b), 16<<20)
+	// A step toward the next segment, and one for the room the Put needs.
+	require.LessOrEqual(t, largest, 2*mapGrowthStep, "the largest growth of one Put")
+	for k := range uint64(n) {
+		v, ok := m.Get(k)
+		require.True(t, ok && v == k*3, "key %d: %d, %v", k, v, ok)
+	}
+}
