@@ -555,7 +555,7 @@ func (m *Map[K, V]) restoreSum() {
 	}
 	off := int(at) &^ (m.geo.size - 1)
 	i := (int(at) - off - m.geo.ctrlOff) / 8
-	if i < 0 || i >= m.geo.slots {
+	if i < 0 || i >= m.geo.slots || off+m.geo.size > len(m.b) {
 		return
 	}
 	c := m.ctrl(off, i).Load()
