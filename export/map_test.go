@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -321,11 +322,17 @@ func TestExportMapErrors(t *testing.T) {
 	require.ErrorIs(t, err, memvec.ErrCorrupt)
 	require.ErrorContains(t, err, bad)
 
-	// Cut under the reader's mapping: the buckets fault.
+	// Cut under the reader's mapping: the buckets fault. Windows refuses
+	// to cut a file that a view maps, so there the export cannot meet it.
 	r, err = memvec.OpenRawMap(path)
 	require.NoError(t, err)
 	defer r.Close()
-	require.NoError(t, os.Truncate(path, 4096))
+	err = os.Truncate(path, 4096)
+	if runtime.GOOS == "windows" {
+		require.Error(t, err, "Windows cut a mapped file")
+		return
+	}
+	require.NoError(t, err)
 	err = RawMap(&bytes.Buffer{}, r, Options{})
 	require.ErrorIs(t, err, memvec.ErrFileChanged)
 	require.ErrorContains(t, err, path)
