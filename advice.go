@@ -45,7 +45,7 @@ func (a Advice) String() string {
 // region and the address space it may grow into, and is kept across growth,
 // also when the region moves past its reservation: it is a property of the
 // vector, not of the bytes mapped when it was given. The default is
-// AdviseNormal.
+// AdviseNormal, and AdviseRandom for a map file (see OpenMap).
 //
 // On Linux and the other Unix systems it is madvise(2) over the mapping; on
 // Windows, which has no such advice for a mapped view, and for a Memory other
