@@ -707,15 +707,6 @@ func wakeFollowerChild() {
 	}
 }
 
-// threadCPU returns the CPU time, user and system, of the calling thread.
-func threadCPU(b *testing.B) int64 {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
-		b.Fatal(err)
-	}
-	return ts.Nano()
-}
-
 // BenchmarkFollowWake measures what the followers sleeping in Wait cost the
 // writer's Push that wakes them, and how long the first and the last of
 // them take to see it, with 1, 10 and 100 follower processes. The writer
@@ -810,13 +801,13 @@ func wakeRun(b *testing.B, followers int) wakeTimes {
 		for _, s := range sleepers {
 			awaitSleeper(b, s.pid, s.addr)
 		}
-		c0 := threadCPU(b)
+		c0 := int64(threadCPU())
 		t0 := monotonic()
 		if err := v.Push(latMsg{Seq: uint64(i), Sent: t0}); err != nil {
 			b.Fatal(err)
 		}
 		t1 := monotonic()
-		c1 := threadCPU(b)
+		c1 := int64(threadCPU())
 		if i >= wakeWarm {
 			t.push, t.cpu = append(t.push, t1-t0), append(t.cpu, c1-c0)
 		}

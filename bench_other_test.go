@@ -5,6 +5,7 @@ package memvec
 import (
 	"errors"
 	"testing"
+	"time"
 )
 
 // newMremapRegion skips: mremap, BenchmarkGrowth's baseline, is Linux's.
@@ -21,3 +22,6 @@ func minorFaults() int64 { return -1 }
 
 // threadReadBytes returns -1: the bytes read are counted on Linux only.
 func threadReadBytes() int64 { return -1 }
+
+// threadCPU returns -1: the thread's CPU time is read on Linux only.
+func threadCPU() time.Duration { return -1 }
