@@ -547,7 +547,6 @@ func TestMapSplitBelowDKeepsItsCopies(t *testing.T) {
 	path := filepath.Join(tempDir(t), "d.map")
 	m, err := OpenMap[uint64, uint64](path)
 	require.NoError(t, err)
-	defer m.Close()
 	const d = 512 // every bucket as full as the others
 	n := uint64(0)
 	for ; m.buckets < d; n++ {
@@ -577,6 +576,7 @@ func TestMapSplitBelowDKeepsItsCopies(t *testing.T) {
 	// another handle read a file a writer holds).
 	lost := filepath.Join(tempDir(t), "lost.map")
 	require.NoError(t, os.WriteFile(lost, bytes.Clone(m.b), 0o644))
+	require.NoError(t, m.Close())
 	reboot(t)
 	r, err := OpenMap[uint64, uint64](lost, ReadOnly())
 	require.NoError(t, err)
