@@ -808,6 +808,9 @@ func wakeRun(b *testing.B, followers int) wakeTimes {
 		}
 		t1 := monotonic()
 		c1 := int64(threadCPU())
+		if c0 < 0 || c1 < 0 {
+			b.Fatal("the thread's CPU clock (CLOCK_THREAD_CPUTIME_ID) cannot be read")
+		}
 		if i >= wakeWarm {
 			t.push, t.cpu = append(t.push, t1-t0), append(t.cpu, c1-c0)
 		}
