@@ -25,6 +25,12 @@ import (
 // D buckets the last Sync made durable, each value the copy whose
 // checksum holds (FORMAT.md, "Map files"). Like a Map, it is not safe for
 // concurrent use.
+//
+// All, Len and Check read the whole file: they give the pages they have
+// read back to the system every few MiB (they stay in the page cache), so
+// that a tool reading a map of any size keeps its resident memory to
+// about 50 MiB of the file's pages, where it would otherwise grow to the
+// size of the map.
 type RawMap struct {
 	f        *File
 	m        *Map[rawElem, rawElem] // nil while the file has no header
@@ -34,6 +40,34 @@ type RawMap struct {
 	valueOff int // the Value field's offset in the entry
 	err      error
 	visited  []uint64 // Check's buckets seen, a bit per bucket of the file
+	read     int      // bytes of buckets read since the pages were last given back (see readBucket)
+}
+
+// rawMapWindow is how many bytes of buckets All, Len and Check read
+// between two releases of the pages they have read (see readBucket). The
+// resident memory they add is a few times that (fault-around and large
+// folios map pages beside those read): 48 MiB for this window, 89 MiB for
+// 32 MiB, reading a 380 MiB map (BENCHMARKS.md, "Maps").
+var rawMapWindow = 8 << 20
+
+// readBucket counts a bucket that All, Len or Check has read, and every
+// rawMapWindow bytes gives the pages of the whole mapping back to the
+// system (DontNeed of a read-only mapping: they leave this process's
+// memory and stay in the page cache, so that one read again costs a
+// minor fault, and they stay mapped in a writer's and other readers'
+// memory). So a RawMap reading a map file of any size, as the memvec
+// command's dump, check and export do, keeps its resident memory to
+// about a window, where it would otherwise grow to the file's size: a
+// chain's overflow buckets are anywhere in the file, so that no range
+// behind the reads is known to be done with, and the whole mapping goes
+// back at once. A failure costs only memory: it is ignored.
+func (r *RawMap) readBucket() {
+	if r.read += r.m.geo.size; r.read < rawMapWindow {
+		return
+	}
+	r.read = 0
+	b := r.f.Bytes()
+	_ = r.f.hint(region.HintDontNeed, b[:len(b)&^(pageSize-1)])
 }
 
 // OpenRawMap opens the map file at path whatever its key and value types.
@@ -187,6 +221,7 @@ func (r *RawMap) entries(errp *error) iter.Seq2[[]byte, []byte] {
 				found, buf = found[:0], buf[:0]
 				off := m.bucketAt(bk)
 				for hops := m.maxHops(); off != 0 && hops > 0; hops-- {
+					r.readBucket()
 					for i := range m.geo.slots {
 						if s := r.readSlot(off, i, bk, n); s.listed(m.rebooted) {
 							found = append(found, rawEntry{len(buf), m.geo.ks, m.geo.vs})
@@ -464,6 +499,7 @@ func (r *RawMap) Check() (c MapCheck, err error) {
 			if hop > 0 {
 				c.Overflow++
 			}
+			r.readBucket()
 			for i := range m.geo.slots {
 				c.Slots++
 				s := r.readSlot(off, i, bk, n)

@@ -28,10 +28,9 @@
 // behind it (memvec.Raw.DontNeed, memvec.Bytes.DontNeed), so that its
 // memory stays about 100 MiB whatever the vector's size (more only for a
 // Bytes record larger than that, which a batch holds whole). A map is
-// read in batches of entries of the same size, copied from its buckets;
-// the pages of a map file stay in the page cache as it reads them
-// (memvec.RawMap has no DontNeed), where the system reclaims them as it
-// needs.
+// read in batches of entries of the same size, copied from its buckets,
+// and memvec.RawMap gives the pages of a map file back to the system as it
+// reads them, so that its memory stays bounded too.
 //
 // Importing this package brings arrow-go (github.com/apache/arrow-go) into
 // a build; importing package memvec does not.
