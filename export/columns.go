@@ -10,6 +10,7 @@ import (
 
 	"github.com/memvec/memvec"
 	"github.com/memvec/memvec/internal/textesc"
+	"github.com/memvec/memvec/internal/wrapper"
 )
 
 // A column is one column of the export of a vector: a primitive field of
@@ -30,12 +31,17 @@ type column struct {
 // their paths as the memvec command's dump names its csv columns: "Pos.X",
 // "Tags[3]", a text field as one column, "value" for an element that is
 // itself a primitive; blank fields ("_") are left out, as dump leaves them
-// out. A complex field is two columns, its path and ".real" and ".imag"
-// (Arrow and Parquet have no complex type).
+// out, and a wrapper such as atomic.Uint64 is one column named by its
+// path ("Hits", not "Hits.v"), as dump names it (see wrapper.Unwrap). A
+// complex field is two columns, its path and ".real" and ".imag" (Arrow
+// and Parquet have no complex type).
 func columnsOf(l *memvec.Layout) []*column {
 	var cols []*column
 	var walk func(t *memvec.Type, path string, off int)
 	walk = func(t *memvec.Type, path string, off int) {
+		for f, ok := wrapper.Unwrap(t); ok; f, ok = wrapper.Unwrap(t) {
+			t = f // its column is named by its path (see wrapper.Unwrap)
+		}
 		switch {
 		case t.Kind == memvec.Array && t.Text:
 			cols = append(cols, &column{name: orValue(path), kind: memvec.Uint8, off: off, text: t.Len, typ: arrow.BinaryTypes.String})

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -337,6 +338,34 @@ func TestExportVector(t *testing.T) {
 	tb := readBack(t, out.Bytes(), Parquet)
 	require.Equal(t, recColumns, tb.names)
 	require.Equal(t, makeRec(9).values()[9], tb.values[9][9])
+}
+
+// TestExportWrapperFields: a field of a wrapper type (atomic.Uint64, a
+// struct whose one field is unexported) is one column named by the
+// field's path, as dump names it; a struct whose one field is exported
+// keeps its path.
+func TestExportWrapperFields(t *testing.T) {
+	type wrapped struct{ x int32 }
+	type elem struct {
+		Hits atomic.Uint64
+		W    wrapped
+		E    struct{ X int32 }
+		Arr  [2]atomic.Int32
+	}
+	v, err := memvec.Make[elem](1)
+	require.NoError(t, err)
+	defer v.Close()
+	require.NoError(t, v.Push(elem{W: wrapped{x: -3}, E: struct{ X int32 }{X: 4}}))
+	v.Slice()[0].Hits.Store(5)
+	v.Slice()[0].Arr[1].Store(-7)
+	for _, f := range []Format{Parquet, Arrow} {
+		var out bytes.Buffer
+		require.NoError(t, Vector(&out, v, Options{Format: f}))
+		tb := readBack(t, out.Bytes(), f)
+		require.Equal(t, []string{"Hits", "W", "E.X", "Arr[0]", "Arr[1]"}, tb.names, f.String())
+		require.Equal(t, []string{"uint64", "int32", "int32", "int32", "int32"}, tb.types, f.String())
+		require.Equal(t, [][]any{{uint64(5)}, {int32(-3)}, {int32(4)}, {int32(0)}, {int32(-7)}}, tb.values, f.String())
+	}
 }
 
 // TestExportErrors: what cannot be exported is an error that names the

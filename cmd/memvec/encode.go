@@ -9,6 +9,7 @@ import (
 
 	"github.com/memvec/memvec"
 	"github.com/memvec/memvec/internal/textesc"
+	"github.com/memvec/memvec/internal/wrapper"
 )
 
 // An encoder writes elements as text, decoded by the layout stored in the
@@ -53,8 +54,15 @@ func newEncoder(l *memvec.Layout, jsonl bool, w *bufio.Writer) *encoder {
 	return &encoder{layout: l, root: compile(l.Type), jsonl: jsonl, w: w, buf: make([]byte, 0, flushAt+256)}
 }
 
-// compile builds the node of t, dropping blank fields.
+// compile builds the node of t, dropping blank fields. A wrapper, a
+// struct whose one field that is not blank is unexported and at offset 0
+// (sync/atomic's Uint64 is struct{ _ noCopy; _ align64; v uint64 }), is
+// its field's node: its column is the wrapper's path ("N", not "N.v"),
+// its JSON value the field's.
 func compile(t *memvec.Type) *node {
+	if f, ok := wrapper.Unwrap(t); ok {
+		return compile(f)
+	}
 	n := &node{kind: t.Kind}
 	switch t.Kind {
 	case memvec.Array:

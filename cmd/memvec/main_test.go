@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -328,6 +329,37 @@ func TestDumpOtherElements(t *testing.T) {
 		require.Equal(t, 0, status, "%s: %s", c.name, errOut)
 		require.Equal(t, c.jsonl, out, c.name)
 	}
+}
+
+// TestDumpWrapperFields: a field of a wrapper type, a struct whose one
+// field that is not blank is unexported (atomic.Uint64, or a type of the
+// user's), is one value named by the field's path ("Hits", not "Hits.v");
+// a struct whose one field is exported keeps its path ("E.X"), and so
+// does a struct with two fields.
+func TestDumpWrapperFields(t *testing.T) {
+	type wrapped struct{ x int32 }
+	type elem struct {
+		Hits atomic.Uint64
+		W    wrapped
+		E    struct{ X int32 }
+		Two  struct{ a, b int16 }
+		Arr  [2]atomic.Int32
+	}
+	path := filepath.Join(tempDir(t), "wrap.vec")
+	v, err := memvec.Open[elem](path)
+	require.NoError(t, err)
+	require.NoError(t, v.Grow(1))
+	require.NoError(t, v.Push(elem{W: wrapped{x: -3}, E: struct{ X int32 }{X: 4}, Two: struct{ a, b int16 }{a: 1, b: 2}}))
+	v.Slice()[0].Hits.Store(5)
+	v.Slice()[0].Arr[1].Store(-7)
+	require.NoError(t, v.Close())
+
+	out, errOut, status := memvecRun(t, "", "dump", path)
+	require.Equal(t, 0, status, errOut)
+	require.Equal(t, "Hits,W,E.X,Two.a,Two.b,Arr[0],Arr[1]\n5,-3,4,1,2,0,-7\n", out)
+	out, errOut, status = memvecRun(t, "", "dump", "-format", "jsonl", path)
+	require.Equal(t, 0, status, errOut)
+	require.Equal(t, `{"Hits":5,"W":-3,"E":{"X":4},"Two":{"a":1,"b":2},"Arr":[0,-7]}`+"\n", out)
 }
 
 // TestDumpLargeElement: an element larger than the encoder's buffer
