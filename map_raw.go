@@ -45,10 +45,12 @@ type RawMap struct {
 
 // rawMapWindow is how many bytes of buckets All, Len and Check read
 // between two releases of the pages they have read (see readBucket). The
-// resident memory they add is a few times that (fault-around and large
-// folios map pages beside those read): 48 MiB for this window, 89 MiB for
-// 32 MiB, reading a 380 MiB map (BENCHMARKS.md, "Maps").
-var rawMapWindow = 8 << 20
+// resident memory they add is a few times that (fault-around maps pages
+// beside those read): 48 MB for this window, 89 MB for 32 MiB, reading a
+// map with 380 MiB of buckets in use, whose check took 0.31 s and 0.24 s
+// (0.2 s with no release; BENCHMARKS.md, "Reading a map file with bounded
+// memory").
+const rawMapWindow = 8 << 20
 
 // readBucket counts a bucket that All, Len or Check has read, and every
 // rawMapWindow bytes gives the pages of the whole mapping back to the
@@ -56,8 +58,8 @@ var rawMapWindow = 8 << 20
 // memory and stay in the page cache, so that one read again costs a
 // minor fault, and they stay mapped in a writer's and other readers'
 // memory). So a RawMap reading a map file of any size, as the memvec
-// command's dump, check and export do, keeps its resident memory to
-// about a window, where it would otherwise grow to the file's size: a
+// command's dump, check and export do, keeps its resident memory to a few
+// windows, where it would otherwise grow to the size of the map: a
 // chain's overflow buckets are anywhere in the file, so that no range
 // behind the reads is known to be done with, and the whole mapping goes
 // back at once. A failure costs only memory: it is ignored.
