@@ -1,7 +1,7 @@
-//go:build !race
+//go:build linux && !race
 
 package main
 
 // raceEnabled is set when the tests run under the race detector (see
-// race_test.go).
+// race_linux_test.go).
 const raceEnabled = false
