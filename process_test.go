@@ -38,15 +38,30 @@ func startChild(t testing.TB, role string, env ...string) *child {
 // descriptors 3, 4, ... (exec.Cmd.ExtraFiles).
 func startChildFiles(t testing.TB, role string, files []*os.File, env ...string) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), append([]string{childEnv + "=" + role}, env...)...)
-	cmd.Stderr = os.Stderr
-	cmd.ExtraFiles = files
-	stdin, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
+	var cmd *exec.Cmd
+	var stdin io.WriteCloser
+	var stdout io.ReadCloser
+	for try := 1; ; try++ {
+		cmd = exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), append([]string{childEnv + "=" + role}, env...)...)
+		cmd.Stderr = os.Stderr
+		cmd.ExtraFiles = files
+		var err error
+		stdin, err = cmd.StdinPipe()
+		require.NoError(t, err)
+		stdout, err = cmd.StdoutPipe()
+		require.NoError(t, err)
+		err = cmd.Start()
+		if err == nil {
+			break
+		}
+		stdin.Close()
+		stdout.Close()
+		if try == 5 || !spuriousStartError(err) {
+			require.NoError(t, err, "starting child %s (try %d)", role, try)
+		}
+		t.Logf("starting child %s (try %d): %v; again", role, try, err)
+	}
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()

@@ -23,3 +23,7 @@ func requireKilled(t *testing.T, err error) {
 // at all, since the kernel closes a dying process's files, dropping their
 // locks, before its parent's wait returns.
 const killedLockWait = 0
+
+// spuriousStartError reports whether err, from starting a child process,
+// is worth trying again: never on Unix (see the Windows version).
+func spuriousStartError(err error) bool { return false }

@@ -1,7 +1,9 @@
 package memvec
 
 import (
+	"errors"
 	"os/exec"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,3 +27,13 @@ func requireKilled(t *testing.T, err error) {
 // ... depends upon available system resources" (LockFileEx's
 // documentation): the handle the parent waits on can be signalled first.
 const killedLockWait = 10 * time.Second
+
+// spuriousStartError reports whether err, from starting a child process,
+// is ERROR_INTERNAL_ERROR: Wine's CreateProcess fails so, now and then,
+// when a test starts a dozen children at once (CI's Wine step, in
+// TestSharedOpensAtOnce: "fork/exec ...: Internal error."), and the same
+// start succeeds when tried again. Windows itself does not fail so.
+func spuriousStartError(err error) bool {
+	var errno syscall.Errno
+	return errors.As(err, &errno) && errno == 1359 // ERROR_INTERNAL_ERROR
+}
