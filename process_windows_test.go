@@ -29,10 +29,12 @@ func requireKilled(t *testing.T, err error) {
 const killedLockWait = 10 * time.Second
 
 // spuriousStartError reports whether err, from starting a child process,
-// is ERROR_INTERNAL_ERROR: Wine's CreateProcess fails so, now and then,
-// when a test starts a dozen children at once (CI's Wine step, in
-// TestSharedOpensAtOnce: "fork/exec ...: Internal error."), and the same
-// start succeeds when tried again. Windows itself does not fail so.
+// is ERROR_INTERNAL_ERROR, which no bad argument of ours causes: Wine's
+// CreateProcess failed so once, in a local CI run's Wine step, while
+// TestSharedOpensAtOnce started a dozen children at once ("fork/exec ...:
+// Internal error."), and the same test passed in the runs before and
+// after. startChildFiles tries such a start again, up to five times, and
+// logs each failure.
 func spuriousStartError(err error) bool {
 	var errno syscall.Errno
 	return errors.As(err, &errno) && errno == 1359 // ERROR_INTERNAL_ERROR
